@@ -1,0 +1,46 @@
+// `instructions` and `status`: read-only reports on the project.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { loadContext, type GlobalArgs } from '../context.js';
+import { ALLOWLIST, allHosts, bundleDir, remoteFiles } from '../layout.js';
+import { applyContext } from '../plan.js';
+import { clientConfig, relayConfig } from '../postfix.js';
+import { renderEjs } from '../render.js';
+import type { Host } from '../settings/index.js';
+import { collectStatus, statusTable } from '../status.js';
+
+export async function instructions(args: GlobalArgs): Promise<void> {
+  const ctx = loadContext(args);
+  const s = ctx.settings;
+  let allowlist: string[];
+  try {
+    allowlist = readFileSync(path.join(ctx.projectDir, ALLOWLIST), 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
+  } catch {
+    allowlist = ['(not built yet: run postfix-tls-relay build)'];
+  }
+  const hosts = allHosts(s).map((h) => ({
+    ...(applyContext(s, h) as { files: { path: string; mode: string }[] }),
+    role: h.role,
+    fqdn: h.fqdn,
+    postfixDir: h.postfixDir,
+    bundle: path.relative(process.cwd(), path.join(ctx.projectDir, bundleDir(h))) || '.',
+    sshTarget: `${h.ssh.user}@${h.ssh.host}`,
+    applyScript: remoteFiles(s, h).applyScript,
+  }));
+  const text = await renderEjs('instructions.ejs', {
+    hosts,
+    relay: relayConfig(s),
+    client: (h: { fqdn: string }) => clientConfig(s, s.clients.find((c) => c.fqdn === h.fqdn) as Host),
+    allowlist,
+    domain: s.domain,
+    serverFqdn: s.server.fqdn,
+  });
+  ctx.report.result({ hosts: hosts.map((h) => ({ fqdn: h.fqdn, role: h.role, bundle: h.bundle, files: h.files, applyScript: h.applyScript })), allowlist }, () => text);
+}
+
+export function status(args: GlobalArgs): number {
+  const ctx = loadContext(args);
+  const st = collectStatus(ctx.settings);
+  ctx.report.result(st, () => statusTable(st));
+  return 0;
+}

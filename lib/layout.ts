@@ -1,0 +1,90 @@
+// Where every file lives: in the project directory (relative paths, as the commands see them) and on the hosts.
+import path from 'node:path';
+import type { Host, Role, Settings } from './settings/index.js';
+
+export const ROLE_DIR: Record<Role, string> = { client: 'smtp-client', server: 'smtpd-server' };
+
+export interface CaFiles {
+  readonly dir: string;
+  readonly key: string;
+  readonly cert: string;
+  readonly crl: string;
+  /** openssl req config of the CA certificate (subject, v3_ca). */
+  readonly reqConfig: string;
+  /** openssl ca config: database, policy, defaults. */
+  readonly caConfig: string;
+  readonly dbDir: string;
+  readonly index: string;
+  readonly indexAttr: string;
+  readonly crlnumber: string;
+  readonly newcerts: string;
+}
+
+export interface HostFiles {
+  readonly key: string;
+  readonly csr: string;
+  readonly cert: string;
+  /** Request and extension config of this host. */
+  readonly config: string;
+}
+
+export interface RemoteFiles {
+  readonly caCert: string;
+  readonly key: string;
+  readonly cert: string;
+  readonly applyScript: string;
+}
+
+export function caFiles(s: Settings): CaFiles {
+  const dir = 'certs/ca';
+  const name = `${s.domain}-ca`;
+  const dbDir = `${dir}/db`;
+  return {
+    dir,
+    key: `${dir}/${name}.key.pem`,
+    cert: `${dir}/${name}.crt.pem`,
+    crl: `${dir}/${name}.crl.pem`,
+    reqConfig: `${dir}/${name}.cnf`,
+    caConfig: `${dir}/openssl-ca.cnf`,
+    dbDir,
+    index: `${dbDir}/index.txt`,
+    indexAttr: `${dbDir}/index.txt.attr`,
+    crlnumber: `${dbDir}/crlnumber`,
+    newcerts: `${dbDir}/newcerts`,
+  };
+}
+
+export function hostFiles(host: Pick<Host, 'role' | 'fqdn'>): HostFiles {
+  const base = `certs/${ROLE_DIR[host.role]}/${host.fqdn}`;
+  return { key: `${base}.key.pem`, csr: `${base}.csr.pem`, cert: `${base}.crt.pem`, config: `${base}.cnf` };
+}
+
+/** The allowlist as built locally (seed path). */
+export const ALLOWLIST = 'etc/postfix/relay_clientcerts';
+export const AUDIT_LOG = 'audit.log';
+export const STATE_DIR = '.postfix-tls-relay';
+export const STATE_FILE = `${STATE_DIR}/state.json`;
+export const LOCK_FILE = `${STATE_DIR}/lock`;
+
+export function remoteFiles(s: Settings, host: Host): RemoteFiles {
+  const r = s.certsRemoteDir;
+  return {
+    caCert: `${r}/ca/${s.domain}-ca.crt.pem`,
+    key: `${r}/${ROLE_DIR[host.role]}/${host.fqdn}.key.pem`,
+    cert: `${r}/${ROLE_DIR[host.role]}/${host.fqdn}.crt.pem`,
+    applyScript: `${r}/apply-${host.role === 'server' ? 'smtpd-server' : 'smtp-client'}.sh`,
+  };
+}
+
+export function bundleDir(host: Host): string {
+  return `out/${host.fqdn}`;
+}
+
+/** Path inside a bundle's root/ for an absolute target path on the host. */
+export function inBundle(host: Host, remotePath: string): string {
+  return path.posix.join(bundleDir(host), 'root', remotePath);
+}
+
+export function allHosts(s: Settings): Host[] {
+  return [s.server, ...s.clients];
+}

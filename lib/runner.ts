@@ -1,0 +1,296 @@
+// Executes a plan like make: a step runs when an output is missing or older than an input (or, for a
+// rendered file, when its recipe changed), and is otherwise skipped. Independent steps may run in
+// parallel up to `jobs`; steps sharing a `serial` lock (the CA database) run one at a time in plan order.
+import { createHash } from 'node:crypto';
+import { appendFileSync, chmodSync, existsSync, linkSync, mkdirSync, readFileSync, rmSync, renameSync, statSync, utimesSync } from 'node:fs';
+import path from 'node:path';
+import { fsyncFile, writeFileAtomic } from './atomic.js';
+import { RunError } from './errors.js';
+import { run } from './exec.js';
+import { AUDIT_LOG } from './layout.js';
+import type { Passphrase } from './passphrase.js';
+import { renderConf, renderEjs, templateSource } from './render.js';
+import { loadRecipes, saveRecipes, type Recipes } from './state.js';
+import type { Step, WriteStep } from './steps.js';
+
+export type RunEvent =
+  | { type: 'start'; step: Step; reason: string }
+  | { type: 'skip'; step: Step }
+  | { type: 'done'; step: Step; ms: number; changed: boolean }
+  | { type: 'fail'; step: Step; ms: number };
+
+export interface RunOptions {
+  projectDir: string;
+  passphrase: Passphrase;
+  jobs?: number;
+  dryRun?: boolean;
+  signal?: AbortSignal;
+  onEvent?: (e: RunEvent) => void;
+}
+
+export interface StepOutcome {
+  step: Step;
+  state: 'ran' | 'skipped' | 'would-run' | 'unchanged';
+  reason?: string;
+}
+
+export interface RunResult {
+  outcomes: StepOutcome[];
+  /** Commands executed (exec steps), in plan order. */
+  commands: string[];
+  ms: number;
+}
+
+export function recipeOf(step: WriteStep): string {
+  return createHash('sha256').update(templateSource(step.template)).update('\0').update(JSON.stringify(step.context)).digest('hex');
+}
+
+function mtime(file: string): number | undefined {
+  try {
+    return statSync(file).mtimeMs;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Why a step must run, or undefined when it is up to date. `changed` holds outputs rewritten earlier in this run. */
+export function staleReason(step: Step, dir: string, recipes: Recipes, changed: ReadonlySet<string>): string | undefined {
+  const outTimes = step.outputs.map((o) => mtime(path.join(dir, o)));
+  const missing = step.outputs.find((_, i) => outTimes[i] === undefined);
+  if (missing !== undefined) return `${missing} is missing`;
+  if ((step.kind === 'exec' || step.kind === 'write') && step.createOnly) return undefined;
+  const oldest = Math.min(...(outTimes as number[]));
+  for (const input of step.inputs) {
+    if (changed.has(input)) return `${input} was rebuilt`;
+    const t = mtime(path.join(dir, input));
+    if (t === undefined) return `${input} is missing`;
+    if (t > oldest) return `${input} is newer`;
+  }
+  if (step.kind === 'write' && recipes[step.output] !== recipeOf(step)) return 'its settings or template changed';
+  return undefined;
+}
+
+function ensureParent(dir: string, file: string): void {
+  const parent = path.dirname(path.join(dir, file));
+  if (existsSync(parent)) return;
+  mkdirSync(parent, { recursive: true, mode: 0o700 });
+  // certs/ and out/ hold keys: private whatever the umask. Inside out/ the bundle trees get the modes
+  // their directories should have on the hosts (0755), since rsync copies directory modes too.
+  for (let d = path.dirname(file); d !== '.' && d !== '/'; d = path.dirname(d)) {
+    const top = d.split('/')[0]!;
+    const priv = d === 'out' || top === 'certs' || top.startsWith('.');
+    chmodSync(path.join(dir, d), priv ? 0o700 : 0o755);
+  }
+}
+
+export async function runPlan(steps: readonly Step[], opts: RunOptions): Promise<RunResult> {
+  const dir = opts.projectDir;
+  const started = performance.now();
+  const recipes = loadRecipes(dir);
+  const recipesBefore = JSON.stringify(recipes);
+  const changed = new Set<string>();
+  const outcomes: (StepOutcome | undefined)[] = new Array(steps.length);
+  const audit: (string | null | undefined)[] = new Array(steps.length);
+  let flushed = 0;
+  const flushAudit = () => {
+    while (flushed < steps.length && audit[flushed] !== undefined) {
+      const line = audit[flushed++];
+      if (line) appendFileSync(path.join(dir, AUDIT_LOG), line, { mode: 0o644 });
+    }
+  };
+
+  if (opts.dryRun) {
+    for (const [i, step] of steps.entries()) {
+      const reason = staleReason(step, dir, recipes, changed);
+      if (reason) step.outputs.forEach((o) => changed.add(o));
+      outcomes[i] = { step, state: reason ? 'would-run' : 'skipped', reason };
+    }
+    return finish();
+  }
+
+  // Scheduling: a step waits for the steps that produce its inputs and for earlier holders of its lock.
+  const producer = new Map<string, number>();
+  const deps = steps.map((step, i) => {
+    const d = new Set<number>();
+    for (const input of [...step.inputs, ...(step.after ?? [])]) {
+      const p = producer.get(input);
+      if (p !== undefined) d.add(p);
+    }
+    if (step.serial) {
+      for (let j = i - 1; j >= 0; j--) {
+        if (steps[j]!.serial === step.serial) {
+          d.add(j);
+          break;
+        }
+      }
+    }
+    step.outputs.forEach((o) => producer.set(o, i));
+    return d;
+  });
+  const done = new Set<number>();
+  const running = new Map<number, Promise<void>>();
+  const jobs = Math.max(1, opts.jobs ?? 1);
+  let failure: unknown;
+
+  const runOne = async (i: number) => {
+    const step = steps[i]!;
+    const reason = staleReason(step, dir, recipes, changed);
+    if (!reason) {
+      outcomes[i] = { step, state: 'skipped' };
+      audit[i] = null;
+      opts.onEvent?.({ type: 'skip', step });
+      return;
+    }
+    opts.onEvent?.({ type: 'start', step, reason });
+    const t0 = performance.now();
+    const startedAt = new Date().toISOString();
+    try {
+      const didChange = await execute(step, dir, recipes, opts);
+      const ms = performance.now() - t0;
+      if (didChange) step.outputs.forEach((o) => changed.add(o));
+      outcomes[i] = { step, state: didChange ? 'ran' : 'unchanged', reason };
+      audit[i] = step.kind === 'exec' ? auditLine(startedAt, step.id, step.command.display, ms, 0) : null;
+      opts.onEvent?.({ type: 'done', step, ms, changed: didChange });
+    } catch (err) {
+      const ms = performance.now() - t0;
+      const exit = err instanceof StepFailed ? err.commandExit : -1;
+      audit[i] = step.kind === 'exec' ? auditLine(startedAt, step.id, step.command.display, ms, exit) : null;
+      opts.onEvent?.({ type: 'fail', step, ms });
+      throw err;
+    } finally {
+      flushAudit();
+    }
+  };
+
+  try {
+    while (done.size < steps.length) {
+      if (failure === undefined && !opts.signal?.aborted) {
+        for (let i = 0; i < steps.length && running.size < jobs; i++) {
+          if (done.has(i) || running.has(i)) continue;
+          if (![...deps[i]!].every((d) => done.has(d))) continue;
+          const p = runOne(i).then(
+            () => {
+              done.add(i);
+              running.delete(i);
+            },
+            (err: unknown) => {
+              failure ??= err;
+              running.delete(i);
+              done.add(i);
+            },
+          );
+          running.set(i, p);
+        }
+      }
+      if (running.size === 0) break;
+      await Promise.race(running.values());
+    }
+  } finally {
+    await Promise.allSettled(running.values());
+    flushAudit();
+    if (JSON.stringify(recipes) !== recipesBefore) saveRecipes(dir, recipes);
+  }
+  if (failure !== undefined) throw failure;
+  if (opts.signal?.aborted) throw new RunError('interrupted; finished files are kept, run again to complete');
+  return finish();
+
+  function finish(): RunResult {
+    const done = outcomes.filter((o): o is StepOutcome => o !== undefined);
+    return {
+      outcomes: done,
+      commands: done.filter((o) => o.state !== 'skipped' && o.step.kind === 'exec').map((o) => (o.step.kind === 'exec' ? o.step.command.display : '')),
+      ms: performance.now() - started,
+    };
+  }
+}
+
+function auditLine(start: string, step: string, command: string, ms: number, exit: number): string {
+  return `${JSON.stringify({ start, step, command, durationMs: Math.round(ms), exit })}\n`;
+}
+
+class StepFailed extends RunError {
+  constructor(message: string, readonly commandExit: number, detail: string) {
+    super(message, detail);
+  }
+}
+
+/** Runs one stale step. Returns false when the output was already right (nothing rewritten). */
+async function execute(step: Step, dir: string, recipes: Recipes, opts: RunOptions): Promise<boolean> {
+  for (const o of step.outputs) ensureParent(dir, o);
+  const out = path.join(dir, step.output);
+  switch (step.kind) {
+    case 'exec': {
+      const tmp = path.join(dir, step.tmp);
+      rmSync(tmp, { force: true });
+      const input = step.command.passphraseOnStdin ? await opts.passphrase.get() : undefined;
+      let r;
+      try {
+        r = await run(step.command.argv, { cwd: dir, input, signal: opts.signal });
+      } catch (err) {
+        rmSync(tmp, { force: true });
+        throw err;
+      }
+      if (r.exitCode !== 0 || !existsSync(tmp) || statSync(tmp).size === 0) {
+        rmSync(tmp, { force: true });
+        const detail = r.stderr.trim();
+        throw new StepFailed(
+          `${step.title} failed (exit ${r.exitCode}): ${step.command.display}${detail ? `\n${detail}` : ''}`,
+          r.exitCode || 1,
+          detail,
+        );
+      }
+      fsyncFile(tmp);
+      chmodSync(tmp, step.mode);
+      if (step.createOnly) {
+        // link() fails if the key appeared meanwhile: an existing key is never replaced.
+        try {
+          linkSync(tmp, out);
+        } finally {
+          rmSync(tmp, { force: true });
+        }
+      } else {
+        renameSync(tmp, out);
+      }
+      return true;
+    }
+    case 'write': {
+      const recipe = recipeOf(step);
+      const context = step.derive ? { ...step.context, ...step.derive(dir) } : step.context;
+      const text =
+        step.template.engine === 'conf'
+          ? renderConf(step.template.name, context as Record<string, string>)
+          : await renderEjs(step.template.name, context);
+      recipes[step.output] = recipe;
+      return putFile(out, Buffer.from(text), step.mode, step.createOnly, olderThanInputs(step, dir));
+    }
+    case 'copy':
+      return putFile(out, readFileSync(path.join(dir, step.source)), step.mode, false, true);
+  }
+}
+
+function olderThanInputs(step: Step, dir: string): boolean {
+  const t = mtime(path.join(dir, step.outputs[0]!));
+  return t !== undefined && step.inputs.some((i) => (mtime(path.join(dir, i)) ?? 0) > t);
+}
+
+/**
+ * Writes `data` unless the file already holds exactly that. An identical file is only touched when it
+ * was older than its inputs (so it counts as made from them); a changed recipe alone never touches it,
+ * which keeps its dependents up to date.
+ */
+function putFile(file: string, data: Buffer, mode: number, createOnly: boolean, touch: boolean): boolean {
+  let current: Buffer | undefined;
+  try {
+    current = readFileSync(file);
+  } catch {
+    current = undefined;
+  }
+  if (current !== undefined && (createOnly || current.equals(data))) {
+    const now = new Date();
+    if (!createOnly && touch) utimesSync(file, now, now);
+    chmodSync(file, mode);
+    return false;
+  }
+  writeFileAtomic(file, data, mode);
+  return true;
+}

@@ -1,0 +1,294 @@
+// settings.mk → a validated, typed Settings object. Nothing reaches a command line or a config file
+// before it has passed through here.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { KeySpec } from '../commands/openssl.js';
+import { UsageError } from '../errors.js';
+import { KNOWN, MAKEFILE_DEFAULTS, SEED_UNUSED, SETTINGS } from './catalog.js';
+import { MakeSyntaxError, MakeVariables, parseMakeText, type Origin } from './makefile.js';
+import * as v from './validate.js';
+
+export type Role = 'client' | 'server';
+export type TableType = 'texthash' | 'hash' | 'lmdb' | 'cdb';
+
+export interface SshTarget {
+  readonly user: string;
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface Host {
+  readonly role: Role;
+  readonly fqdn: string;
+  readonly ssh: SshTarget;
+  readonly postfixDir: string;
+  readonly tlsLoglevel: number;
+}
+
+export interface Server extends Host {
+  readonly role: 'server';
+  readonly port: number;
+  readonly relayClientcertsPath: string;
+}
+
+export interface Subject {
+  readonly C?: string;
+  readonly ST?: string;
+  readonly L?: string;
+  readonly O?: string;
+  readonly OU?: string;
+}
+
+export interface Settings {
+  /** Absolute project directory; every generated path is relative to it. */
+  readonly projectDir: string;
+  /** The settings file read, absolute, or undefined when there was none. */
+  readonly file: string | undefined;
+  readonly domain: string;
+  readonly days: number;
+  readonly caDays: number;
+  readonly crlDays: number;
+  readonly caKey: KeySpec;
+  readonly leafKey: KeySpec;
+  readonly caKeyCipher: string;
+  readonly signingDigest: string;
+  readonly fingerprintDigest: string;
+  readonly fingerprintKind: 'pubkey' | 'cert';
+  readonly subject: Subject;
+  readonly caCommonName: string;
+  readonly server: Server;
+  readonly clients: readonly Host[];
+  readonly certsRemoteDir: string;
+  readonly tableType: TableType;
+  /** Absolute path of the gpg-encrypted CA passphrase, or undefined when not set. */
+  readonly passphraseFile: string | undefined;
+  readonly sshOptions: readonly string[];
+  /** Non-fatal remarks, one line each. */
+  readonly warnings: readonly string[];
+}
+
+export interface LoadOptions {
+  projectDir: string;
+  /** Explicit -f file; otherwise <projectDir>/settings.mk if it exists. */
+  settingsFile?: string;
+  /** --set KEY=VALUE pairs, in order. */
+  overrides?: readonly string[];
+  env?: Record<string, string | undefined>;
+  /** Settings file content when there is no file (the demo's embedded default). */
+  text?: { content: string; name: string };
+}
+
+export function loadSettings(opts: LoadOptions): Settings {
+  const projectDir = path.resolve(opts.projectDir);
+  const env = opts.env ?? process.env;
+  const vars = new MakeVariables({ env, defaults: MAKEFILE_DEFAULTS });
+  let file: string | undefined;
+  let shown = 'settings.mk';
+  const warnings: string[] = [];
+
+  let text: string | undefined;
+  if (opts.text) {
+    text = opts.text.content;
+    shown = opts.text.name;
+  } else {
+    file = path.resolve(opts.settingsFile ?? path.join(projectDir, 'settings.mk'));
+    shown = path.relative(process.cwd(), file) || file;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') {
+        throw new UsageError(`${shown}: settings file not found; create it (postfix-tls-relay init) or name another with -f FILE`);
+      }
+      throw new UsageError(`${shown}: cannot read the settings file (${code}); check its permissions`);
+    }
+  }
+  try {
+    vars.assignAll(parseMakeText(text, shown));
+  } catch (err) {
+    if (err instanceof MakeSyntaxError) throw new UsageError(err.message);
+    throw err;
+  }
+
+  for (const pair of opts.overrides ?? []) {
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(pair);
+    if (!m) throw new UsageError(`--set ${v.printable(pair)}: expected KEY=VALUE, e.g. --set smtpd_server_port=2525`);
+    const [, key, value] = m as unknown as [string, string, string];
+    if (!KNOWN.has(key)) {
+      const hint = v.closest(key, KNOWN);
+      throw new UsageError(`--set ${key}: unknown setting${hint ? `; did you mean ${hint}?` : ''} (see the settings reference in README.md)`);
+    }
+    vars.override(key, value);
+  }
+
+  const unusedSeed: string[] = [];
+  for (const name of vars.names()) {
+    if (KNOWN.has(name) || name in MAKEFILE_DEFAULTS) continue;
+    if (SEED_UNUSED.includes(name)) {
+      unusedSeed.push(name);
+      continue;
+    }
+    const o = vars.origin(name);
+    const hint = v.closest(name, KNOWN);
+    warnings.push(`${where(o)}: ${name} is not a setting of this tool and is ignored${hint ? `; did you mean ${hint}?` : ''}`);
+  }
+  if (unusedSeed.length) warnings.push(`${shown}: ignoring Makefile-only variables ${unusedSeed.join(', ')} (not used by postfix-tls-relay)`);
+
+  // Defaults behave like `name ?= default` after the file, so they may refer to the file's values.
+  for (const s of SETTINGS) {
+    if (s.default !== undefined && !vars.has(s.name)) {
+      vars.assign({ name: s.name, op: '?=', value: s.default, file: '<default>', line: 0 });
+    }
+  }
+
+  const r = new Reader(vars, shown);
+  const get = (name: string) => r.get(name);
+
+  const domain = r.check('domain', v.checkFqdnOrLabel, true);
+  const keyAlgorithm = r.check('key_algorithm', (x) => v.checkOneOf(x, ['rsa', 'ec'])) as 'rsa' | 'ec';
+  const caKeyBits = Number(r.check('ca_key_bits', v.checkRsaBits));
+  const keyBits = Number(r.check('key_bits', v.checkRsaBits));
+  const ec: KeySpec = { algorithm: 'ec', curve: 'P-256' };
+  const caKeyCipher = r.check('ca_key_cipher', v.checkCipher);
+  if (/^des/.test(caKeyCipher)) {
+    warnings.push(`${where(r.origin('ca_key_cipher'))}: ca_key_cipher = ${caKeyCipher} is honoured but weak; aes256 is recommended for new CA keys`);
+  }
+  const fingerprintDigest = r.check('signature_hash', v.checkFingerprintDigest);
+  if (fingerprintDigest === 'md5' || fingerprintDigest === 'sha1') {
+    warnings.push(`${where(r.origin('signature_hash'))}: signature_hash = ${fingerprintDigest} works (the relay sets smtpd_tls_fingerprint_digest = ${fingerprintDigest}) but sha256 is recommended`);
+  }
+
+  const serverHostname = r.check('smtpd_server_hostname', v.checkHostnameOrFqdn, true);
+  void serverHostname;
+  const serverFqdn = r.check('smtpd_server_fqdn', v.checkFqdn, true).toLowerCase();
+  const serverPostfixDir = r.check('smtpd_server_postfix_dir', v.checkRemotePath);
+  const server: Server = {
+    role: 'server',
+    fqdn: serverFqdn,
+    ssh: {
+      user: r.check('smtpd_server_ssh_user', v.checkUser),
+      host: r.optional('smtpd_server_ssh_host', v.checkSshHost) ?? serverFqdn,
+      port: Number(r.check('smtpd_server_ssh_port', v.checkPort)),
+    },
+    postfixDir: serverPostfixDir,
+    tlsLoglevel: Number(r.check('smtpd_server_tls_loglevel', v.checkLoglevel)),
+    port: Number(r.check('smtpd_server_port', v.checkPort)),
+    relayClientcertsPath: r.check('smtpd_server_relay_clientcerts_in', v.checkRemotePath),
+  };
+
+  const clientUser = r.check('smtp_client_ssh_user', v.checkUser);
+  const clientPort = Number(r.check('smtp_client_ssh_port', v.checkPort));
+  const clientPostfixDir = r.check('smtp_client_postfix_dir', v.checkRemotePath);
+  const clientLoglevel = Number(r.check('smtp_client_tls_loglevel', v.checkLoglevel));
+  const clientFqdns: string[] = [];
+  if (get('smtp_client_hostname') !== '' || get('smtp_client_fqdn') !== `.${domain}`) {
+    r.check('smtp_client_hostname', v.checkHostnameOrFqdn, true);
+    clientFqdns.push(r.check('smtp_client_fqdn', v.checkFqdn, true).toLowerCase());
+  }
+  for (const word of get('smtp_client_hostnames').split(/\s+/).filter(Boolean)) {
+    const fq = word.includes('.') ? word : `${word}.${domain}`;
+    const e = word.includes('.') ? v.checkFqdn(word) : v.checkHostname(word);
+    if (e) throw new UsageError(`${where(r.origin('smtp_client_hostnames'))}: smtp_client_hostnames: ${e}`);
+    clientFqdns.push(fq.toLowerCase());
+  }
+  if (clientFqdns.length === 0) {
+    throw new UsageError(`${shown}: no smtp client is set; set smtp_client_hostname (or smtp_client_hostnames)`);
+  }
+  const seen = new Set<string>([serverFqdn]);
+  for (const fq of clientFqdns) {
+    if (seen.has(fq)) {
+      throw new UsageError(`${shown}: ${fq} is named twice (clients and the relay need distinct fqdns); remove the duplicate`);
+    }
+    seen.add(fq);
+  }
+  const firstClientSsh = r.optional('smtp_client_ssh_host', v.checkSshHost);
+  const clients: Host[] = clientFqdns.map((fqdn, i) => ({
+    role: 'client',
+    fqdn,
+    ssh: { user: clientUser, host: (i === 0 ? firstClientSsh : undefined) ?? fqdn, port: clientPort },
+    postfixDir: clientPostfixDir,
+    tlsLoglevel: clientLoglevel,
+  }));
+
+  const subject: Record<string, string> = {};
+  const subjectFields: [keyof Subject, string][] = [
+    ['C', 'cert_req_country'], ['ST', 'cert_req_state'], ['L', 'cert_req_locality'],
+    ['O', 'cert_req_organization'], ['OU', 'cert_req_ou'],
+  ];
+  for (const [key, name] of subjectFields) {
+    const value = r.check(name, key === 'C' ? v.checkCountry : (x) => v.checkSubjectField(x));
+    if (value !== '') subject[key] = value;
+  }
+
+  const passphrase = r.optional('certs_passphrase_file', v.checkLocalPath);
+  const sshOptions = get('ssh_options').split(/\s+/).filter(Boolean);
+  for (const o of sshOptions) {
+    const e = v.checkSshOption(o);
+    if (e) throw new UsageError(`${where(r.origin('ssh_options'))}: ssh_options: ${e}`);
+  }
+
+  return {
+    projectDir,
+    file,
+    domain,
+    days: Number(r.check('days', v.checkDays)),
+    caDays: Number(r.check('ca_days', v.checkDays)),
+    crlDays: Number(r.check('crl_days', v.checkDays)),
+    caKey: keyAlgorithm === 'ec' ? ec : { algorithm: 'rsa', bits: caKeyBits },
+    leafKey: keyAlgorithm === 'ec' ? ec : { algorithm: 'rsa', bits: keyBits },
+    caKeyCipher,
+    signingDigest: r.check('csr_digest', v.checkSigningDigest),
+    fingerprintDigest,
+    fingerprintKind: r.check('fingerprint_kind', (x) => v.checkOneOf(x, ['pubkey', 'cert'])) as 'pubkey' | 'cert',
+    subject,
+    caCommonName: r.check('ca_cert_req_cn', (x) => (x === '' ? 'is empty; set a common name for the CA' : v.checkSubjectField(x))),
+    server,
+    clients,
+    certsRemoteDir: r.check('certs_remote_dir', v.checkRemotePath),
+    tableType: r.check('relay_clientcerts_table_type', (x) => v.checkOneOf(x, ['texthash', 'hash', 'lmdb', 'cdb'])) as TableType,
+    passphraseFile: passphrase === undefined ? undefined : path.resolve(projectDir, passphrase),
+    sshOptions,
+    warnings,
+  };
+}
+
+function where(o: Origin | undefined): string {
+  if (!o) return 'settings';
+  if (o.file === '--set') return '--set';
+  if (o.file === '<default>') return 'default';
+  return `${o.file}:${o.line}`;
+}
+
+/** Reads settings by name and turns every failed check into one line naming file, line and setting. */
+class Reader {
+  constructor(private readonly vars: MakeVariables, private readonly shown: string) {}
+
+  origin(name: string): Origin | undefined {
+    return this.vars.origin(name);
+  }
+
+  get(name: string): string {
+    const res = this.vars.resolve(name);
+    if (!res) return '';
+    if (res.undefinedRefs.length) {
+      const refs = res.undefinedRefs.map((x) => `$(${x})`).join(', ');
+      throw new UsageError(`${where(res.origin)}: ${name} refers to undefined ${refs}; define it in ${this.shown} or the environment`);
+    }
+    return res.value;
+  }
+
+  check(name: string, fn: (x: string) => string | undefined, required = false): string {
+    const value = this.get(name);
+    if (value === '' && required) {
+      throw new UsageError(`${where(this.origin(name)) === 'settings' ? this.shown : where(this.origin(name))}: ${name} is not set; add "${name} := …" to ${this.shown}`);
+    }
+    const e = fn(value);
+    if (e) throw new UsageError(`${where(this.origin(name))}: ${name} ${e.startsWith('is ') ? e : `= ${e}`}`);
+    return value;
+  }
+
+  optional(name: string, fn: (x: string) => string | undefined): string | undefined {
+    const value = this.get(name);
+    return value === '' ? undefined : this.check(name, fn);
+  }
+}
