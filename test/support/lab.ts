@@ -12,6 +12,9 @@
 //   sets the real relayhost, mail defers instead of being routed by DNS/MX.
 // - `postfix start` daemonizes the master. On machines whose PID 1 does not reap orphans, a stopped
 //   master stays as a zombie: isAlive() counts zombies as dead.
+// - Postfix readers (postconf, postfix reload, daemons) pause up to ~2 s when main.cf/master.cf were
+//   modified in the last ~2 s. lab.postconf(), start() and reload() backdate those files first (see
+//   settle()); an apply.sh that reads main.cf right after editing it pays that pause.
 // - Tools that read the DEFAULT main.cf (posttls-finger, postmap without -c) die with
 //   "fatal: open /etc/postfix/main.cf" under Debian's "No configuration" install. Do not create it:
 //   run them with MAIL_CONFIG=<clientDir|relayDir> (or postmap -c DIR) instead.
@@ -26,6 +29,8 @@ export interface LabOptions {
   relayFqdn: string;
   clientFqdns: string[];
   relayPort: number;
+  /** Extra base main.cf parameters (not TLS: apply.sh owns those), e.g. { relay: { mynetworks: '127.0.0.1/32' } }. */
+  extraMainCf?: { client?: Record<string, string>; relay?: Record<string, string> };
 }
 
 export type Which = 'client' | 'relay';
@@ -432,6 +437,7 @@ export async function createLab(opts: LabOptions): Promise<Lab> {
       const extra: Record<string, string> = i.which === 'relay'
         ? { relayhost: `[127.0.0.1]:${sinkPort}` }
         : { relayhost: '[127.0.0.1]:9' }; // guard: defer, never route by DNS, until the real relayhost is set
+      Object.assign(extra, opts.extraMainCf?.[i.which]);
       await fs.promises.writeFile(path.join(i.dir, 'main.cf'), mainCf(i, root, extra));
       await fs.promises.copyFile('/etc/postfix/master.cf', path.join(i.dir, 'master.cf'));
       // No listeners but the ones tests/apply.sh add; no chroot (the spools live in the lab).
