@@ -1,0 +1,68 @@
+// A project directory with a settings.mk and an encrypted passphrase, and a way to run the real CLI in it.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createTestGpg, type TestGpg } from './gpg.js';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+export const CLI = path.join(REPO_ROOT, 'bin', 'postfix-tls-relay.js');
+export const SEED_DIR = path.join(REPO_ROOT, '..', 'shared', 'reference', 'seed');
+export const PASSPHRASE = 'correct horse battery staple 4711';
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface TestProject {
+  dir: string;
+  gpg: TestGpg;
+  passphraseFile: string;
+  env: NodeJS.ProcessEnv;
+  /** Runs `postfix-tls-relay ARGS -C dir` synchronously. */
+  cli(args: string[], opts?: { env?: NodeJS.ProcessEnv; cwd?: string }): CliResult;
+  file(rel: string): string;
+  dispose(): void;
+}
+
+/** Settings for a small EC project; `extra` lines are appended (make syntax). */
+export function settingsText(passphraseFile: string, extra = ''): string {
+  return [
+    'domain := example.test',
+    'smtp_client_hostname := mailhost',
+    'smtpd_server_hostname := relayhost',
+    'cert_req_country := NL',
+    'cert_req_organization := Example Inc.',
+    'key_algorithm := ec',
+    `certs_passphrase_file := ${passphraseFile}`,
+    extra,
+    '',
+  ].join('\n');
+}
+
+export function createProject(opts: { settings?: (passphraseFile: string) => string; gpg?: TestGpg } = {}): TestProject {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ptr-proj-'));
+  const gpg = opts.gpg ?? createTestGpg();
+  const passphraseFile = path.join(dir, 'ca-passphrase.gpg');
+  gpg.encrypt(`${PASSPHRASE}\n`, passphraseFile);
+  writeFileSync(path.join(dir, 'settings.mk'), (opts.settings ?? settingsText)(passphraseFile));
+  const env = { ...process.env, GNUPGHOME: gpg.home, NO_COLOR: '1' };
+  return {
+    dir,
+    gpg,
+    passphraseFile,
+    env,
+    cli(args, o = {}) {
+      const r = spawnSync(process.execPath, [CLI, ...args, '-C', dir], { env: o.env ?? env, cwd: o.cwd ?? dir, encoding: 'utf8' });
+      return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+    },
+    file: (rel) => path.join(dir, rel),
+    dispose() {
+      if (!opts.gpg) gpg.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
