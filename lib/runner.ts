@@ -129,7 +129,9 @@ export async function runPlan(steps: readonly Step[], opts: RunOptions): Promise
   });
   const done = new Set<number>();
   const running = new Map<number, Promise<void>>();
-  const jobs = Math.max(1, opts.jobs ?? 1);
+  const jobs = opts.jobs ?? 1;
+  // NaN or 0 would schedule nothing and report success with nothing built.
+  if (!Number.isInteger(jobs) || jobs < 1) throw new RangeError(`runPlan: jobs must be a whole number >= 1, not ${jobs}`);
   let failure: unknown;
 
   const runOne = async (i: number) => {

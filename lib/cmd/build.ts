@@ -1,18 +1,30 @@
 // `build`: run the plan; `plan`: show it, as a list or as a replayable shell script.
-import { cpus } from 'node:os';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { loadContext, type GlobalArgs } from '../context.js';
+import { UsageError } from '../errors.js';
 import { Passphrase } from '../passphrase.js';
 import { buildPlan } from '../plan.js';
 import { runPlan, type RunResult } from '../runner.js';
 import { acquireLock } from '../lock.js';
 import { planScript } from '../script.js';
 
+/** CPUs this process may use (honours taskset/affinity, unlike cpus().length). */
 export function defaultJobs(): number {
-  return Math.max(1, cpus().length);
+  return Math.max(1, availableParallelism());
+}
+
+/** --jobs as given, checked: a whole number of at least 1, or the default. */
+export function jobsOf(jobs: number | undefined): number {
+  if (jobs === undefined) return defaultJobs();
+  if (!Number.isInteger(jobs) || jobs < 1) {
+    throw new UsageError('--jobs: expected a whole number of steps to run at once, 1 or more, e.g. --jobs 2');
+  }
+  return jobs;
 }
 
 export async function build(args: GlobalArgs): Promise<RunResult> {
+  const jobs = jobsOf(args.jobs);
   const ctx = loadContext(args);
   const steps = buildPlan(ctx.settings);
   if (args.dryRun) return showPlan(args, 'text', ctx);
@@ -26,7 +38,7 @@ export async function build(args: GlobalArgs): Promise<RunResult> {
     const result = await runPlan(steps, {
       projectDir: ctx.projectDir,
       passphrase,
-      jobs: args.jobs ?? defaultJobs(),
+      jobs,
       signal: abort.signal,
       onEvent: ctx.report.onEvent,
     });
