@@ -1,24 +1,41 @@
 // Command-line interface: global options, one yargs command per job, exit codes 0/1/2.
-import yargs, { type Argv } from 'yargs';
-import { hideBin } from 'yargs/helpers';
+// yargs is loaded only when needed: a plain `build` is parsed without it (see options.ts).
+import type { Argv, Options } from 'yargs';
 import type { GlobalArgs } from './context.js';
 import { exitCodeOf, UsageError } from './errors.js';
+import { GLOBAL_OPTIONS, plainBuildArgs } from './options.js';
 
 const EPILOG = 'Exit codes: 0 success, 1 runtime failure (a command failed, a file is wrong), 2 bad usage or invalid settings.';
 
-function globals(y: Argv): Argv<GlobalArgs> {
-  return y
-    .option('dir', { alias: 'C', type: 'string', default: '.', describe: 'Project directory (holds settings.mk, certs/, out/)' })
-    .option('settings', { alias: 'f', type: 'string', describe: 'Settings file (default: <dir>/settings.mk)' })
-    .option('set', { type: 'string', array: true, describe: 'Override a setting: --set KEY=VALUE (repeatable)' })
-    .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Print only errors' })
-    .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'Print every step, also those up to date' })
-    .option('json', { type: 'boolean', default: false, describe: 'Machine-readable result on stdout' })
-    .option('dry-run', { alias: 'n', type: 'boolean', default: false, describe: 'Show what would be done; change nothing' })
-    .option('jobs', { alias: 'j', type: 'number', describe: 'Steps run in parallel (default: number of CPUs)' }) as unknown as Argv<GlobalArgs>;
+export function globals(y: Argv): Argv<GlobalArgs> {
+  const options: Record<string, Options> = {};
+  for (const o of GLOBAL_OPTIONS) {
+    options[o.name] = { type: o.type, describe: o.describe, ...(o.alias ? { alias: o.alias } : {}), ...(o.array ? { array: true } : {}), ...(o.default !== undefined ? { default: o.default } : {}) };
+  }
+  return y.options(options) as unknown as Argv<GlobalArgs>;
 }
 
 export async function main(argv: string[]): Promise<number> {
+  try {
+    const plain = plainBuildArgs(argv);
+    if (plain) {
+      await (await import('./cmd/build.js')).build(plain);
+      return 0;
+    }
+    return await withYargs(argv);
+  } catch (err) {
+    const c = exitCodeOf(err);
+    const msg = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`postfix-tls-relay: ${msg}\n`);
+    if (c === 1 && !(err instanceof Error && err.name === 'RunError') && err instanceof Error && err.stack && process.env.POSTFIX_TLS_RELAY_DEBUG) {
+      process.stderr.write(`${err.stack}\n`);
+    }
+    return c;
+  }
+}
+
+async function withYargs(argv: string[]): Promise<number> {
+  const { default: yargs } = await import('yargs');
   let code = 0;
   const set = (p: Promise<number | void> | number | void) => Promise.resolve(p).then((c) => {
     code = typeof c === 'number' ? c : 0;
@@ -56,20 +73,6 @@ export async function main(argv: string[]): Promise<number> {
     .fail((msg, err) => {
       throw err ?? new UsageError(`${msg}; see postfix-tls-relay --help`);
     });
-  try {
-    await parser.parseAsync();
-    return code;
-  } catch (err) {
-    const c = exitCodeOf(err);
-    const msg = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`postfix-tls-relay: ${msg}\n`);
-    if (c === 1 && !(err instanceof Error && err.name === 'RunError') && err instanceof Error && err.stack && process.env.POSTFIX_TLS_RELAY_DEBUG) {
-      process.stderr.write(`${err.stack}\n`);
-    }
-    return c;
-  }
-}
-
-export function hideArgs(): string[] {
-  return hideBin(process.argv);
+  await parser.parseAsync();
+  return code;
 }

@@ -1,0 +1,76 @@
+// The global options, defined once: yargs builds the full CLI from this table, and a plain `build`
+// (the command run most, usually with nothing to do) is parsed from it with node's own parseArgs, so
+// that a no-op rebuild does not pay for loading yargs (about as long as starting node itself).
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { GlobalArgs } from './context.js';
+
+export interface GlobalOption {
+  /** Long name as typed (kebab-case); yargs also accepts its camelCase form. */
+  readonly name: string;
+  /** The GlobalArgs field it sets. */
+  readonly key: keyof GlobalArgs;
+  readonly alias?: string;
+  readonly type: 'string' | 'boolean' | 'number';
+  readonly array?: boolean;
+  readonly default?: string | boolean;
+  readonly describe: string;
+}
+
+export const GLOBAL_OPTIONS: readonly GlobalOption[] = [
+  { name: 'dir', key: 'dir', alias: 'C', type: 'string', default: '.', describe: 'Project directory (holds settings.mk, certs/, out/)' },
+  { name: 'settings', key: 'settings', alias: 'f', type: 'string', describe: 'Settings file (default: <dir>/settings.mk)' },
+  { name: 'set', key: 'set', type: 'string', array: true, describe: 'Override a setting: --set KEY=VALUE (repeatable)' },
+  { name: 'quiet', key: 'quiet', alias: 'q', type: 'boolean', default: false, describe: 'Print only errors' },
+  { name: 'verbose', key: 'verbose', alias: 'v', type: 'boolean', default: false, describe: 'Print every step, also those up to date' },
+  { name: 'json', key: 'json', type: 'boolean', default: false, describe: 'Machine-readable result on stdout' },
+  { name: 'dry-run', key: 'dryRun', alias: 'n', type: 'boolean', default: false, describe: 'Show what would be done; change nothing' },
+  { name: 'jobs', key: 'jobs', alias: 'j', type: 'number', describe: 'Steps run in parallel (default: number of CPUs)' },
+];
+
+/**
+ * The arguments of a plain `build` (no command or `build`, global options only), or undefined for
+ * anything else, and for anything yargs might read differently (help, unknown or negated options,
+ * `--`, a repeated option, `-C=dir`, a positional after the greedy `--set`, a --jobs that is not
+ * digits): those go to yargs, which handles them and their errors.
+ */
+export function plainBuildArgs(argv: readonly string[]): GlobalArgs | undefined {
+  const options: NonNullable<ParseArgsConfig['options']> = {};
+  for (const o of GLOBAL_OPTIONS) {
+    options[o.name] = { type: o.type === 'boolean' ? 'boolean' : 'string', multiple: o.array === true, ...(o.alias ? { short: o.alias } : {}) };
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...argv], options, strict: true, allowPositionals: true, tokens: true });
+  } catch {
+    return undefined;
+  }
+  const seen = new Set<string>();
+  let afterArray = false;
+  for (const t of parsed.tokens) {
+    if (t.kind === 'option-terminator') return undefined;
+    if (t.kind === 'positional') {
+      if (afterArray) return undefined;
+      continue;
+    }
+    const o = GLOBAL_OPTIONS.find((g) => g.name === t.name)!;
+    if (t.inlineValue && !t.rawName.startsWith('--')) return undefined;
+    if (!o.array && seen.has(o.name)) return undefined;
+    seen.add(o.name);
+    afterArray = o.array === true;
+  }
+  const pos = parsed.positionals;
+  if (!(pos.length === 0 || (pos.length === 1 && pos[0] === 'build'))) return undefined;
+
+  const args: Record<string, unknown> = {};
+  for (const o of GLOBAL_OPTIONS) {
+    const value = (parsed.values as Record<string, string | boolean | string[] | undefined>)[o.name] ?? o.default;
+    if (value === undefined) continue;
+    if (o.type === 'number') {
+      if (typeof value !== 'string' || !/^\d+$/.test(value)) return undefined;
+      args[o.key] = Number(value);
+    } else {
+      args[o.key] = value;
+    }
+  }
+  return args as unknown as GlobalArgs;
+}
