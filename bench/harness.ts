@@ -1,0 +1,65 @@
+// Timing: commands run as child processes, wall-clock from spawn to exit, repeated and interleaved
+// (each round runs every subject once, in a rotating order) so that drift in machine load falls on
+// all subjects alike. Only medians and ratios of medians are reported.
+import { spawnSync } from 'node:child_process';
+
+export interface Invocation {
+  readonly argv: readonly string[];
+  readonly cwd: string;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/** Something to time: `prepare` (untimed) makes a fresh setup and returns what to run in it. */
+export interface Subject {
+  readonly name: string;
+  prepare(round: number): Invocation;
+  /** Untimed check that the run really did its work, and cleanup. */
+  after?(inv: Invocation): void;
+}
+
+export interface Sample {
+  readonly name: string;
+  readonly ms: readonly number[];
+  readonly median: number;
+  readonly min: number;
+  readonly max: number;
+}
+
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+export function sample(name: string, ms: readonly number[]): Sample {
+  return { name, ms, median: median(ms), min: Math.min(...ms), max: Math.max(...ms) };
+}
+
+/** Runs a command to completion; throws with its stderr when it fails. Returns wall time in ms. */
+export function timed(inv: Invocation): number {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(inv.argv[0]!, inv.argv.slice(1), { cwd: inv.cwd, env: inv.env, stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 64 << 20 });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (r.error) throw new Error(`${inv.argv.join(' ')}: ${r.error.message}`);
+  if (r.status !== 0) throw new Error(`${inv.argv.join(' ')} (in ${inv.cwd}) exited ${r.status ?? r.signal}:\n${r.stderr.toString().trim()}`);
+  return ms;
+}
+
+/** `warmup` untimed rounds, then `runs` timed rounds, every subject once per round. */
+export function measure(subjects: readonly Subject[], runs: number, warmup = 1): Sample[] {
+  const ms: number[][] = subjects.map(() => []);
+  for (let round = 0; round < warmup + runs; round++) {
+    for (let k = 0; k < subjects.length; k++) {
+      const i = (k + round) % subjects.length;
+      const s = subjects[i]!;
+      const inv = s.prepare(round);
+      const t = timed(inv);
+      s.after?.(inv);
+      if (round >= warmup) ms[i]!.push(t);
+    }
+  }
+  return subjects.map((s, i) => sample(s.name, ms[i]!));
+}
+
+export const secs = (ms: number) => `${(ms / 1000).toFixed(3)} s`;
+export const times = (x: number) => `${x.toFixed(2)}×`;
