@@ -17,6 +17,6 @@ export function loadRecipes(projectDir: string): Recipes {
 }
 
 export function saveRecipes(projectDir: string, recipes: Recipes): void {
-  const sorted = Object.fromEntries(Object.entries(recipes).sort(([a], [b]) => a.localeCompare(b)));
+  const sorted = Object.fromEntries(Object.entries(recipes).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   writeFileAtomic(path.join(projectDir, STATE_FILE), `${JSON.stringify({ recipes: sorted }, null, 2)}\n`, 0o600);
 }
