@@ -1,7 +1,9 @@
 // Timing: commands run as child processes, wall-clock from spawn to exit, repeated and interleaved
 // (each round runs every subject once, in a rotating order) so that drift in machine load falls on
-// all subjects alike. Only medians and ratios of medians are reported.
+// all subjects alike. Only medians and ratios of medians are reported. CPU time (user + system of the
+// whole process tree) is recorded too: on a busy machine it varies far less than wall time.
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
 export interface Invocation {
   readonly argv: readonly string[];
@@ -19,10 +21,18 @@ export interface Subject {
 
 export interface Sample {
   readonly name: string;
+  /** Wall time of each run, ms. */
   readonly ms: readonly number[];
   readonly median: number;
   readonly min: number;
   readonly max: number;
+  /** Median CPU time (user + system, the command and everything it waited for), ms; 10 ms resolution. */
+  readonly cpu: number;
+}
+
+export interface Timing {
+  readonly ms: number;
+  readonly cpuMs: number;
 }
 
 export function median(xs: readonly number[]): number {
@@ -31,23 +41,35 @@ export function median(xs: readonly number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-export function sample(name: string, ms: readonly number[]): Sample {
-  return { name, ms, median: median(ms), min: Math.min(...ms), max: Math.max(...ms) };
+export function sample(name: string, runs: readonly Timing[]): Sample {
+  const ms = runs.map((r) => r.ms);
+  return { name, ms, median: median(ms), min: Math.min(...ms), max: Math.max(...ms), cpu: median(runs.map((r) => r.cpuMs)) };
 }
 
-/** Runs a command to completion; throws with its stderr when it fails. Returns wall time in ms. */
-export function timed(inv: Invocation): number {
+const TICK_MS = 10; // USER_HZ is 100 on Linux
+
+/** CPU time of this process's waited-for children so far (cutime + cstime in /proc/self/stat), ms. */
+function childrenCpuMs(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from 3 (state) on
+  return (Number(fields[13]) + Number(fields[14])) * TICK_MS; // fields 16 and 17
+}
+
+/** Runs a command to completion; throws with its stderr when it fails. */
+export function timed(inv: Invocation): Timing {
+  const cpu0 = childrenCpuMs();
   const t0 = process.hrtime.bigint();
   const r = spawnSync(inv.argv[0]!, inv.argv.slice(1), { cwd: inv.cwd, env: inv.env, stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 64 << 20 });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  const cpuMs = childrenCpuMs() - cpu0;
   if (r.error) throw new Error(`${inv.argv.join(' ')}: ${r.error.message}`);
   if (r.status !== 0) throw new Error(`${inv.argv.join(' ')} (in ${inv.cwd}) exited ${r.status ?? r.signal}:\n${r.stderr.toString().trim()}`);
-  return ms;
+  return { ms, cpuMs };
 }
 
 /** `warmup` untimed rounds, then `runs` timed rounds, every subject once per round. */
 export function measure(subjects: readonly Subject[], runs: number, warmup = 1): Sample[] {
-  const ms: number[][] = subjects.map(() => []);
+  const timings: Timing[][] = subjects.map(() => []);
   for (let round = 0; round < warmup + runs; round++) {
     for (let k = 0; k < subjects.length; k++) {
       const i = (k + round) % subjects.length;
@@ -55,10 +77,10 @@ export function measure(subjects: readonly Subject[], runs: number, warmup = 1):
       const inv = s.prepare(round);
       const t = timed(inv);
       s.after?.(inv);
-      if (round >= warmup) ms[i]!.push(t);
+      if (round >= warmup) timings[i]!.push(t);
     }
   }
-  return subjects.map((s, i) => sample(s.name, ms[i]!));
+  return subjects.map((s, i) => sample(s.name, timings[i]!));
 }
 
 export const secs = (ms: number) => `${(ms / 1000).toFixed(3)} s`;

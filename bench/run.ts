@@ -306,11 +306,11 @@ function table(machine: Machine, results: SectionResult[], totalMs: number): str
   const w = Math.max(...results.flatMap((r) => r.rows.map((x) => x.sample.name.length)), 20);
   for (const r of results) {
     out.push('', `${r.title}  [${r.runs} runs; load ${r.loadAverage.map((x) => x.toFixed(1)).join(' ')}]`);
-    out.push(`  ${'subject'.padEnd(w)}  ${'median'.padStart(9)}  ${'min – max'.padEnd(17)}  compared`);
+    out.push(`  ${'subject'.padEnd(w)}  ${'median'.padStart(9)}  ${'min – max'.padEnd(13)}  ${'cpu'.padStart(7)}  compared (medians of wall time)`);
     for (const row of r.rows) {
       const s = row.sample;
       const range = `${(s.min / 1000).toFixed(3)} – ${(s.max / 1000).toFixed(3)}`;
-      out.push(`  ${s.name.padEnd(w)}  ${secs(s.median).padStart(9)}  ${range.padEnd(17)}  ${row.note ?? ''}`.trimEnd());
+      out.push(`  ${s.name.padEnd(w)}  ${secs(s.median).padStart(9)}  ${range.padEnd(13)}  ${(s.cpu / 1000).toFixed(2).padStart(5)} s  ${row.note ?? ''}`.trimEnd());
     }
     for (const n of r.notes) out.push(`  note: ${n}`);
     for (const c of r.checks) out.push(`  target: ${c.name} = ${c.value}, target ${c.target}: ${c.ok ? 'met' : 'MISSED'}`);
