@@ -1,5 +1,6 @@
 // Every file we write appears whole or not at all: temp file in the same directory, fsync, rename.
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync, chmodSync } from 'node:fs';
+import { chmod, mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 
 export function tmpName(file: string): string {
@@ -30,5 +31,34 @@ export function fsyncFile(file: string): void {
     fsyncSync(fd);
   } finally {
     closeSync(fd);
+  }
+}
+
+// The same without blocking the event loop: a build writes hundreds of files, and each fsync waits for
+// the disk (milliseconds). On libuv's thread pool they overlap with each other and with running commands.
+
+export async function writeFileAtomicAsync(file: string, data: string | Buffer, mode = 0o644): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${tmpName(file)}.${process.pid}`;
+  const fh = await open(tmp, 'w', mode);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } catch (err) {
+    await fh.close();
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  await fh.close();
+  await chmod(tmp, mode); // whatever the umask
+  await rename(tmp, file);
+}
+
+export async function fsyncFileAsync(file: string): Promise<void> {
+  const fh = await open(file, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
   }
 }

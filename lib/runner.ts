@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { appendFileSync, chmodSync, existsSync, linkSync, mkdirSync, readFileSync, rmSync, renameSync, statSync, utimesSync } from 'node:fs';
 import path from 'node:path';
-import { fsyncFile, writeFileAtomic } from './atomic.js';
+import { fsyncFileAsync, writeFileAtomicAsync } from './atomic.js';
 import { RunError } from './errors.js';
 import { run } from './exec.js';
 import { AUDIT_LOG } from './layout.js';
@@ -241,7 +241,7 @@ async function execute(step: Step, dir: string, recipes: Recipes, opts: RunOptio
           detail,
         );
       }
-      fsyncFile(tmp);
+      await fsyncFileAsync(tmp);
       chmodSync(tmp, step.mode);
       if (step.createOnly) {
         // link() fails if the key appeared meanwhile: an existing key is never replaced.
@@ -263,10 +263,10 @@ async function execute(step: Step, dir: string, recipes: Recipes, opts: RunOptio
           ? renderConf(step.template.name, context as Record<string, string>)
           : await renderEjs(step.template.name, context);
       recipes[step.output] = recipe;
-      return putFile(out, Buffer.from(text), step.mode, step.createOnly, olderThanInputs(step, dir));
+      return await putFile(out, Buffer.from(text), step.mode, step.createOnly, olderThanInputs(step, dir));
     }
     case 'copy':
-      return putFile(out, readFileSync(path.join(dir, step.source)), step.mode, false, true);
+      return await putFile(out, readFileSync(path.join(dir, step.source)), step.mode, false, true);
   }
 }
 
@@ -280,7 +280,7 @@ function olderThanInputs(step: Step, dir: string): boolean {
  * was older than its inputs (so it counts as made from them); a changed recipe alone never touches it,
  * which keeps its dependents up to date.
  */
-function putFile(file: string, data: Buffer, mode: number, createOnly: boolean, touch: boolean): boolean {
+async function putFile(file: string, data: Buffer, mode: number, createOnly: boolean, touch: boolean): Promise<boolean> {
   let current: Buffer | undefined;
   try {
     current = readFileSync(file);
@@ -293,6 +293,6 @@ function putFile(file: string, data: Buffer, mode: number, createOnly: boolean, 
     chmodSync(file, mode);
     return false;
   }
-  writeFileAtomic(file, data, mode);
+  await writeFileAtomicAsync(file, data, mode);
   return true;
 }
