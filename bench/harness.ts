@@ -17,6 +17,8 @@ export interface Subject {
   prepare(round: number): Invocation;
   /** Untimed check that the run really did its work, and cleanup. */
   after?(inv: Invocation): void;
+  /** Runs per round (default 1): more samples of a cheap subject next to an expensive one. */
+  readonly repeat?: number;
 }
 
 export interface Sample {
@@ -67,17 +69,19 @@ export function timed(inv: Invocation): Timing {
   return { ms, cpuMs };
 }
 
-/** `warmup` untimed rounds, then `runs` timed rounds, every subject once per round. */
+/** `warmup` untimed rounds, then `runs` timed rounds, every subject once (or `repeat` times) per round. */
 export function measure(subjects: readonly Subject[], runs: number, warmup = 1): Sample[] {
   const timings: Timing[][] = subjects.map(() => []);
   for (let round = 0; round < warmup + runs; round++) {
     for (let k = 0; k < subjects.length; k++) {
       const i = (k + round) % subjects.length;
       const s = subjects[i]!;
-      const inv = s.prepare(round);
-      const t = timed(inv);
-      s.after?.(inv);
-      if (round >= warmup) timings[i]!.push(t);
+      for (let r = 0; r < (s.repeat ?? 1); r++) {
+        const inv = s.prepare(round);
+        const t = timed(inv);
+        s.after?.(inv);
+        if (round >= warmup) timings[i]!.push(t);
+      }
     }
   }
   return subjects.map((s, i) => sample(s.name, timings[i]!));

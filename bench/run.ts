@@ -67,12 +67,16 @@ const EC: Shape = { keys: { algorithm: 'ec' }, clients: 1 };
 const RSA: Shape = { keys: { algorithm: 'rsa', caBits: 4096, leafBits: 2048 }, clients: 1 };
 const KEYGEN_BOUND: Shape = { keys: { algorithm: 'rsa', caBits: 3072, leafBits: 3072 }, clients: 6 };
 
-/** From the audit log: ms from the first key generation's start to the last one's end. */
-function keygenSpan(dir: string): number {
+/**
+ * From the audit log, the key-generation phase: ms from the first key's start to the last one's end,
+ * and how many keys were in flight on average (their summed durations over that span).
+ */
+function keygenPhase(dir: string): { span: number; inFlight: number } {
   const lines = readFileSync(path.join(dir, 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { start: string; step: string; durationMs: number });
   const keys = lines.filter((l) => l.step === 'ca-key' || l.step.startsWith('key:'));
   const start = Math.min(...keys.map((k) => Date.parse(k.start)));
-  return Math.max(...keys.map((k) => Date.parse(k.start) + k.durationMs)) - start;
+  const span = Math.max(...keys.map((k) => Date.parse(k.start) + k.durationMs)) - start;
+  return { span, inFlight: keys.reduce((sum, k) => sum + k.durationMs, 0) / span };
 }
 
 /** A subject that builds a fresh project of `shape` with the tool and checks the result. */
@@ -199,29 +203,41 @@ const SECTIONS: readonly Section[] = [
     id: 'clients',
     runs: [5, 3],
     run: (ws, runs) => {
-      const shapes = [1, 10, 100].map((clients) => ({ ...EC, clients }));
-      const samples = measure(shapes.map((s) => toolBuild(ws, `build, ${s.clients} client${s.clients === 1 ? '' : 's'}`, s)), runs);
-      const [t1, t10, t100] = samples.map((s) => s.median) as [number, number, number];
-      const perClient = (t10 - t1) / 9;
-      const predicted = t1 + 99 * perClient;
+      const sizes = [1, 10, 100];
+      const shapes = sizes.map((clients) => ({ ...EC, clients }));
+      // The small builds are cheap and their noise enters the prediction 99-fold: sample them more.
+      const samples = measure(
+        shapes.map((s) => ({ ...toolBuild(ws, `build, ${s.clients} client${s.clients === 1 ? '' : 's'}`, s), repeat: s.clients < 100 ? 3 : 1 })),
+        runs,
+      );
+      const linear = (t: number[]) => {
+        const [t1, t10, t100] = t as [number, number, number];
+        const perClient = (t10 - t1) / 9;
+        return { perClient, fixed: t1 - perClient, predicted: t1 + 99 * perClient, ratio: t100 / (t1 + 99 * perClient) };
+      };
+      const wall = linear(samples.map((s) => s.median));
+      const cpu = linear(samples.map((s) => s.cpu));
       const big = ws.project(settingsText(shapes[2]!));
       timed(ws.tool(big));
       const [noop] = measure([{ name: 'build, 100 clients, nothing to do', prepare: () => ws.tool(big) }], runs);
       return {
         title: `Growth with the number of clients: ${describeShape(shapes[2]!).replace(/, relay.*/, '')}, default --jobs`,
         rows: [
-          ...samples.map((s, i) => ({ sample: s, note: `${secs(s.median / shapes[i]!.clients)} per client` })),
+          ...samples.map((s, i) => ({ sample: s, note: `${secs(s.median / sizes[i]!)} per client` })),
           { sample: noop!, note: `${secs(noop!.median / 100)} per client` },
         ],
         checks: [
           {
             name: '100 clients / (1 client + 99 × marginal cost from 1→10)',
-            value: `${times(t100 / predicted)} (${secs(t100)} vs ${secs(predicted)})`,
+            value: `${times(wall.ratio)} (${secs(samples[2]!.median)} vs ${secs(wall.predicted)})`,
             target: '≤ 1.10×',
-            ok: t100 / predicted <= 1.1,
+            ok: wall.ratio <= 1.1,
           },
         ],
-        notes: [`Marginal cost of a client (from 1 to 10 clients): ${secs(perClient)}; fixed cost: ${secs(t1 - perClient)}. Linear growth predicts ${secs(predicted)} for 100.`],
+        notes: [
+          `Wall time: a client costs ${secs(wall.perClient)} (from 1 to 10 clients) on top of ${secs(wall.fixed)}; linear growth predicts ${secs(wall.predicted)} for 100.`,
+          `CPU time, steadier on a busy machine: ${secs(cpu.perClient)} per client on top of ${secs(cpu.fixed)}; 100 clients took ${times(cpu.ratio)} the linear prediction.`,
+        ],
       };
     },
   },
@@ -230,31 +246,34 @@ const SECTIONS: readonly Section[] = [
     runs: [5, 3],
     run: (ws, runs) => {
       // Besides the whole build, the key-generation phase from the audit log: first key started to last key done.
-      const spans = new Map<string, number[]>();
+      const phases = new Map<string, { span: number; inFlight: number }[]>();
       const build = (jobs: number): Subject => {
         const name = `build --jobs ${jobs}`;
         const s = toolBuild(ws, name, KEYGEN_BOUND, ['--jobs', String(jobs)]);
         return {
           ...s,
           after: (inv) => {
-            spans.set(name, [...(spans.get(name) ?? []), keygenSpan(inv.cwd)]);
+            phases.set(name, [...(phases.get(name) ?? []), keygenPhase(inv.cwd)]);
             s.after!(inv);
           },
         };
       };
       const [one, two] = measure([build(1), build(2)], runs);
-      const span = (s: Sample) => median(spans.get(s.name)!.slice(-runs)); // without the warm-up
+      const timedPhases = (s: Sample) => phases.get(s.name)!.slice(-runs); // without the warm-up
+      const span = (s: Sample) => median(timedPhases(s).map((p) => p.span));
+      const inFlight = (s: Sample) => median(timedPhases(s).map((p) => p.inFlight)).toFixed(2);
       const speedup = one!.median / two!.median;
       const keySpeedup = span(one!) / span(two!);
       return {
         title: `Parallel key generation: ${describeShape(KEYGEN_BOUND)}`,
         rows: [
-          { sample: one!, note: `key generation ${secs(span(one!))}` },
-          { sample: two!, note: `key generation ${secs(span(two!))}; ${times(speedup)} faster overall, ${times(keySpeedup)} on key generation` },
+          { sample: one!, note: `key generation ${secs(span(one!))}, ${inFlight(one!)} keys in flight` },
+          { sample: two!, note: `key generation ${secs(span(two!))}, ${inFlight(two!)} keys in flight; ${times(keySpeedup)} faster (whole build ${times(speedup)})` },
         ],
         checks: [{ name: 'key generation, --jobs 1 / --jobs 2 (audit log span)', value: times(keySpeedup), target: '≥ 1.70×', ok: keySpeedup >= 1.7 }],
         notes: [
           `${KEYGEN_BOUND.clients + 2} RSA keys of random duration (prime search); two CPUs finish together only on average. The openssl ca steps (one at a time by design) and the start-up stay serial.`,
+          'Keys in flight (summed key durations / key-generation span) is the scheduler\'s part and does not depend on load; the speed-up also needs the CPUs to be free.',
         ],
       };
     },

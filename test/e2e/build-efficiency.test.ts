@@ -1,7 +1,7 @@
 // What makes a build cheap, checked as behaviour rather than time (timings live in `npm run bench`):
 // a no-op rebuild loads no template engine, no child-process library and no yargs; gpg decrypts the
 // CA passphrase once per run; and a parallel build signs in the same order as a serial one.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { createTestGpg, type TestGpg } from '../support/gpg.js';
 import { packagesLoaded } from '../support/modules.js';
@@ -67,6 +67,20 @@ describe('build efficiency', () => {
       const passphraseSteps = r.commands.filter((c) => c.startsWith('gpg --batch --decrypt '));
       expect(passphraseSteps.length).to.be.greaterThan(2);
       expect(r.gpgDecryptions).to.equal(1);
+    } finally {
+      p.dispose();
+    }
+  });
+
+  it('refuses a --jobs that is not a whole number of at least 1, before building anything', () => {
+    const p = createProject({ gpg });
+    try {
+      for (const jobs of ['abc', '0', '1.5', '-2']) {
+        const r = p.cli(['build', '--jobs', jobs]);
+        expect(r.code, `--jobs ${jobs}`).to.equal(2);
+        expect(r.stderr).to.match(/^postfix-tls-relay: --jobs: expected a whole number .*, e\.g\. --jobs 2\n$/);
+      }
+      expect(existsSync(p.file('certs'))).to.equal(false);
     } finally {
       p.dispose();
     }
