@@ -110,6 +110,7 @@ export async function runPlan(steps: readonly Step[], opts: RunOptions): Promise
 
   // Scheduling: a step waits for the steps that produce its inputs and for earlier holders of its lock.
   const producer = new Map<string, number>();
+  const lastHolder = new Map<string, number>();
   const deps = steps.map((step, i) => {
     const d = new Set<number>();
     for (const input of [...step.inputs, ...(step.after ?? [])]) {
@@ -117,15 +118,12 @@ export async function runPlan(steps: readonly Step[], opts: RunOptions): Promise
       if (p !== undefined) d.add(p);
     }
     if (step.serial) {
-      for (let j = i - 1; j >= 0; j--) {
-        if (steps[j]!.serial === step.serial) {
-          d.add(j);
-          break;
-        }
-      }
+      const prev = lastHolder.get(step.serial);
+      if (prev !== undefined) d.add(prev);
+      lastHolder.set(step.serial, i);
     }
     step.outputs.forEach((o) => producer.set(o, i));
-    return d;
+    return [...d];
   });
   const done = new Set<number>();
   const running = new Map<number, Promise<void>>();
@@ -165,11 +163,13 @@ export async function runPlan(steps: readonly Step[], opts: RunOptions): Promise
   };
 
   try {
+    let first = 0; // every step before it is done: scans start at the first unfinished step
     while (done.size < steps.length) {
+      while (done.has(first)) first++;
       if (failure === undefined && !opts.signal?.aborted) {
-        for (let i = 0; i < steps.length && running.size < jobs; i++) {
+        for (let i = first; i < steps.length && running.size < jobs; i++) {
           if (done.has(i) || running.has(i)) continue;
-          if (![...deps[i]!].every((d) => done.has(d))) continue;
+          if (!deps[i]!.every((d) => done.has(d))) continue;
           const p = runOne(i).then(
             () => {
               done.add(i);
