@@ -88,4 +88,6 @@ export function measure(subjects: readonly Subject[], runs: number, warmup = 1):
 }
 
 export const secs = (ms: number) => `${(ms / 1000).toFixed(3)} s`;
+/** A difference in seconds with its sign: +0.078 s, −0.243 s. */
+export const signed = (ms: number) => `${ms >= 0 ? '+' : '−'}${secs(Math.abs(ms))}`;
 export const times = (x: number) => `${x.toFixed(2)}×`;

@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { builtCerts, CLI, describeShape, PACKAGE_ROOT, settingsText, Workspace, type Shape } from './fixtures.js';
-import { measure, median, secs, times, timed, type Invocation, type Sample, type Subject } from './harness.js';
+import { measure, median, secs, signed, times, timed, type Invocation, type Sample, type Subject } from './harness.js';
 import { describeMachine, type Machine } from './machine.js';
 
 const HELP = `Usage: npm run bench -- [options]   (or: node dist/bench/run.js [options])
@@ -18,7 +18,7 @@ the seed Makefile for reference. Reports medians of repeated, interleaved runs a
 Options:
   --runs N      timed runs per measurement (default: per section, about 5-20; one untimed warm-up each)
   --quick       fewer runs (3-9) for a rough answer in about two minutes
-  --only LIST   comma-separated sections: ${'full-rsa,full-ec,noop,imports,clients,jobs,make'}
+  --only LIST   comma-separated sections: full-rsa,full-ec,noop,imports,clients,jobs,make
   --seed DIR    the seed Makefile's directory (default: ../shared/reference/seed from the package)
   --json        results as JSON on stdout instead of the table
   --keep        keep the temporary workspace (printed on stderr)
@@ -119,7 +119,7 @@ function gpgCounts(ws: Workspace, shape: Shape): { tool: number; script: number 
 function fullBuild(ws: Workspace, shape: Shape, runs: number, check: (tool: Sample, sh: Sample) => Check) {
   const [sh, tool, one] = measure([shBuild(ws, shape), toolBuild(ws, 'postfix-tls-relay build', shape), toolBuild(ws, 'postfix-tls-relay build --jobs 1', shape, ['--jobs', '1'])], runs);
   const gpg = gpgCounts(ws, shape);
-  const vsSh = (s: Sample) => `${times(s.median / sh!.median)} sh, ${s.median >= sh!.median ? '+' : '−'}${secs(Math.abs(s.median - sh!.median))}`;
+  const vsSh = (s: Sample) => `${times(s.median / sh!.median)} sh, ${signed(s.median - sh!.median)}`;
   return {
     title: `Full build from scratch vs the same commands run by sh: ${describeShape(shape)}`,
     rows: [{ sample: sh! }, { sample: tool!, note: vsSh(tool!) }, { sample: one!, note: vsSh(one!) }],
@@ -149,7 +149,7 @@ const SECTIONS: readonly Section[] = [
     run: (ws, runs) =>
       fullBuild(ws, EC, runs, (tool, sh) => ({
         name: 'full build, EC: tool − sh',
-        value: `${tool.median >= sh.median ? '+' : '−'}${secs(Math.abs(tool.median - sh.median))}`,
+        value: signed(tool.median - sh.median),
         target: '≤ +0.250 s',
         ok: tool.median - sh.median <= 250,
       })),
@@ -172,7 +172,7 @@ const SECTIONS: readonly Section[] = [
       const ratio = noop!.median / node!.median;
       return {
         title: `Rebuild with nothing to do vs node -e 0: ${describeShape(EC)}`,
-        rows: [{ sample: node! }, { sample: noop!, note: `${times(ratio)} node -e 0, +${secs(noop!.median - node!.median)}` }],
+        rows: [{ sample: node! }, { sample: noop!, note: `${times(ratio)} node -e 0, ${signed(noop!.median - node!.median)}` }],
         checks: [{ name: 'no-op rebuild / node -e 0', value: times(ratio), target: '≤ 2.50×', ok: ratio <= 2.5 }],
         notes: ['A plain build is parsed without yargs, and nothing that runs programs or renders templates is loaded when nothing is stale (see the imports section).'],
       };
@@ -193,9 +193,9 @@ const SECTIONS: readonly Section[] = [
       const base = samples[0]!.median;
       return {
         title: 'Start-up cost of a dependency (what a no-op rebuild must not load)',
-        rows: samples.map((s, i) => ({ sample: s, note: i === 0 ? undefined : `+${secs(s.median - base)}` })),
+        rows: samples.map((s, i) => ({ sample: s, note: i === 0 ? undefined : signed(s.median - base) })),
         checks: [],
-        notes: ['yargs and yargs/yargs are the same entry point in yargs 18; most of its cost is string-width/cliui, loaded eagerly. node:util (parseArgs) is free.'],
+        notes: ['yargs and yargs/yargs are the same entry point in yargs 18; most of its cost is string-width/cliui, loaded eagerly. node:util (parseArgs) costs nothing measurable.'],
       };
     },
   },
