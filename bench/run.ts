@@ -17,7 +17,7 @@ the seed Makefile for reference. Reports medians of repeated, interleaved runs a
 
 Options:
   --runs N      timed runs per measurement (default: per section, about 5-20; one untimed warm-up each)
-  --quick       fewer runs (3-9) for a rough answer in about two minutes
+  --quick       fewer runs (3-9): a rough answer in about 4 minutes on 2 CPUs (the full run: about 7)
   --only LIST   comma-separated sections: full-rsa,full-ec,noop,imports,clients,jobs,make
   --seed DIR    the seed Makefile's directory (default: ../shared/reference/seed from the package)
   --json        results as JSON on stdout instead of the table
@@ -195,7 +195,7 @@ const SECTIONS: readonly Section[] = [
         title: 'Start-up cost of a dependency (what a no-op rebuild must not load)',
         rows: samples.map((s, i) => ({ sample: s, note: i === 0 ? undefined : signed(s.median - base) })),
         checks: [],
-        notes: ['yargs and yargs/yargs are the same entry point in yargs 18; most of its cost is string-width/cliui, loaded eagerly. node:util (parseArgs) costs nothing measurable.'],
+        notes: ['yargs and yargs/yargs are the same entry point in yargs 18, which loads cliui/string-width, y18n and its parser eagerly. node:util (parseArgs) costs nothing measurable.'],
       };
     },
   },
