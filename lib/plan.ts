@@ -39,8 +39,8 @@ function copy(id: string, source: string, output: string, mode: number): CopySte
 export function caSteps(s: Settings, ca: CaFiles = caFiles(s)): Step[] {
   const pass = s.passphraseFile ?? '${certs_passphrase_file}';
   return [
-    conf('ca-config', 'CA request config', ca.reqConfig, 'ca-req.cnf', { dn: dn(s.subject, s.caCommonName) }),
-    conf('ca-db-config', 'CA database config', ca.caConfig, 'openssl-ca.cnf', {
+    conf('ca-config', `CA request config ${ca.reqConfig}`, ca.reqConfig, 'ca-req.cnf', { dn: dn(s.subject, s.caCommonName) }),
+    conf('ca-db-config', `CA database config ${ca.caConfig}`, ca.caConfig, 'openssl-ca.cnf', {
       index: ca.index, newcerts: ca.newcerts, caCert: ca.cert, caKey: ca.key, crlnumber: ca.crlnumber,
       days: s.days, crlDays: s.crlDays, digest: s.signingDigest,
     }),

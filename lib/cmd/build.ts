@@ -23,13 +23,19 @@ export async function build(args: GlobalArgs): Promise<RunResult> {
   process.once('SIGTERM', onSignal);
   const passphrase = new Passphrase(ctx.settings.passphraseFile, abort.signal);
   try {
-    const result = await runPlan(steps, {
-      projectDir: ctx.projectDir,
-      passphrase,
-      jobs: args.jobs ?? defaultJobs(),
-      signal: abort.signal,
-      onEvent: ctx.report.onEvent,
-    });
+    let result: RunResult;
+    try {
+      result = await runPlan(steps, {
+        projectDir: ctx.projectDir,
+        passphrase,
+        jobs: args.jobs ?? defaultJobs(),
+        signal: abort.signal,
+        onEvent: ctx.report.onEvent,
+      });
+    } catch (err) {
+      ctx.report.summary(); // what got done before the failure
+      throw err;
+    }
     ctx.report.summary(result);
     ctx.report.result(
       {
