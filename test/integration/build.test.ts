@@ -206,6 +206,31 @@ describe('build (real openssl and gpg)', function () {
     expect(buildJson(p, ['--set', 'cert_req_ou=Postmasters']).commands).to.deep.equal([]);
   });
 
+  it('status --json reports the CA and every host with notAfter and fingerprint', function () {
+    const r = p.cli(['status', '--json']);
+    expect(r.code, r.stderr).to.equal(0);
+    const st = JSON.parse(r.stdout) as {
+      ca: { cert: string; key: string; notAfter: string };
+      hosts: { role: string; fqdn: string; cert: string; key: string; notAfter: string; serial: string; listed: boolean; revoked: boolean; fingerprint: { digest: string; kind: string; value: string } }[];
+    };
+    expect(st.ca).to.include({ cert: 'certs/ca/example.test-ca.crt.pem', key: 'certs/ca/example.test-ca.key.pem' });
+    expect(new Date(st.ca.notAfter).getTime()).to.be.greaterThan(Date.now() + 3000 * 86400_000);
+    expect(st.hosts.map((h) => [h.role, h.fqdn])).to.deep.equal([['server', RELAY], ['client', CLIENT], ['client', BACKUP]]);
+    const list = fs.readFileSync(p.file('etc/postfix/relay_clientcerts'), 'utf8');
+    for (const h of st.hosts) {
+      expect(h.cert).to.equal(`certs/${h.role === 'server' ? 'smtpd-server' : 'smtp-client'}/${h.fqdn}.crt.pem`);
+      expect(h.fingerprint).to.include({ digest: 'sha256', kind: 'pubkey' });
+      const x = new X509Certificate(fs.readFileSync(p.file(h.cert)));
+      expect(h.notAfter).to.equal(new Date(x.validTo).toISOString());
+      expect(h.serial).to.equal(x.serialNumber.toUpperCase());
+      expect(h.listed).to.equal(h.role === 'client');
+      expect(h.listed).to.equal(list.includes(h.fingerprint.value));
+      expect(h.revoked).to.equal(false);
+    }
+    const table = p.cli(['status']);
+    expect(table.stdout).to.match(/^HOST\s+ROLE\s+SERIAL\s+NOT AFTER\s+DAYS\s+FINGERPRINT\s+LISTED\s+REVOKED/);
+  });
+
   it('records every executed command with its start, duration and exit status, never the passphrase', function () {
     const entries = audit(p);
     expect(entries.length).to.be.at.least(10);
@@ -271,6 +296,24 @@ describe('build (real openssl and gpg)', function () {
     } finally {
       fresh.dispose();
       fs.rmSync(replay, { recursive: true, force: true });
+    }
+  });
+
+  it('clean moves generated files to a timestamped archive and keeps the CA key there', function () {
+    const q = createProject({ gpg, settings: (pass) => settingsText(pass) });
+    try {
+      expect(q.cli(['build', '-q']).code).to.equal(0);
+      const caKey = fs.readFileSync(q.file('certs/ca/example.test-ca.key.pem'));
+      const r = q.cli(['clean', '--json']);
+      expect(r.code, r.stderr).to.equal(0);
+      const out = JSON.parse(r.stdout) as { archive: string; moved: string[]; caKey: string };
+      expect(out.moved).to.include.members(['certs', 'etc', 'out']);
+      expect(fs.existsSync(q.file('certs'))).to.equal(false);
+      expect(fs.readFileSync(q.file(out.caKey)).equals(caKey)).to.equal(true);
+      expect(fs.existsSync(q.file('settings.mk'))).to.equal(true);
+      expect(fs.existsSync(q.file('audit.log'))).to.equal(true);
+    } finally {
+      q.dispose();
     }
   });
 });
