@@ -17,7 +17,7 @@ export class Prompter {
   private waiting: ((line: string | undefined) => void) | undefined;
   private ended = false;
 
-  constructor(input: NodeJS.ReadableStream = process.stdin, private readonly output: NodeJS.WritableStream = process.stderr) {
+  constructor(private readonly input: NodeJS.ReadableStream = process.stdin, private readonly output: NodeJS.WritableStream = process.stderr) {
     this.rl = createInterface({ input, output, terminal: Boolean((output as { isTTY?: boolean }).isTTY) });
     this.rl.on('line', (line) => {
       const w = this.waiting;
@@ -62,5 +62,7 @@ export class Prompter {
 
   close(): void {
     this.rl.close();
+    // The questions are over: release the terminal, so that nothing can keep the process waiting on it.
+    if (this.input === process.stdin) process.stdin.destroy();
   }
 }

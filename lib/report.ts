@@ -89,7 +89,7 @@ export class Reporter {
     if (!this.tty) return `${state.padEnd(10)}  ${step.title}${time}`;
     const mark = { run: this.paint('32', '✓'), wrote: this.paint('32', '✓'), 'up to date': this.paint('2', '·'), failed: this.paint('31', '✗') }[state];
     const word = state === 'failed' ? this.paint('31', state.padEnd(10)) : state === 'up to date' ? this.paint('2', state) : state.padEnd(10);
-    return `${mark} ${word}  ${step.title}${this.paint('2', time)}`;
+    return `${mark} ${word}  ${step.title}${time && this.paint('2', time)}`;
   }
 
   onEvent = (e: RunEvent): void => {
@@ -151,7 +151,7 @@ export class Reporter {
     const [first, t0] = items[0]!;
     const more = items.length > 1 ? ` (+${items.length - 1} more)` : '';
     const text = `… ${first.title} ${secs(now - t0)}${more}`;
-    const width = Math.max(20, (this.out.columns ?? 80) - 1);
+    const width = Math.max(20, (this.out.columns || 80) - 1); // 0 when the terminal size is unknown
     return text.length > width ? `${text.slice(0, width - 1)}…` : text;
   }
 

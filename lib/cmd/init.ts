@@ -109,6 +109,12 @@ export async function init(args: InitArgs): Promise<number> {
     }
   }
 
+  // As it goes into settings.mk: relative to the project when inside it (as build resolves it).
+  const rel = path.relative(projectDir, passFile);
+  const passSetting = rel.startsWith('..') || path.isAbsolute(rel) ? passFile : rel;
+  const pathError = v.checkLocalPath(passSetting) ?? (/^\s|\s$|\\$/.test(passSetting) ? 'starts or ends with a space, or ends with a backslash; choose a plainer path' : undefined);
+  if (pathError) throw new UsageError(`--passphrase-file ${pathError}`);
+
   const interactive = !args.yes && Boolean(process.stdin.isTTY) && Boolean(process.stderr.isTTY);
   const prompter = interactive ? new Prompter() : undefined;
   try {
@@ -131,7 +137,7 @@ export async function init(args: InitArgs): Promise<number> {
     const clientCheck = (x: string) => checkClients(words([x]), domain, relay);
     const clients = words([await value('client', clientsGiven?.join(' '), 'Client host names (the internal mail hosts, space-separated)', clientCheck)]);
 
-    let recipient = '(kept from the existing file)';
+    let recipient: string | undefined;
     if (!keep) {
       const keys = await secretKeys();
       if (prompter && keys.length) {
@@ -145,31 +151,21 @@ export async function init(args: InitArgs): Promise<number> {
       }
     }
 
-    const inProject = !path.relative(projectDir, passFile).startsWith('..') && !path.isAbsolute(path.relative(projectDir, passFile));
-    const answers: InitAnswers = {
-      domain,
-      relay,
-      port,
-      clients,
-      passphraseFile: inProject ? path.relative(projectDir, passFile) : passFile,
-      recipient,
-    };
-    const e = v.checkLocalPath(answers.passphraseFile) ?? (/^\s|\s$/.test(answers.passphraseFile) ? 'starts or ends with a space' : undefined);
-    if (e) throw new UsageError(`--passphrase-file ${e}`);
+    const answers: InitAnswers = { domain, relay, port, clients, passphraseFile: passSetting, recipient };
     const text = initialSettingsText(answers);
     // The file must load as it will be read by build: a failure here is a bug, not the user's input.
     const settings = loadSettings({ projectDir, text: { content: text, name: shown(settingsFile) } });
 
-    const encrypt = encryptCommand(passFile, recipient, process.cwd());
+    const encrypt = recipient === undefined ? undefined : encryptCommand(passFile, recipient, process.cwd());
     if (args.dryRun) {
-      report.info(`would write ${shown(settingsFile)} and ${keep ? `keep ${shown(passFile)}` : `${shown(passFile)} with:\n  ${shJoin(encrypt)}  (stdin: a new random passphrase, from memory)`}`);
-      report.result({ settingsFile, passphraseFile: passFile, recipient: keep ? null : recipient, dryRun: true, settings: text }, () => text);
+      report.info(`would write ${shown(settingsFile)} and ${encrypt ? `${shown(passFile)} with:\n  ${shJoin(encrypt)}  # stdin: a new random CA passphrase, from memory` : `keep ${shown(passFile)}`}`);
+      report.result({ settingsFile, passphraseFile: passFile, recipient: recipient ?? null, dryRun: true, settings: text }, () => text);
       return 0;
     }
     if (prompter) {
       report.info(
         `\nRelay ${settings.server.fqdn} port ${port}; clients ${settings.clients.map((c) => c.fqdn).join(', ')}.\n` +
-          `Will write ${shown(settingsFile)}${keep ? '' : ` and ${shown(passFile)} (a new CA passphrase for ${recipient})`}.`,
+          `Will write ${shown(settingsFile)}${recipient ? ` and ${shown(passFile)} (a new CA passphrase for ${recipient})` : ''}.`,
       );
       if (!(await prompter.confirm('Write these files?'))) {
         report.info('nothing was written');
@@ -178,7 +174,7 @@ export async function init(args: InitArgs): Promise<number> {
     }
 
     mkdirSync(projectDir, { recursive: true, mode: 0o700 });
-    if (!keep) {
+    if (recipient !== undefined) {
       await createPassphraseFile(passFile, recipient, { cwd: process.cwd(), info: (l) => report.info(l) });
       report.info(`wrote ${shown(passFile)} (a new random CA passphrase, GnuPG-encrypted to ${recipient})`);
     }
@@ -186,7 +182,7 @@ export async function init(args: InitArgs): Promise<number> {
     report.info(`wrote ${shown(settingsFile)}`);
     const dirArg = path.relative(process.cwd(), projectDir) ? ` -C ${shJoin([shown(projectDir)])}` : '';
     report.result(
-      { settingsFile, passphraseFile: passFile, recipient: keep ? null : recipient, passphrase: keep ? 'kept' : 'new', relay: settings.server.fqdn, clients: settings.clients.map((c) => c.fqdn) },
+      { settingsFile, passphraseFile: passFile, recipient: recipient ?? null, passphrase: recipient ? 'new' : 'kept', relay: settings.server.fqdn, clients: settings.clients.map((c) => c.fqdn) },
       () => `next: postfix-tls-relay build${dirArg}, then postfix-tls-relay instructions${dirArg}`,
     );
     return 0;

@@ -11,8 +11,8 @@ export interface InitAnswers {
   readonly clients: readonly string[];
   /** As it goes into settings.mk: relative to the project directory, or absolute. */
   readonly passphraseFile: string;
-  /** Who can decrypt the passphrase; only recorded in a comment. */
-  readonly recipient: string;
+  /** Who can decrypt the passphrase (only recorded in a comment); undefined when an existing file is kept. */
+  readonly recipient?: string;
 }
 
 /**
@@ -36,12 +36,15 @@ export function splitHost(name: string, domain: string): { hostname: string; fqd
   return { hostname: n.split('.')[0]!, fqdn: n };
 }
 
-/** A value as make reads it back unchanged: `$` doubled, `#` escaped. */
+/**
+ * A value as make reads it back unchanged: `$` doubled; before `#` the backslashes doubled plus one.
+ * (A trailing backslash would continue the line: callers refuse such values.)
+ */
 export function makeValue(v: string): string {
-  return v.replace(/\$/g, '$$$$').replace(/#/g, '\\#');
+  return v.replace(/\$/g, '$$$$').replace(/(\\*)#/g, (_, bs: string) => `${bs}${bs}\\#`);
 }
 
-const assign = (name: string, value: string) => `${name.padEnd(24)}:= ${value}`;
+const assign = (name: string, value: string) => `${name.padEnd(23)} := ${value}`;
 
 export function initialSettingsText(a: InitAnswers, now = new Date()): string {
   const relay = splitHost(a.relay, a.domain);
@@ -62,7 +65,7 @@ export function initialSettingsText(a: InitAnswers, now = new Date()): string {
     '',
     ...set.map(([k, v]) => assign(k, makeValue(v))),
     '',
-    `# The CA passphrase, encrypted with GnuPG to ${a.recipient.replace(/[\r\n]/g, ' ')}; decrypted in memory on each build.`,
+    `# The CA passphrase, GnuPG-encrypted${a.recipient ? ` to ${a.recipient.replace(/[\r\n]/g, ' ')}` : ''}; decrypted in memory on each build.`,
     assign('certs_passphrase_file', makeValue(a.passphraseFile)),
     '',
     '# Recommended for new setups (the built-in defaults are those of the seed Makefile):',
