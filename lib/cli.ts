@@ -1,6 +1,7 @@
 // Command-line interface: global options, one yargs command per job, exit codes 0/1/2.
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import type { InitArgs } from './cmd/init.js';
 import type { GlobalArgs } from './context.js';
 import { exitCodeOf, UsageError } from './errors.js';
 
@@ -50,7 +51,7 @@ export async function main(argv: string[]): Promise<number> {
     .command('init', 'Create settings.mk for a new setup and a random CA passphrase, GnuPG-encrypted from memory', (y) =>
       y.epilog(EPILOG).option('domain', { type: 'string', describe: 'Mail domain, e.g. example.org' })
         .option('relay', { type: 'string', describe: 'Relay (smtpd server) host name or fqdn' })
-        .option('port', { type: 'string', describe: `Port of the relay service (default ${2500})` })
+        .option('port', { type: 'string', describe: 'Port of the relay service (default 2500)' })
         .option('client', { type: 'string', array: true, describe: 'Client (internal mail host) name or fqdn; repeatable' })
         .option('gpg-recipient', { type: 'string', describe: 'GnuPG key (fingerprint or e-mail) that encrypts the CA passphrase (default: your only secret key)' })
         .option('passphrase-file', { type: 'string', describe: 'Where the encrypted passphrase goes (default: <dir>/ca-passphrase.gpg)' })
@@ -59,7 +60,7 @@ export async function main(argv: string[]): Promise<number> {
         .option('keep-passphrase', { type: 'boolean', default: false, describe: 'Keep the existing passphrase file (e.g. to rewrite settings.mk for an existing CA)' })
         .example('$0 init -C ~/relay-ca', 'ask for everything on the terminal')
         .example('$0 init --domain example.org --relay relayhost --client mailhost --gpg-recipient admin@example.org -y', 'the same in a script'),
-    async (a) => set((await import('./cmd/init.js')).init(a as unknown as import('./cmd/init.js').InitArgs)))
+    async (a) => set((await import('./cmd/init.js')).init(a as unknown as InitArgs)))
     .command('demo [directory]', 'Build a complete example project (CA, relay, two clients) with a throwaway GnuPG home', (y) =>
       y.epilog(EPILOG).positional('directory', { type: 'string', default: 'demo', describe: 'Where to build it' })
         .example('$0 demo', 'build ./demo; run again and nothing is done'),

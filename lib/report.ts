@@ -119,10 +119,7 @@ export class Reporter {
         this.running.delete(e.step);
         this.counts.failed++;
         if (isCommand(e.step)) this.counts.commands++;
-        // Failures show even with --quiet: the error that follows names the command.
-        this.clearStatus();
-        this.out.write(`${this.stepLine('failed', e.step, e.ms)}\n`);
-        this.drawStatus();
+        this.line(this.stepLine('failed', e.step, e.ms)); // even with --quiet: it is part of the error
         break;
     }
     if (this.running.size === 0) this.stopTicker();
