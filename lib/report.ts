@@ -1,5 +1,6 @@
 // What the user sees: progress lines, warnings, results; quiet, verbose, JSON and colour rules in one place.
 import type { RunEvent, RunResult } from './runner.js';
+import { commandOf } from './steps.js';
 
 export interface ReportOptions {
   quiet: boolean;
@@ -49,10 +50,12 @@ export class Reporter {
   onEvent = (e: RunEvent): void => {
     const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
     switch (e.type) {
-      case 'start':
-        if (e.step.kind === 'exec') this.info(this.paint('2', `+ ${e.step.command.display}`));
+      case 'start': {
+        const cmd = commandOf(e.step);
+        if (cmd) this.info(this.paint('2', `+ ${cmd.display}`));
         else this.detail(`  ${e.step.title}: ${e.reason}`);
         break;
+      }
       case 'skip':
         this.counts.skipped++;
         this.detail(this.paint('2', `  up to date  ${e.step.title}`));
@@ -60,7 +63,7 @@ export class Reporter {
       case 'done':
         if (e.changed) this.counts.ran++;
         else this.counts.unchanged++;
-        if (e.step.kind === 'exec') this.info(`  ${this.paint('32', 'done')}  ${e.step.title} (${secs(e.ms)})`);
+        if (commandOf(e.step)) this.info(`  ${this.paint('32', 'done')}  ${e.step.title} (${secs(e.ms)})`);
         else this.detail(`  ${e.changed ? 'wrote' : 'unchanged'}  ${e.step.title}`);
         break;
       case 'fail':
