@@ -76,10 +76,7 @@ export function caSteps(s: Settings, ca: CaFiles = caFiles(s), opts: Pick<PlanOp
       { after: [ca.reqConfig], force: 'CA renewal requested (renew --ca)' });
   return [
     conf('ca-config', 'CA request config', ca.reqConfig, 'ca-req.cnf', { dn: dn(s.subject, s.caCommonName) }),
-    conf('ca-db-config', 'CA database config', ca.caConfig, 'openssl-ca.cnf', {
-      index: ca.index, newcerts: ca.newcerts, caCert: ca.cert, caKey: ca.key, crlnumber: ca.crlnumber,
-      days: s.days, crlDays: s.crlDays, digest: s.signingDigest,
-    }),
+    caDbConfigStep(s, ca),
     dbFile('ca-db-index', ca.index, 'empty.txt', {}),
     dbFile('ca-db-attr', ca.indexAttr, 'index.txt.attr', {}),
     dbFile('ca-db-crlnumber', ca.crlnumber, 'crlnumber', {}),
@@ -88,6 +85,14 @@ export function caSteps(s: Settings, ca: CaFiles = caFiles(s), opts: Pick<PlanOp
       (tmp) => openssl.genpkey({ key: s.caKey, out: tmp, cipher: s.caKeyCipher, passphraseFile: pass }), { createOnly: true }),
     caCert,
   ];
+}
+
+/** openssl-ca.cnf: days and digest come from the settings; every certificate depends on it. */
+export function caDbConfigStep(s: Settings, ca: CaFiles = caFiles(s)): WriteStep {
+  return conf('ca-db-config', 'CA database config', ca.caConfig, 'openssl-ca.cnf', {
+    index: ca.index, newcerts: ca.newcerts, caCert: ca.cert, caKey: ca.key, crlnumber: ca.crlnumber,
+    days: s.days, digest: s.signingDigest,
+  });
 }
 
 /** Records certificates issued without the database (a Makefile tree) as valid, so they can be revoked later. */
@@ -110,7 +115,7 @@ export function revokeStep(s: Settings, host: Pick<Host, 'role' | 'fqdn'>, reaso
 
 export function crlStep(s: Settings, why: string, ca: CaFiles = caFiles(s)): ExecStep {
   return exec('crl', `CRL ${ca.crl}`, [], ca.crl, 0o644,
-    (tmp) => openssl.caGencrl({ config: ca.caConfig, out: tmp, passphraseFile: passFile(s) }),
+    (tmp) => openssl.caGencrl({ config: ca.caConfig, out: tmp, days: s.crlDays, passphraseFile: passFile(s) }),
     { serial: CA_DB, after: [...dbFiles(ca), ca.cert, ca.caConfig], force: why });
 }
 
@@ -118,7 +123,19 @@ function dbFile(id: string, output: string, name: string, context: Record<string
   return { kind: 'write', id, title: `CA database ${output}`, inputs: [], outputs: [output], output, mode: 0o600, template: { engine: 'ejs', name: `ca-db/${name}.ejs` }, context, createOnly: true };
 }
 
-export function hostSteps(s: Settings, host: Host, ca: CaFiles = caFiles(s), opts: Pick<PlanOptions, 'renew' | 'rekey'> = {}): Step[] {
+/**
+ * Hosts whose current certificate is revoked and that this run does not issue again: nothing of theirs is
+ * re-made (a changed setting must not quietly re-issue the revoked key) and the allowlist leaves them out.
+ */
+export function revokedHosts(s: Settings, opts: Pick<PlanOptions, 'revoked' | 'renew'>): Set<string> {
+  if (!opts.revoked?.size) return new Set();
+  const revoked = opts.revoked;
+  return new Set(allHosts(s)
+    .filter((h) => !opts.renew?.has(h.fqdn) && revoked.has(certSerial(path.join(s.projectDir, hostFiles(h).cert)) ?? ''))
+    .map((h) => h.fqdn));
+}
+
+export function hostSteps(s: Settings, host: Host, ca: CaFiles = caFiles(s), opts: Pick<PlanOptions, 'renew' | 'rekey'> & { frozen?: ReadonlySet<string> } = {}): Step[] {
   const f = hostFiles(host);
   const pass = passFile(s);
   const isServer = host.role === 'server';
@@ -136,14 +153,16 @@ export function hostSteps(s: Settings, host: Host, ca: CaFiles = caFiles(s), opt
       exec(`key:${host.fqdn}`, `new key ${f.key}`, [], f.key, 0o600, newKey, { after: retired === undefined ? [] : [retired], force: 'new key requested' }),
     ];
   const renew = rekey || opts.renew?.has(host.fqdn) === true;
+  const config = conf(`config:${host.fqdn}`, `request config ${f.config}`, f.config, 'leaf.cnf', {
+    dn: dn(s.subject, host.fqdn),
+    fqdn: host.fqdn,
+    roleName: isServer ? 'smtpd server, the relay' : 'smtp client',
+    keyUsage: s.leafKey.algorithm === 'rsa' ? 'digitalSignature, keyEncipherment' : 'digitalSignature',
+    extendedKeyUsage: isServer ? 'serverAuth' : 'clientAuth',
+  });
+  if (opts.frozen?.has(host.fqdn)) return [config];
   return [
-    conf(`config:${host.fqdn}`, `request config ${f.config}`, f.config, 'leaf.cnf', {
-      dn: dn(s.subject, host.fqdn),
-      fqdn: host.fqdn,
-      roleName: isServer ? 'smtpd server, the relay' : 'smtp client',
-      keyUsage: s.leafKey.algorithm === 'rsa' ? 'digitalSignature, keyEncipherment' : 'digitalSignature',
-      extendedKeyUsage: isServer ? 'serverAuth' : 'clientAuth',
-    }),
+    config,
     ...keySteps,
     exec(`csr:${host.fqdn}`, `request ${f.csr}`, [f.key, f.config], f.csr, 0o644,
       (tmp) => openssl.req({ config: f.config, key: f.key, out: tmp, digest: s.signingDigest })),
@@ -154,12 +173,12 @@ export function hostSteps(s: Settings, host: Host, ca: CaFiles = caFiles(s), opt
   ];
 }
 
-export function allowlistStep(s: Settings, opts: Pick<PlanOptions, 'rotations' | 'revoked' | 'renew'> = {}): WriteStep {
+export function allowlistStep(s: Settings, opts: Pick<PlanOptions, 'rotations' | 'revoked' | 'renew'> & { frozen?: ReadonlySet<string> } = {}): WriteStep {
   const certs = s.clients.map((c) => ({ fqdn: c.fqdn, cert: hostFiles(c).cert }));
   const revoked = [...(opts.revoked ?? [])].sort();
   const retiring = retiringEntries(opts.rotations ?? [], new Set(certs.map((c) => c.fqdn)), s.fingerprintDigest, s.fingerprintKind);
-  // For the replayable script, which cannot read the CA database: hosts revoked now and not reissued in this run.
-  const revokedNow = new Set(certs.filter((c) => !opts.renew?.has(c.fqdn) && revoked.includes(certSerial(path.join(s.projectDir, c.cert)) ?? '')).map((c) => c.fqdn));
+  // For the replayable script, which cannot read the CA database: hosts revoked now and not issued again in this run.
+  const revokedNow = opts.frozen ?? revokedHosts(s, opts);
   const header = [
     `# relay_clientcerts for permit_tls_clientcerts: "<${s.fingerprintKind === 'pubkey' ? 'public-key' : 'certificate'} fingerprint (${s.fingerprintDigest})> <fqdn>"`,
     `# Generated by postfix-tls-relay; edit settings.mk and rebuild, not this file.`,
@@ -238,11 +257,12 @@ export function bundleSteps(s: Settings, host: Host, ca: CaFiles = caFiles(s)): 
 /** The whole build, in a deterministic order: CA, relay, clients, allowlist, bundles. */
 export function buildPlan(s: Settings, opts: PlanOptions = projectState(s)): Step[] {
   const ca = caFiles(s);
+  const frozen = revokedHosts(s, opts);
   return [
     ...caSteps(s, ca, opts),
     ...adoptSteps(s, opts.adopt ?? [], ca),
-    ...allHosts(s).flatMap((h) => hostSteps(s, h, ca, opts)),
-    allowlistStep(s, opts),
+    ...allHosts(s).flatMap((h) => hostSteps(s, h, ca, { ...opts, frozen })),
+    allowlistStep(s, { ...opts, frozen }),
     ...allHosts(s).flatMap((h) => bundleSteps(s, h, ca)),
   ];
 }

@@ -8,7 +8,7 @@ import type { RevokeReason } from '../commands/openssl.js';
 import { loadContext, type Context, type GlobalArgs } from '../context.js';
 import { UsageError } from '../errors.js';
 import { ALLOWLIST, allHosts, bundleDir, caFiles, findHost, hostFiles } from '../layout.js';
-import { crlStep, revokeStep } from '../plan.js';
+import { caDbConfigStep, crlStep, revokeStep } from '../plan.js';
 import { relayConfig } from '../postfix.js';
 import { loadRotations, saveRotations, without } from '../rotations.js';
 import { withSession } from '../session.js';
@@ -87,10 +87,11 @@ export async function revoke(args: RevokeArgs): Promise<number> {
   if (host.role === 'server') {
     ctx.report.warn(`${host.fqdn} is the relay: Postfix clients do not consult CRLs either; give it a new key with postfix-tls-relay renew --rekey ${host.fqdn} and deploy it`);
   }
-  const steps: Step[] = [...(already ? [] : [revokeStep(s, host, args.reason)]), crlStep(s, 'the CA database changed')];
+  // The CA config first: crl_days may have changed since the last build.
+  const steps: Step[] = [caDbConfigStep(s), ...(already ? [] : [revokeStep(s, host, args.reason)]), crlStep(s, 'the CA database changed')];
   if (args.dryRun) {
-    ctx.report.result({ revoke: host.fqdn, serial, alreadyRevoked: already, commands: steps.map((st) => commandOf(st)!.display) }, () =>
-      [...steps.map((st) => `would run   ${st.title}\n    ${commandOf(st)!.display}`), `then rebuild ${ALLOWLIST} without ${host.fqdn}, and the relay's bundle`].join('\n'));
+    ctx.report.result({ revoke: host.fqdn, serial, alreadyRevoked: already, commands: steps.flatMap((st) => commandOf(st)?.display ?? []) }, () =>
+      [...steps.flatMap((st) => (commandOf(st) ? [`would run   ${st.title}\n    ${commandOf(st)!.display}`] : [])), `then rebuild ${ALLOWLIST} without ${host.fqdn}, and the relay's bundle`].join('\n'));
     return 0;
   }
   if (already) ctx.report.info(`${host.fqdn}: serial ${serial} is already revoked; the allowlist and CRL are brought up to date`);
@@ -133,12 +134,13 @@ export async function crl(args: GlobalArgs): Promise<number> {
   const ctx = loadContext(args);
   requireDatabase(ctx, 'crl');
   const step = crlStep(ctx.settings, 'CRL requested');
+  const config = caDbConfigStep(ctx.settings);
   if (args.dryRun) {
     ctx.report.result({ commands: [step.command.display] }, () => `would run   ${step.title}\n    ${step.command.display}`);
     return 0;
   }
   return withSession(ctx, async (session) => {
-    const result = await session.run([step]);
+    const result = await session.run([config, step]);
     ctx.report.summary(result);
     const st = collectStatus(ctx.settings);
     ctx.report.result({ crl: st.crl }, () => `${st.crl.file}: next update ${st.crl.nextUpdate?.slice(0, 10)} (${st.crl.daysLeft} days), ${st.crl.revoked.length} revoked`);

@@ -112,8 +112,8 @@ export function caResign(opts: {
 }
 
 /** `openssl ca -gencrl`: a fresh CRL from the CA database. */
-export function caGencrl(opts: { config: string; out: string; passphraseFile: string }): Command {
-  return command(['openssl', 'ca', '-batch', '-config', opts.config, '-passin', 'stdin', '-gencrl', '-out', opts.out], opts.passphraseFile);
+export function caGencrl(opts: { config: string; out: string; days: number; passphraseFile: string }): Command {
+  return command(['openssl', 'ca', '-batch', '-config', opts.config, '-passin', 'stdin', '-gencrl', '-crldays', String(opts.days), '-out', opts.out], opts.passphraseFile);
 }
 
 /** `openssl x509`: re-sign with the same key (CA renewal) or print fields. */
