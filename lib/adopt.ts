@@ -49,6 +49,14 @@ export function adoptionNotes(s: Settings): string[] {
   const ca = caFiles(s);
   const caCert = readCert(path.join(dir, ca.cert));
   if (caCert) {
+    for (const h of allHosts(s)) {
+      const rel = hostFiles(h).cert;
+      const c = readCert(path.join(dir, rel));
+      if (c && !(c.checkIssued(caCert) && c.verify(caCert.publicKey))) {
+        // The seed Makefile makes a new CA key whenever its directories change, i.e. on its next run.
+        notes.push(`${rel}: not signed by this CA's key (an earlier CA, e.g. from a previous Makefile run); it is re-issued with the same key, not recorded`);
+      }
+    }
     const x = caExtensions(caCert);
     if (!x.hasKeyUsage || x.pathLen === undefined) {
       notes.push(
