@@ -65,17 +65,15 @@ const dbFiles = (ca: CaFiles) => [ca.index, ca.indexAttr, ca.crlnumber, `${ca.ne
 
 export function caSteps(s: Settings, ca: CaFiles = caFiles(s), opts: Pick<PlanOptions, 'renewCaSerial'> = {}): Step[] {
   const pass = passFile(s);
-  // The CA certificate follows its key only: a settings change never silently replaces it (every host
-  // would need it again), and its renewal (same key, same subject) leaves every issued certificate valid.
   const caCert = opts.renewCaSerial === undefined
-    ? exec('ca-cert', `CA certificate ${ca.cert}`, [ca.key], ca.cert, 0o644,
-      (tmp) => openssl.req({ config: ca.reqConfig, key: ca.key, out: tmp, digest: s.signingDigest, x509: { days: s.caDays }, passphraseFile: pass }),
-      { after: [ca.reqConfig] })
-    : exec('ca-cert', `CA certificate ${ca.cert} (re-signed with its key)`, [ca.key], ca.cert, 0o644,
+    ? exec('ca-cert', `CA certificate ${ca.cert}`, [ca.key, ca.reqConfig], ca.cert, 0o644,
+      (tmp) => openssl.req({ config: ca.reqConfig, key: ca.key, out: tmp, digest: s.signingDigest, x509: { days: s.caDays }, passphraseFile: pass }))
+    // Same key and subject: every certificate it issued still verifies, none is re-issued.
+    : exec('ca-cert', `CA certificate ${ca.cert} (re-signed with its key)`, [ca.key, ca.reqConfig], ca.cert, 0o644,
       (tmp) => openssl.caResign({ cert: ca.cert, key: ca.key, config: ca.reqConfig, days: s.caDays, digest: s.signingDigest, serial: opts.renewCaSerial!, out: tmp, passphraseFile: pass }),
-      { after: [ca.reqConfig], force: 'CA renewal requested (renew --ca)' });
+      { force: 'CA renewal requested (renew --ca)' });
   return [
-    conf('ca-config', 'CA request config', ca.reqConfig, 'ca-req.cnf', { dn: dn(s.subject, s.caCommonName) }),
+    caReqConfigStep(s, ca),
     caDbConfigStep(s, ca),
     dbFile('ca-db-index', ca.index, 'empty.txt', {}),
     dbFile('ca-db-attr', ca.indexAttr, 'index.txt.attr', {}),
@@ -85,6 +83,11 @@ export function caSteps(s: Settings, ca: CaFiles = caFiles(s), opts: Pick<PlanOp
       (tmp) => openssl.genpkey({ key: s.caKey, out: tmp, cipher: s.caKeyCipher, passphraseFile: pass }), { createOnly: true }),
     caCert,
   ];
+}
+
+/** The CA certificate's request config: its subject and extensions. */
+export function caReqConfigStep(s: Settings, ca: CaFiles = caFiles(s)): WriteStep {
+  return conf('ca-config', 'CA request config', ca.reqConfig, 'ca-req.cnf', { dn: dn(s.subject, s.caCommonName) });
 }
 
 /** openssl-ca.cnf: days and digest come from the settings; every certificate depends on it. */
@@ -166,8 +169,8 @@ export function hostSteps(s: Settings, host: Host, ca: CaFiles = caFiles(s), opt
     ...keySteps,
     exec(`csr:${host.fqdn}`, `request ${f.csr}`, [f.key, f.config], f.csr, 0o644,
       (tmp) => openssl.req({ config: f.config, key: f.key, out: tmp, digest: s.signingDigest })),
-    // Issued by the CA key; a renewed CA certificate (same key and name) does not make it stale.
-    exec(`cert:${host.fqdn}`, `certificate ${f.cert}`, [f.csr, f.config, ca.key, ca.caConfig], f.cert, 0o644,
+    // Depends on the CA's key and name, not on its certificate: renew --ca (same key and name) re-issues nothing.
+    exec(`cert:${host.fqdn}`, `certificate ${f.cert}`, [f.csr, f.config, ca.key, ca.reqConfig, ca.caConfig], f.cert, 0o644,
       (tmp) => openssl.caSign({ config: ca.caConfig, extfile: f.config, extensions: 'leaf_ext', csr: f.csr, out: tmp, passphraseFile: pass }),
       { serial: CA_DB, after: [...dbFiles(ca), ca.cert], ...(renew ? { force: rekey ? 'new key requested' : 'renewal requested' } : {}) }),
   ];

@@ -87,7 +87,7 @@ export function caSubjectMismatch(s: Settings): string | undefined {
   const want = subjectLines(s.subject, s.caCommonName);
   const have = cert.subject.split('\n');
   if (want.length === have.length && want.every((l, i) => l === have[i])) return undefined;
-  return `${ca.cert}: its subject (${have.join(', ')}) differs from the settings (${want.join(', ')}); the CA certificate is kept — a CA's name is fixed when it is made`;
+  return `${ca.cert}: kept with its subject (${have.join(', ')}), which differs from the settings (${want.join(', ')}); set the cert_req_* and ca_cert_req_cn settings to match it, or a later change of them makes a new CA certificate`;
 }
 
 /** Whole days until the CA certificate expires, undefined without one. */

@@ -3,7 +3,9 @@ import path from 'node:path';
 import { adoptionNotes, isForeignTree } from '../adopt.js';
 import { loadContext, type Context, type GlobalArgs } from '../context.js';
 import { Passphrase } from '../passphrase.js';
-import { buildPlan, type PlanOptions } from '../plan.js';
+import { utimesSync } from 'node:fs';
+import { caFiles } from '../layout.js';
+import { buildPlan, caReqConfigStep, type PlanOptions } from '../plan.js';
 import { runPlan, type RunResult } from '../runner.js';
 import { withSession, type Session } from '../session.js';
 import { planScript } from '../script.js';
@@ -26,12 +28,19 @@ export async function build(args: GlobalArgs): Promise<RunResult> {
 /** The build inside a session: also used by renew, revoke and add-client after they changed the project state. */
 export async function runBuild(ctx: Context, session: Session, opts?: PlanOptions): Promise<RunResult> {
   const s = ctx.settings;
-  if (isForeignTree(s)) {
+  const adopting = isForeignTree(s);
+  if (adopting) {
     ctx.report.info(`adopting the existing tree in ${path.relative(process.cwd(), ctx.projectDir) || '.'}: the CA key and certificate and every key are kept; certificates are recorded in a new CA database and re-issued (v3) with the same keys`);
     for (const note of adoptionNotes(s)) ctx.report.warn(note);
+    const mismatch = caSubjectMismatch(s);
+    if (mismatch) ctx.report.warn(mismatch);
+    // The CA config is new, the CA certificate is not: write the config, then let the kept certificate
+    // count as made from it (as the runner does for a rendered file that came out identical), or this
+    // and every later build would replace it.
+    await session.run([caReqConfigStep(s)]);
+    const now = new Date();
+    utimesSync(path.join(ctx.projectDir, caFiles(s).cert), now, now);
   }
-  const mismatch = caSubjectMismatch(s);
-  if (mismatch) ctx.report.warn(mismatch);
   const caLeft = caDaysLeft(s);
   if (caLeft !== undefined && caLeft < s.days) {
     ctx.report.warn(`the CA certificate expires in ${caLeft} days, before certificates issued now (days = ${s.days}); extend it with its key: postfix-tls-relay renew --ca`);
