@@ -64,6 +64,18 @@ export function without(rotations: readonly Rotation[], fqdns: Iterable<string>)
   return rotations.filter((r) => !drop.has(r.fqdn));
 }
 
+/**
+ * Ends a client's rotation once it runs with its new key or certificate — for deploy, after the client's
+ * bundle was applied. The caller rebuilds (the allowlist drops the old entry) and deploys the relay.
+ * Returns false when no rotation was in progress.
+ */
+export function finishRotation(projectDir: string, fqdn: string): boolean {
+  const current = loadRotations(projectDir);
+  if (!current.some((r) => r.fqdn === fqdn)) return false;
+  saveRotations(projectDir, without(current, [fqdn]));
+  return true;
+}
+
 /** The allowlist lines a rotation keeps: the previous certificates' fingerprints. */
 export function retiringEntries(rotations: readonly Rotation[], clients: ReadonlySet<string>, digest: string, kind: FingerprintKind): { fqdn: string; fingerprint: string }[] {
   return rotations

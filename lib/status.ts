@@ -60,6 +60,15 @@ function readCert(file: string): X509Certificate | undefined {
 const DAY = 86_400_000;
 const daysUntil = (d: Date, now: number) => Math.floor((d.getTime() - now) / DAY);
 
+/** The allowlist as built now, or undefined before the first build. */
+export function allowlistText(projectDir: string): string | undefined {
+  try {
+    return readFileSync(path.join(projectDir, ALLOWLIST), 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
 export function listedFingerprints(projectDir: string): Set<string> {
   try {
     return new Set(

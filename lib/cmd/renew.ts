@@ -7,12 +7,12 @@ import path from 'node:path';
 import type { Context, GlobalArgs } from '../context.js';
 import { loadContext } from '../context.js';
 import { UsageError } from '../errors.js';
-import { ALLOWLIST, allHosts, bundleDir, findHost, retiredKey } from '../layout.js';
+import { allHosts, bundleDir, findHost, retiredKey } from '../layout.js';
 import { projectState, type PlanOptions } from '../plan.js';
 import { loadRotations, previousOf, saveRotations, without, withPrevious, type Rotation } from '../rotations.js';
 import { withSession } from '../session.js';
 import type { Host } from '../settings/index.js';
-import { collectStatus, type Status } from '../status.js';
+import { allowlistText, collectStatus, type Status } from '../status.js';
 import { runBuild, showPlan } from './build.js';
 
 export interface RenewArgs extends GlobalArgs {
@@ -34,14 +34,8 @@ export interface Renewed {
   fingerprintChanged: boolean;
   /** The previous fingerprint stays on the allowlist until `renew --finish`. */
   rotation: boolean;
-}
-
-function readText(file: string): string | undefined {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return undefined;
-  }
+  /** Where the replaced key was set aside (new key only). */
+  retiredKey: string | null;
 }
 
 function resolveHosts(ctx: Context, names: readonly string[]): Host[] {
@@ -118,11 +112,11 @@ export async function renew(args: RenewArgs): Promise<number> {
   }
 
   return withSession(ctx, async (session) => {
-    const allowlistBefore = readText(path.join(ctx.projectDir, ALLOWLIST));
+    const allowlistBefore = allowlistText(ctx.projectDir);
     saveRotations(ctx.projectDir, rotations);
     const result = await runBuild(ctx, session, opts);
     const after = collectStatus(s);
-    const relayChanged = readText(path.join(ctx.projectDir, ALLOWLIST)) !== allowlistBefore;
+    const relayChanged = allowlistText(ctx.projectDir) !== allowlistBefore;
     const renewed = hosts.map((h): Renewed => {
       const a = after.hosts.find((x) => x.fqdn === h.fqdn)!;
       const b = statusOf(h);
@@ -130,6 +124,7 @@ export async function renew(args: RenewArgs): Promise<number> {
         fqdn: h.fqdn, role: h.role, oldSerial: b.serial, serial: a.serial, notAfter: a.notAfter,
         newKey: rekey.has(h.fqdn), fingerprintChanged: a.fingerprint.value !== b.fingerprint.value,
         rotation: after.rotations.some((r) => r.fqdn === h.fqdn),
+        retiredKey: rekey.get(h.fqdn) ?? null,
       };
     });
     ctx.report.summary(result);
@@ -169,9 +164,10 @@ function renewText(ctx: Context, data: { renewed: Renewed[]; ca: { serial: strin
     const key = r.newKey ? 'new key' : 'same key';
     const fp = r.fingerprintChanged ? (r.rotation ? 'fingerprint changed (the relay lists old and new)' : 'fingerprint changed') : 'fingerprint unchanged';
     out.push(`${r.fqdn}: serial ${short(r.oldSerial)} → ${short(r.serial)}, valid until ${r.notAfter?.slice(0, 10)}, ${key}, ${fp}`);
+    if (r.retiredKey) out.push(`  the old key is kept in ${r.retiredKey}`);
   }
   const relay = s.server;
-  const dir = (fqdn: string) => path.relative(process.cwd(), path.join(ctx.projectDir, bundleDir({ fqdn } as Host))) || '.';
+  const dir = (fqdn: string) => path.relative(process.cwd(), path.join(ctx.projectDir, bundleDir(findHost(s, fqdn)!))) || '.';
   if (data.relayChanged) out.push(`The relay must be updated: its allowlist changed. Deploy ${dir(relay.fqdn)}/ to ${relay.fqdn} first.`);
   else if (data.renewed.some((r) => r.role === 'client') && !data.ca) out.push('The relay needs no change: its allowlist is unchanged.');
   if (data.deploy.length) out.push(`Deploy, in this order: ${data.deploy.map((f) => `${dir(f)}/`).join(', ')}`);
@@ -197,11 +193,11 @@ async function finish(ctx: Context, args: RenewArgs): Promise<number> {
     return 0;
   }
   return withSession(ctx, async (session) => {
-    const allowlistBefore = readText(path.join(ctx.projectDir, ALLOWLIST));
+    const allowlistBefore = allowlistText(ctx.projectDir);
     if (finished.length) saveRotations(ctx.projectDir, rotations);
     const result = await runBuild(ctx, session);
     ctx.report.summary(result);
-    const relayChanged = readText(path.join(ctx.projectDir, ALLOWLIST)) !== allowlistBefore;
+    const relayChanged = allowlistText(ctx.projectDir) !== allowlistBefore;
     const relay = ctx.settings.server.fqdn;
     ctx.report.result({ finished, relayChanged, deploy: relayChanged ? [relay] : [], rotations: loadRotations(ctx.projectDir).map((r) => r.fqdn) }, () =>
       finished.length
@@ -211,10 +207,3 @@ async function finish(ctx: Context, args: RenewArgs): Promise<number> {
   });
 }
 
-/** For deploy: after a client was deployed with its new key, its rotation can end (returns true when one did). */
-export function finishRotation(projectDir: string, fqdn: string): boolean {
-  const current = loadRotations(projectDir);
-  if (!current.some((r) => r.fqdn === fqdn)) return false;
-  saveRotations(projectDir, without(current, [fqdn]));
-  return true;
-}

@@ -14,7 +14,7 @@ import { loadRotations, saveRotations, without } from '../rotations.js';
 import { withSession } from '../session.js';
 import type { Host, Settings } from '../settings/index.js';
 import { commandOf, type Step } from '../steps.js';
-import { collectStatus } from '../status.js';
+import { allowlistText, collectStatus } from '../status.js';
 import { certSerial } from '../adopt.js';
 import { runBuild } from './build.js';
 
@@ -48,14 +48,6 @@ export function allClientCertsWarnings(s: Settings): string[] {
     }
   }
   return out;
-}
-
-function readText(file: string): string | undefined {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return undefined;
-  }
 }
 
 function requireDatabase(ctx: Context, what: string): void {
@@ -97,7 +89,7 @@ export async function revoke(args: RevokeArgs): Promise<number> {
   if (already) ctx.report.info(`${host.fqdn}: serial ${serial} is already revoked; the allowlist and CRL are brought up to date`);
 
   return withSession(ctx, async (session) => {
-    const allowlistBefore = readText(path.join(ctx.projectDir, ALLOWLIST));
+    const allowlistBefore = allowlistText(ctx.projectDir);
     // Its previous keys must not stay listed either.
     const rotations = loadRotations(ctx.projectDir);
     if (rotations.some((r) => r.fqdn === host.fqdn)) saveRotations(ctx.projectDir, without(rotations, [host.fqdn]));
@@ -105,7 +97,7 @@ export async function revoke(args: RevokeArgs): Promise<number> {
     const second = await runBuild(ctx, session);
     ctx.report.summary({ outcomes: [...first.outcomes, ...second.outcomes], commands: [...first.commands, ...second.commands], ms: first.ms + second.ms });
     const st = collectStatus(s);
-    const relayChanged = readText(path.join(ctx.projectDir, ALLOWLIST)) !== allowlistBefore;
+    const relayChanged = allowlistText(ctx.projectDir) !== allowlistBefore;
     const relayBundle = bundleDir(s.server);
     const data = {
       revoked: host.fqdn,

@@ -249,11 +249,14 @@ describe('lifecycle: many clients, add-client, renew, rekey, revoke, status --ch
   });
 
   it('issuing a revoked host again gives it a new key and lists it again, with no overlap', function () {
-    for (const h of [THIRD, MAIL]) {
+    // By renew, and by add-client of a host that is already a client but revoked.
+    for (const [h, args] of [[THIRD, ['renew', THIRD]], [MAIL, ['add-client', 'mailhost']]] as const) {
       const oldKey = readFileSync(f(key(h)));
-      const r = p.cli(['renew', h, '--json']);
+      const settings = readFileSync(f('settings.mk'), 'utf8');
+      const r = p.cli([...args, '--json']);
       expect(r.code, r.stderr).to.equal(0);
-      expect(r.stderr).to.include('is revoked: it gets a new key');
+      expect(r.stderr).to.match(/revoked: (it gets a new key|issuing it again with a new key)/);
+      expect(readFileSync(f('settings.mk'), 'utf8')).to.equal(settings);
       expect(JSON.parse(r.stdout).renewed[0]).to.include({ newKey: true, rotation: false });
       expect(readFileSync(f(key(h))).equals(oldKey)).to.equal(false);
       expect(listed().get(pubkeyFingerprint(f(cert(h))))).to.equal(h);
