@@ -83,7 +83,9 @@ export async function revoke(args: RevokeArgs): Promise<number> {
   const steps: Step[] = [caDbConfigStep(s), ...(already ? [] : [revokeStep(s, host, args.reason)]), crlStep(s, 'the CA database changed')];
   if (args.dryRun) {
     ctx.report.result({ revoke: host.fqdn, serial, alreadyRevoked: already, commands: steps.flatMap((st) => commandOf(st)?.display ?? []) }, () =>
-      [...steps.flatMap((st) => (commandOf(st) ? [`would run   ${st.title}\n    ${commandOf(st)!.display}`] : [])), `then rebuild ${ALLOWLIST} without ${host.fqdn}, and the relay's bundle`].join('\n'));
+      [
+        ...(already ? [`${host.fqdn}: serial ${serial} is already revoked`] : []),
+        ...steps.flatMap((st) => (commandOf(st) ? [`would run   ${st.title}\n    ${commandOf(st)!.display}`] : [])), `then rebuild ${ALLOWLIST} without ${host.fqdn}, and the relay's bundle`].join('\n'));
     return 0;
   }
   if (already) ctx.report.info(`${host.fqdn}: serial ${serial} is already revoked; the allowlist and CRL are brought up to date`);
