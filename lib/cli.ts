@@ -3,6 +3,7 @@ import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import type { InitArgs } from './cmd/init.js';
 import type { GlobalArgs } from './context.js';
+import { REVOKE_REASONS } from './commands/openssl.js';
 import { exitCodeOf, UsageError } from './errors.js';
 
 /** Shown under every command's --help. */
@@ -42,9 +43,37 @@ export async function main(argv: string[]): Promise<number> {
     .command('instructions', 'Print copy-paste steps for each host: files, rsync, apply.sh, postconf', (y) =>
       y.epilog(EPILOG).example('$0 instructions -C ~/relay-ca', 'what to do on the relay and on each client'),
     async (a) => set((await import('./cmd/info.js')).instructions(a as unknown as GlobalArgs)))
-    .command('status', 'Show every certificate: serial, expiry, fingerprint, listed on the relay, revoked', (y) =>
-      y.epilog(EPILOG).example('$0 status --json', 'the same as data'),
-    async (a) => set((await import('./cmd/info.js')).status(a as unknown as GlobalArgs)))
+    .command('status', 'Show every certificate: serial, expiry, fingerprint, listed on the relay, revoked; the CRL; rotations', (y) =>
+      y.epilog(EPILOG).option('check', { type: 'boolean', default: false, describe: 'Exit 1 when something expires within --warn-days, is missing, or is revoked but listed' })
+        .option('warn-days', { type: 'number', default: 30, describe: 'Days before expiry that count as a problem' })
+        .option('crl-warn-days', { type: 'number', default: 7, describe: 'Days before the CRL\'s next update that count as a problem' })
+        .example('$0 status --json', 'the same as data')
+        .example('$0 status --check --warn-days 21 -q', 'from cron or a monitoring system: silent and exit 0 when all is well'),
+    async (a) => set((await import('./cmd/info.js')).status(a as unknown as import('./cmd/info.js').StatusArgs)))
+    .command('renew [hosts..]', 'Re-issue certificates expiring soon (same key: the relay needs no change); --rekey with an overlap window; --ca', (y) =>
+      y.positional('hosts', { type: 'string', array: true, default: [], describe: 'Hosts to renew (fqdn or host name); default: those expiring within --within days' })
+        .option('within', { type: 'number', default: 30, describe: 'Renew what expires within this many days (without host names)' })
+        .option('all', { type: 'boolean', default: false, describe: 'Renew every certificate that is not revoked' })
+        .option('rekey', { type: 'boolean', default: false, describe: 'New keys; the relay lists old and new until renew --finish' })
+        .option('finish', { type: 'boolean', default: false, describe: 'End the rotation of the named clients: drop their old allowlist entry' })
+        .option('ca', { type: 'boolean', default: false, describe: 'Re-sign the CA certificate with its key (issued certificates stay valid)' })
+        .example('$0 renew', 'renew what expires within 30 days')
+        .example('$0 renew mailhost --rekey', 'new key for mailhost; the relay accepts old and new')
+        .example('$0 renew --finish mailhost', 'mailhost runs with its new key: drop the old one from the relay')
+        .example('$0 renew --ca', 'extend the CA certificate'),
+    async (a) => set((await import('./cmd/renew.js')).renew(a as unknown as import('./cmd/renew.js').RenewArgs)))
+    .command('revoke <host>', 'Take a client off the relay\'s allowlist, revoke its certificate and regenerate the CRL', (y) =>
+      y.positional('host', { type: 'string', demandOption: true, describe: 'Host to revoke (fqdn or host name)' })
+        .option('reason', { choices: REVOKE_REASONS, describe: 'CRL reason code' })
+        .example('$0 revoke oldhost --reason keyCompromise', 'refuse oldhost at the relay once its bundle is deployed'),
+    async (a) => set((await import('./cmd/revoke.js')).revoke(a as unknown as import('./cmd/revoke.js').RevokeArgs)))
+    .command('crl', 'Regenerate the CRL from the CA database (it is valid for crl_days)', (y) =>
+      y.example('$0 crl -q', 'from cron, before the CRL expires'),
+    async (a) => set((await import('./cmd/revoke.js')).crl(a as unknown as GlobalArgs)))
+    .command('add-client <host>', 'Add an smtp client to smtp_client_hostnames in settings.mk (in place) and build it', (y) =>
+      y.positional('host', { type: 'string', demandOption: true, describe: 'Host name (completed with domain) or fqdn' })
+        .example('$0 add-client backup-mailhost', 'its key, certificate and bundle; the relay lists it'),
+    async (a) => set((await import('./cmd/add-client.js')).addClient(a as unknown as import('./cmd/add-client.js').AddClientArgs)))
     .command('clean', 'Move generated files to archive/clean-<time>/ (the CA key is kept there, never deleted)', (y) =>
       y.epilog(EPILOG).example('$0 clean -n', 'show what would be moved'),
     async (a) => set((await import('./cmd/clean.js')).clean(a as unknown as GlobalArgs)))

@@ -1,7 +1,7 @@
 // What the user sees: progress lines, warnings, results; quiet, verbose, JSON and colour rules in one place.
 // Progress goes to stderr so that stdout stays clean for --json and `plan --format sh`.
 import type { RunEvent, RunResult } from './runner.js';
-import type { Step } from './steps.js';
+import { commandOf, type Step } from './steps.js';
 
 export interface ReportOptions {
   quiet: boolean;
@@ -24,7 +24,7 @@ export function colorWanted(stream: ProgressStream, env: NodeJS.ProcessEnv = pro
 const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 
 /** A step the user thinks of as a step: a command. Rendered files show up when written; bundle copies only with -v. */
-const isCommand = (step: Step) => step.kind === 'exec';
+const isCommand = (step: Step) => commandOf(step) !== undefined;
 const showWritten = (step: Step) => step.kind === 'write';
 
 type State = 'run' | 'up to date' | 'failed' | 'wrote';
@@ -94,12 +94,14 @@ export class Reporter {
 
   onEvent = (e: RunEvent): void => {
     switch (e.type) {
-      case 'start':
+      case 'start': {
         this.running.set(e.step, performance.now());
-        if (isCommand(e.step)) this.info(this.paint('2', `+ ${e.step.command.display}`));
+        const cmd = commandOf(e.step);
+        if (cmd) this.info(this.paint('2', `+ ${cmd.display}`));
         else this.detail(this.paint('2', `  ${e.step.title}: ${e.reason}`));
         this.startTicker();
         break;
+      }
       case 'skip':
         this.counts.upToDate++;
         if (isCommand(e.step)) this.info(this.stepLine('up to date', e.step));
