@@ -87,6 +87,18 @@ export function measure(subjects: readonly Subject[], runs: number, warmup = 1):
   return subjects.map((s, i) => sample(s.name, timings[i]!));
 }
 
+/**
+ * 95 % bootstrap interval of `f(medians)`: every group of runs resampled with replacement. A fixed-seed
+ * generator, so the same runs always give the same interval.
+ */
+export function bootstrap(groups: readonly (readonly number[])[], f: (medians: number[]) => number, rounds = 2000): [number, number] {
+  let seed = 42;
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const resample = (xs: readonly number[]) => xs.map(() => xs[Math.floor(rand() * xs.length)]!);
+  const values = Array.from({ length: rounds }, () => f(groups.map((g) => median(resample(g))))).sort((x, y) => x - y);
+  return [values[Math.floor(rounds * 0.025)]!, values[Math.floor(rounds * 0.975)]!];
+}
+
 export const secs = (ms: number) => `${(ms / 1000).toFixed(3)} s`;
 /** A difference in seconds with its sign: +0.078 s, −0.243 s. */
 export const signed = (ms: number) => `${ms >= 0 ? '+' : '−'}${secs(Math.abs(ms))}`;
