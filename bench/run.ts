@@ -17,7 +17,7 @@ the seed Makefile for reference. Reports medians of repeated, interleaved runs a
 
 Options:
   --runs N      timed runs per measurement (default: per section, about 5-20; one untimed warm-up each)
-  --quick       fewer runs (3-9): a rough answer in about 4 minutes on 2 CPUs (the full run: about 7)
+  --quick       fewer runs (3-9): a rough answer in 3-4 minutes on 2 CPUs (the full run: 4.5-7)
   --only LIST   comma-separated sections: full-rsa,full-ec,noop,imports,clients,jobs,make
   --seed DIR    the seed Makefile's directory (default: ../shared/reference/seed from the package)
   --json        results as JSON on stdout instead of the table
