@@ -88,3 +88,15 @@ export function inBundle(host: Host, remotePath: string): string {
 export function allHosts(s: Settings): Host[] {
   return [s.server, ...s.clients];
 }
+
+export type HostSelection = 'client' | 'server' | 'all';
+
+/**
+ * The hosts `deploy` and `check` work on, the relay first: a client must never start using a
+ * certificate the relay does not trust yet.
+ */
+export function selectHosts(s: Settings, which: HostSelection): Host[] {
+  if (which === 'server') return [s.server];
+  if (which === 'client') return [...s.clients];
+  return allHosts(s);
+}

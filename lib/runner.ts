@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { appendFileSync, chmodSync, existsSync, linkSync, mkdirSync, readFileSync, rmSync, renameSync, statSync, utimesSync } from 'node:fs';
 import path from 'node:path';
 import { fsyncFile, writeFileAtomic } from './atomic.js';
+import { auditLine as formatAudit } from './audit.js';
 import { RunError } from './errors.js';
 import { run } from './exec.js';
 import { AUDIT_LOG } from './layout.js';
@@ -205,7 +206,7 @@ export async function runPlan(steps: readonly Step[], opts: RunOptions): Promise
 }
 
 function auditLine(start: string, step: string, command: string, ms: number, exit: number): string {
-  return `${JSON.stringify({ start, step, command, durationMs: Math.round(ms), exit })}\n`;
+  return formatAudit({ start, step, command, durationMs: ms, exit });
 }
 
 class StepFailed extends RunError {
