@@ -18,6 +18,14 @@ function globals(y: Argv): Argv<GlobalArgs> {
     .option('jobs', { alias: 'j', type: 'number', describe: 'Steps run in parallel (default: number of CPUs)' }) as unknown as Argv<GlobalArgs>;
 }
 
+function sshOption<T>(y: Argv<T>) {
+  return y.option('ssh-option', {
+    type: 'string',
+    array: true,
+    describe: 'Pass -o KEY=VALUE to every ssh and rsync call (repeatable; wins over the ssh_options setting)',
+  });
+}
+
 export async function main(argv: string[]): Promise<number> {
   let code = 0;
   const set = (p: Promise<number | void> | number | void) => Promise.resolve(p).then((c) => {
@@ -39,6 +47,17 @@ export async function main(argv: string[]): Promise<number> {
     .command('status', 'Show every certificate: serial, expiry, fingerprint, listed on the relay, revoked', (y) =>
       y.example('$0 status --json', 'the same as data'),
     async (a) => set((await import('./cmd/info.js')).status(a as unknown as GlobalArgs)))
+    .command('deploy [which]', 'Copy each host\'s bundle with rsync and run its apply script over ssh (the relay first)', (y) =>
+      sshOption(y.positional('which', { choices: ['client', 'server', 'all'] as const, default: 'all' as const, describe: 'Which hosts' }))
+        .example('$0 deploy -C ~/relay-ca', 'the relay, then every client; a second run says "unchanged"')
+        .example('$0 deploy server -n --ssh-option IdentityFile=~/.ssh/relay_ed25519', 'show the exact rsync and ssh commands, run nothing'),
+    async (a) => set((await import('./cmd/deploy.js')).deploy(a as unknown as import('./cmd/deploy.js').DeployArgs)))
+    .command('check [which]', 'Compare each host\'s Postfix settings and deployed files with this project over ssh; OK/FAIL per item', (y) =>
+      sshOption(y.positional('which', { choices: ['client', 'server', 'all'] as const, default: 'all' as const, describe: 'Which hosts' }))
+        .option('live', { type: 'boolean', default: false, describe: 'Also probe the relay with STARTTLS from each client host, using its certificate' })
+        .example('$0 check --live', 'every setting and file, and a live TLS handshake client → relay; exit 1 on any FAIL')
+        .example('$0 check server --json', 'the relay\'s checks as data'),
+    async (a) => set((await import('./cmd/check.js')).check(a as unknown as import('./cmd/check.js').CheckArgs)))
     .command('clean', 'Move generated files to archive/clean-<time>/ (the CA key is kept there, never deleted)', (y) =>
       y.example('$0 clean -n', 'show what would be moved'),
     async (a) => set((await import('./cmd/clean.js')).clean(a as unknown as GlobalArgs)))
