@@ -5,25 +5,26 @@ import path from 'node:path';
 import * as sshCmd from './commands/ssh.js';
 import type { Command } from './commands/types.js';
 import { RunError } from './errors.js';
-import { bundleDir, caFiles, remoteFiles } from './layout.js';
+import { ALLOWLIST, bundleDir, caFiles, remoteFiles } from './layout.js';
 import { Passphrase } from './passphrase.js';
 import { buildPlan, bundleSteps } from './plan.js';
+import { ProbeScript } from './probe.js';
 import { reasonOf, runRemote, unreachable } from './remote.js';
 import { runPlan } from './runner.js';
 import type { Host, Settings } from './settings/index.js';
 import { shJoin } from './shell.js';
 
+export function bundleRoot(host: Host): string {
+  return `${bundleDir(host)}/root`;
+}
+
 /** Absolute paths on the host of every file in its bundle's root/ (what the build put there, nothing else). */
 export function bundleFiles(s: Settings, host: Host): string[] {
-  const prefix = `${bundleDir(host)}/root`;
+  const prefix = bundleRoot(host);
   return bundleSteps(s, host)
     .flatMap((st) => st.outputs)
     .filter((o) => o.startsWith(`${prefix}/`))
     .map((o) => o.slice(prefix.length));
-}
-
-export function bundleRoot(host: Host): string {
-  return `${bundleDir(host)}/root`;
 }
 
 /**
@@ -47,7 +48,7 @@ export async function assertBundlesReady(s: Settings, hosts: readonly Host[]): P
     for (const f of bundleFiles(s, host)) {
       const local = path.posix.join(bundleRoot(host), f);
       const data = readFileSync(path.join(dir, local));
-      if ((caKey && data.equals(caKey)) || data.includes('ENCRYPTED PRIVATE KEY')) {
+      if ((caKey && data.equals(caKey)) || /ENCRYPTED PRIVATE KEY|Proc-Type: 4,ENCRYPTED/.test(data.toString('latin1'))) {
         throw new RunError(`${local} is (or holds) an encrypted private key such as the CA key, which must never leave this workstation; remove it and run postfix-tls-relay build`);
       }
     }
@@ -171,4 +172,31 @@ export async function deployHost(s: Settings, host: Host, cmds: HostCommands, on
   }
   result.state = result.files.length === 0 && changes === 0 ? 'unchanged' : 'updated';
   return result;
+}
+
+/**
+ * `deploy client` alone: the relay must already list each client's entry, or the client would start
+ * presenting a certificate the relay rejects (554, mail bounces). Reads the relay's allowlist over ssh.
+ */
+export function relayAllowlistProbe(s: Settings, sshOptions: readonly string[]): { script: ProbeScript; cmd: Command } {
+  const script = new ProbeScript().add('allowlist', ['cat', '--', s.server.relayClientcertsPath]);
+  return { script, cmd: sshCmd.ssh(s.server.ssh, sshOptions, script.text()) };
+}
+
+export async function assertRelayTrusts(s: Settings, clients: readonly Host[], sshOptions: readonly string[]): Promise<void> {
+  const entries = (text: string) => new Set(text.split('\n').map((l) => l.trim().replace(/\s+/g, ' ')).filter((l) => l && !l.startsWith('#')));
+  const local = [...entries(readFileSync(path.join(s.projectDir, ALLOWLIST), 'utf8'))];
+  const { script, cmd } = relayAllowlistProbe(s, sshOptions);
+  const r = await runRemote(s.projectDir, `deploy-relay-allowlist:${s.server.fqdn}`, cmd);
+  const down = unreachable(s.server, r);
+  if (down) throw new RunError(`cannot read the relay's allowlist before deploying clients: ${down.message}`);
+  const section = script.parse(r.stdoutText).get('allowlist');
+  if (!section || section.exit !== 0) {
+    throw new RunError(`the relay ${s.server.fqdn} has no readable ${s.server.relayClientcertsPath} (${(section?.out ?? reasonOf(r.stderr)).trim()}); deploy it first: postfix-tls-relay deploy server`);
+  }
+  const remote = entries(section.out);
+  const missing = clients.filter((c) => !local.some((l) => l.endsWith(` ${c.fqdn}`) && remote.has(l)));
+  if (missing.length) {
+    throw new RunError(`the relay ${s.server.fqdn} does not list ${missing.map((c) => c.fqdn).join(', ')} as built in ${ALLOWLIST}; deploy the relay first (postfix-tls-relay deploy server, or deploy all)`);
+  }
 }

@@ -1,9 +1,8 @@
 // What `check` reads on a host, in ONE ssh call: a read-only command list whose output is cut into
 // named sections. Each section is one plain command (postconf, stat, cat, sha256sum, openssl), so the
 // printed ssh command is exactly what runs and anyone can replay it.
+import { randomBytes } from 'node:crypto';
 import { shJoin } from './shell.js';
-
-const MARK = '@@postfix-tls-relay';
 
 export interface Section {
   /** Standard output and error of the section's command. */
@@ -16,12 +15,15 @@ export type Probe = Map<string, Section>;
 /**
  * The remote command: a small shell function prints a start line, runs one command (stderr included)
  * and prints its exit code on a line of its own, even after output without a final newline (so
- * splitting at newlines gives back the output byte for byte). Then one call per section.
+ * splitting at newlines gives back the output byte for byte). Then one call per section. The marker
+ * carries a random tag, so no file content (a tampered allowlist, say) can fake a section.
  */
-const FUNCTION = `p() { echo "${MARK} $1"; shift; "$@" 2>&1; printf '\\n${MARK}-exit %s\\n' "$?"; }`;
-
 export class ProbeScript {
-  private readonly parts: string[] = ['PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH', FUNCTION];
+  readonly mark = `@@postfix-tls-relay-${randomBytes(6).toString('hex')}`;
+  private readonly parts: string[] = [
+    'PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH',
+    `p() { echo "${this.mark} $1"; shift; "$@" 2>&1; printf '\\n${this.mark}-exit %s\\n' "$?"; }`,
+  ];
 
   /** Runs argv (no shell syntax: pipes and redirections cannot hide in it) as section `name`. */
   add(name: string, argv: readonly string[]): this {
@@ -37,24 +39,24 @@ export class ProbeScript {
   text(): string {
     return this.parts.join('; ');
   }
-}
 
-export function parseProbe(stdout: string): Probe {
-  const sections: Probe = new Map();
-  let name: string | undefined;
-  let lines: string[] = [];
-  for (const line of stdout.split('\n')) {
-    if (line.startsWith(`${MARK} `)) {
-      name = line.slice(MARK.length + 1);
-      lines = [];
-    } else if (line.startsWith(`${MARK}-exit `) && name !== undefined) {
-      sections.set(name, { out: lines.join('\n'), exit: Number(line.slice(MARK.length + 6)) });
-      name = undefined;
-    } else if (name !== undefined) {
-      lines.push(line);
+  parse(stdout: string): Probe {
+    const sections: Probe = new Map();
+    let name: string | undefined;
+    let lines: string[] = [];
+    for (const line of stdout.split('\n')) {
+      if (line.startsWith(`${this.mark} `)) {
+        name = line.slice(this.mark.length + 1);
+        lines = [];
+      } else if (line.startsWith(`${this.mark}-exit `) && name !== undefined) {
+        sections.set(name, { out: lines.join('\n'), exit: Number(line.slice(this.mark.length + 6)) });
+        name = undefined;
+      } else if (name !== undefined) {
+        lines.push(line);
+      }
     }
+    return sections;
   }
-  return sections;
 }
 
 /** `name = value` lines of `postconf NAME…` (and `svc/name = value` of `postconf -P`). */

@@ -8,7 +8,7 @@ import { assertBundlesReady } from '../deploy.js';
 import { RunError } from '../errors.js';
 import { selectHosts, type HostSelection } from '../layout.js';
 import { liveCheck, liveProbeArgv } from '../live.js';
-import { parseProbe } from '../probe.js';
+import type { Probe, ProbeScript } from '../probe.js';
 import { reasonOf, runRemote, unreachable } from '../remote.js';
 import type { Host } from '../settings/index.js';
 import { sshOptionsFor } from '../ssh-options.js';
@@ -39,7 +39,7 @@ export async function check(args: CheckArgs): Promise<number> {
   if (args.live && !hosts.some((h) => h.role === 'client')) ctx.report.warn('--live probes the relay from the client hosts; run check client --live or check all --live');
   const plans = hosts.map((host) => {
     const probe = probeScript(s, host, args.live && host.role === 'client' ? liveProbeArgv(s, host) : undefined);
-    return { host, cmd: sshCmd.ssh(host.ssh, options, probe.text()) };
+    return { host, probe, cmd: sshCmd.ssh(host.ssh, options, probe.text()) };
   });
 
   if (args.dryRun) {
@@ -56,8 +56,8 @@ export async function check(args: CheckArgs): Promise<number> {
   });
 
   const results: HostCheck[] = [];
-  for (const { host, cmd } of plans) {
-    const checks = await checkHost(ctx.projectDir, host, cmd, (l) => ctx.report.detail(l), (probe) => {
+  for (const { host, probe: script, cmd } of plans) {
+    const checks = await checkHost(ctx.projectDir, host, cmd, script, (l) => ctx.report.detail(l), (probe) => {
       const found = evaluate(s, host, probe);
       if (args.live && host.role === 'client') found.push(liveCheck(s, probe.get('live')));
       return found;
@@ -79,8 +79,9 @@ async function checkHost(
   projectDir: string,
   host: Host,
   cmd: Command,
+  script: ProbeScript,
   progress: (line: string) => void,
-  evaluateProbe: (probe: ReturnType<typeof parseProbe>) => CheckResult[],
+  evaluateProbe: (probe: Probe) => CheckResult[],
 ): Promise<CheckResult[]> {
   progress(`+ ${cmd.display}`);
   let r;
@@ -92,7 +93,7 @@ async function checkHost(
   }
   const down = unreachable(host, r);
   if (down) return [{ name: `ssh ${host.ssh.user}@${host.ssh.host} port ${host.ssh.port}`, ok: false, expected: 'reachable', actual: down.message }];
-  const probe = parseProbe(r.stdoutText);
+  const probe = script.parse(r.stdoutText);
   if (probe.size === 0) {
     return [{ name: `probe on ${host.fqdn}`, ok: false, expected: 'output of the read-only probe', actual: `exit ${r.exitCode}: ${reasonOf(r.stderr)}` }];
   }

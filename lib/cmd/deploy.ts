@@ -1,6 +1,6 @@
 // `deploy [client|server|all]`: the relay first, then each client; one host failing never undoes another.
 import { loadContext, type GlobalArgs } from '../context.js';
-import { assertBundlesReady, deployHost, emptyResult, hostCommands, type HostDeploy } from '../deploy.js';
+import { assertBundlesReady, assertRelayTrusts, deployHost, emptyResult, hostCommands, relayAllowlistProbe, type HostDeploy } from '../deploy.js';
 import { RunError } from '../errors.js';
 import { selectHosts, type HostSelection } from '../layout.js';
 import { acquireLock } from '../lock.js';
@@ -28,6 +28,8 @@ export async function deploy(args: DeployArgs): Promise<number> {
   const options = sshOptionsFor(args.sshOption, s, ctx.report);
   const hosts = selectHosts(s, args.which);
   const plans = hosts.map((h) => ({ host: h, cmds: hostCommands(s, h, options) }));
+  // Without the relay in this run, first make sure it already trusts the clients' certificates.
+  const guard = hosts.some((h) => h.role === 'server') ? undefined : relayAllowlistProbe(s, options).cmd;
 
   if (args.dryRun) {
     let stale: string | null = null;
@@ -39,14 +41,19 @@ export async function deploy(args: DeployArgs): Promise<number> {
       ctx.report.warn(stale);
     }
     ctx.report.result(
-      { dryRun: true, ready: stale === null, hosts: plans.map((p) => ({ fqdn: p.host.fqdn, role: p.host.role, rsync: p.cmds.rsync.display, apply: p.cmds.apply.display, reloadIfOnlyFilesChanged: p.cmds.reload.display })) },
-      () => plans.map((p) => [
+      {
+        dryRun: true,
+        ready: stale === null,
+        relayAllowlistCheck: guard?.display ?? null,
+        hosts: plans.map((p) => ({ fqdn: p.host.fqdn, role: p.host.role, rsync: p.cmds.rsync.display, apply: p.cmds.apply.display, reloadIfOnlyFilesChanged: p.cmds.reload.display })),
+      },
+      () => [...(guard ? [`${s.server.fqdn} (the relay): would read its allowlist, to make sure it lists the clients\n  ${guard.display}`] : []), ...plans.map((p) => [
         `${p.host.fqdn} (${p.host.role === 'server' ? 'the relay' : 'smtp client'}): would run`,
         `  ${p.cmds.rsync.display}`,
         `  ${p.cmds.apply.display}`,
         `  and, if rsync replaced a file but apply.sh changed nothing:`,
         `  ${p.cmds.reload.display}`,
-      ].join('\n')).join('\n'),
+      ].join('\n'))].join('\n'),
     );
     return 0;
   }
@@ -55,10 +62,20 @@ export async function deploy(args: DeployArgs): Promise<number> {
   const results: HostDeploy[] = [];
   try {
     await assertBundlesReady(s, hosts);
-    let relayFailed = false;
+    // Set when the clients must wait: a client must never use a certificate the relay may not trust yet.
+    let skip: string | undefined;
+    if (guard) {
+      try {
+        await assertRelayTrusts(s, hosts, options);
+      } catch (err) {
+        if (!(err instanceof RunError)) throw err;
+        ctx.report.error(err.message);
+        skip = `the relay ${s.server.fqdn} does not list it yet`;
+      }
+    }
     for (const { host, cmds } of plans) {
-      if (relayFailed) {
-        results.push(emptyResult(host, 'skipped', `the relay ${s.server.fqdn} was not deployed, and a client must not use a certificate the relay may not trust yet`));
+      if (skip) {
+        results.push(emptyResult(host, 'skipped', skip));
         continue;
       }
       try {
@@ -70,7 +87,7 @@ export async function deploy(args: DeployArgs): Promise<number> {
         if (!(err instanceof RunError)) throw err;
         results.push(emptyResult(host, 'failed', err.message));
         ctx.report.error(err.message);
-        if (host.role === 'server') relayFailed = true;
+        if (host.role === 'server') skip = `the relay ${s.server.fqdn} was not deployed, and a client must not use a certificate the relay may not trust yet`;
       }
     }
   } finally {

@@ -238,7 +238,7 @@ describe('e2e: deploy and check over ssh', function () {
     expect(checks.length).to.be.at.least(1);
     const replay = spawnSync('sh', ['-c', checks.at(-1)!.command], { cwd: proj!.dir, encoding: 'utf8' });
     expect(replay.status, replay.stderr).to.equal(0);
-    expect(replay.stdout).to.include('@@postfix-tls-relay main\nrelayhost = [relayhost.example.test]:');
+    expect(replay.stdout).to.match(/@@postfix-tls-relay-[0-9a-f]{12} main\nrelayhost = \[relayhost\.example\.test\]:\d+\n/);
   });
 
   it('check names a tampered setting and a tampered file; a redeploy repairs both', async function () {
@@ -269,6 +269,24 @@ describe('e2e: deploy and check over ssh', function () {
     const good = cli(['check']);
     expect(good.code, explain(good)).to.equal(0);
     expect(fs.readFileSync(allowlist, 'utf8')).to.not.include('intruder');
+  });
+
+  it('deploy client alone first makes sure the relay lists the client', function () {
+    const ok = cli(['deploy', 'client']);
+    expect(ok.code, explain(ok)).to.equal(0);
+    expect(ok.stdout.trim()).to.equal(`${CLIENT}: unchanged`);
+    const saved = fs.readFileSync(allowlist, 'utf8');
+    try {
+      fs.writeFileSync(allowlist, saved.split('\n').filter((l) => !l.endsWith(` ${CLIENT}`)).join('\n'));
+      const dry = cli(['deploy', 'client', '-n']);
+      expect(dry.stdout).to.match(new RegExp(`would read its allowlist.*\\n.*'PATH=.* p allowlist cat -- ${allowlist.replace(/\./g, '\\.')}'$`, 'm'));
+      const r = cli(['deploy', 'client', '--json']);
+      expect(r.code, explain(r)).to.equal(1);
+      expect(json<DeployJson>(r).hosts.map((h) => [h.fqdn, h.state])).to.deep.equal([[CLIENT, 'skipped']]);
+      expect(r.stderr).to.include(`postfix-tls-relay: the relay ${RELAY} does not list ${CLIENT} as built in etc/postfix/relay_clientcerts; deploy the relay first`);
+    } finally {
+      fs.writeFileSync(allowlist, saved);
+    }
   });
 
   it('an unreachable client fails with one clear line and leaves the relay deployed', async function () {
@@ -330,5 +348,36 @@ describe('e2e: deploy and check over ssh', function () {
     }
     const ok = cli(['check', 'server']);
     expect(ok.code, explain(ok)).to.equal(0);
+  });
+
+  // Last: switches the project to a hash: allowlist, so every command carries the --set.
+  it('with a hash: allowlist, check compares the .db with its source; a redeploy runs postmap', async function () {
+    const l = lab!;
+    const hash = ['--set', 'relay_clientcerts_table_type=hash'];
+    const b = cli(['build', '-q', ...hash]);
+    expect(b.code, explain(b)).to.equal(0);
+    const d = cli(['deploy', 'server', '--json', ...hash]);
+    expect(d.code, explain(d)).to.equal(0);
+    expect(json<DeployJson>(d).hosts[0]!.applyChanges).to.be.greaterThan(0);
+    expect(fs.existsSync(`${allowlist}.db`)).to.equal(true);
+    const dbCheck = `table ${allowlist}.db newer than relay_clientcerts`;
+    const ok = json<CheckJson>(cli(['check', 'server', '--json', ...hash]));
+    expect(ok.hosts[0]!.checks.find((c) => c.name === dbCheck), JSON.stringify(ok)).to.include({ ok: true, actual: 'newer' });
+    expect(ok.ok).to.equal(true);
+
+    const future = new Date(Date.now() + 60_000);
+    fs.utimesSync(allowlist, future, future); // an edit after the last postmap
+    const stale = cli(['check', 'server', ...hash]);
+    expect(stale.code, explain(stale)).to.equal(1);
+    expect(stale.stdout, stale.stdout).to.match(new RegExp(`^ {2}FAIL {2}${dbCheck.replace(/\./g, '\\.')}: expected postmap run after the last change, actual older by \\d+ s$`, 'm'));
+    const again = json<DeployJson>(cli(['deploy', 'server', '--json', ...hash]));
+    expect([again.hosts[0]!.files.length, again.hosts[0]!.applyChanges]).to.deep.equal([0, 1]);
+    fs.utimesSync(allowlist, new Date(), new Date());
+    const fixed = cli(['check', 'server', ...hash]);
+    expect(fixed.code, explain(fixed)).to.equal(0);
+
+    const subject = `hash table ${Date.now()}`;
+    await l.inject({ from: `root@${CLIENT}`, to: 'rcpt@example.org', subject });
+    await l.waitForDelivery(subject);
   });
 });
