@@ -12,7 +12,7 @@ import { AUDIT_LOG } from './layout.js';
 import type { Passphrase } from './passphrase.js';
 import { renderConf, renderEjs, templateSource } from './render.js';
 import { loadRecipes, saveRecipes, type Recipes } from './state.js';
-import type { Step, WriteStep } from './steps.js';
+import { commandOf, type Step, type WriteStep } from './steps.js';
 
 export type RunEvent =
   | { type: 'start'; step: Step; reason: string }
@@ -56,6 +56,8 @@ function mtime(file: string): number | undefined {
 
 /** Why a step must run, or undefined when it is up to date. `changed` holds outputs rewritten earlier in this run. */
 export function staleReason(step: Step, dir: string, recipes: Recipes, changed: ReadonlySet<string>): string | undefined {
+  if (step.force !== undefined) return step.force;
+  if (step.kind === 'action') return undefined; // runs only when asked for
   const outTimes = step.outputs.map((o) => mtime(path.join(dir, o)));
   const missing = step.outputs.find((_, i) => outTimes[i] === undefined);
   if (missing !== undefined) return `${missing} is missing`;
@@ -150,12 +152,14 @@ export async function runPlan(steps: readonly Step[], opts: RunOptions): Promise
       const ms = performance.now() - t0;
       if (didChange) step.outputs.forEach((o) => changed.add(o));
       outcomes[i] = { step, state: didChange ? 'ran' : 'unchanged', reason };
-      audit[i] = step.kind === 'exec' ? auditLine(startedAt, step.id, step.command.display, ms, 0) : null;
+      const cmd = commandOf(step);
+      audit[i] = cmd ? auditLine(startedAt, step.id, cmd.display, ms, 0) : null;
       opts.onEvent?.({ type: 'done', step, ms, changed: didChange });
     } catch (err) {
       const ms = performance.now() - t0;
       const exit = err instanceof StepFailed ? err.commandExit : -1;
-      audit[i] = step.kind === 'exec' ? auditLine(startedAt, step.id, step.command.display, ms, exit) : null;
+      const cmd = commandOf(step);
+      audit[i] = cmd ? auditLine(startedAt, step.id, cmd.display, ms, exit) : null;
       opts.onEvent?.({ type: 'fail', step, ms });
       throw err;
     } finally {
@@ -199,7 +203,7 @@ export async function runPlan(steps: readonly Step[], opts: RunOptions): Promise
     const done = outcomes.filter((o): o is StepOutcome => o !== undefined);
     return {
       outcomes: done,
-      commands: done.filter((o) => o.state !== 'skipped' && o.step.kind === 'exec').map((o) => (o.step.kind === 'exec' ? o.step.command.display : '')),
+      commands: done.filter((o) => o.state !== 'skipped').flatMap((o) => commandOf(o.step)?.display ?? []),
       ms: performance.now() - started,
     };
   }
@@ -218,9 +222,18 @@ class StepFailed extends RunError {
 /** Runs one stale step. Returns false when the output was already right (nothing rewritten). */
 async function execute(step: Step, dir: string, recipes: Recipes, opts: RunOptions): Promise<boolean> {
   for (const o of step.outputs) ensureParent(dir, o);
-  const out = path.join(dir, step.output);
   switch (step.kind) {
+    case 'action': {
+      const input = step.command.passphraseOnStdin ? await opts.passphrase.get() : undefined;
+      const r = await run(step.command.argv, { cwd: dir, input, signal: opts.signal });
+      if (r.exitCode !== 0) {
+        const detail = r.stderr.trim();
+        throw new StepFailed(`${step.title} failed (exit ${r.exitCode}): ${step.command.display}${detail ? `\n${detail}` : ''}`, r.exitCode, detail);
+      }
+      return true;
+    }
     case 'exec': {
+      const out = path.join(dir, step.output);
       const tmp = path.join(dir, step.tmp);
       rmSync(tmp, { force: true });
       const input = step.command.passphraseOnStdin ? await opts.passphrase.get() : undefined;
@@ -255,6 +268,7 @@ async function execute(step: Step, dir: string, recipes: Recipes, opts: RunOptio
       return true;
     }
     case 'write': {
+      const out = path.join(dir, step.output);
       const recipe = recipeOf(step);
       const context = step.derive ? { ...step.context, ...step.derive(dir) } : step.context;
       const text =
@@ -265,7 +279,7 @@ async function execute(step: Step, dir: string, recipes: Recipes, opts: RunOptio
       return putFile(out, Buffer.from(text), step.mode, step.createOnly, olderThanInputs(step, dir));
     }
     case 'copy':
-      return putFile(out, readFileSync(path.join(dir, step.source)), step.mode, false, true);
+      return putFile(path.join(dir, step.output), readFileSync(path.join(dir, step.source)), step.mode, false, true);
   }
 }
 

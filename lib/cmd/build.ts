@@ -1,70 +1,85 @@
 // `build`: run the plan; `plan`: show it, as a list or as a replayable shell script.
-import { cpus } from 'node:os';
 import path from 'node:path';
-import { loadContext, type GlobalArgs } from '../context.js';
+import { adoptionNotes, isForeignTree } from '../adopt.js';
+import { loadContext, type Context, type GlobalArgs } from '../context.js';
 import { Passphrase } from '../passphrase.js';
-import { buildPlan } from '../plan.js';
+import { utimesSync } from 'node:fs';
+import { caFiles } from '../layout.js';
+import { buildPlan, caReqConfigStep, type PlanOptions } from '../plan.js';
 import { runPlan, type RunResult } from '../runner.js';
-import { acquireLock } from '../lock.js';
+import { withSession, type Session } from '../session.js';
 import { planScript } from '../script.js';
+import { commandOf } from '../steps.js';
+import { caDaysLeft, caSubjectMismatch } from '../status.js';
 
-export function defaultJobs(): number {
-  return Math.max(1, cpus().length);
-}
+export { defaultJobs } from '../session.js';
 
 export async function build(args: GlobalArgs): Promise<RunResult> {
   const ctx = loadContext(args);
-  const steps = buildPlan(ctx.settings);
   if (args.dryRun) return showPlan(args, 'text', ctx);
-  const release = acquireLock(ctx.projectDir);
-  const abort = new AbortController();
-  const onSignal = () => abort.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  const passphrase = new Passphrase(ctx.settings.passphraseFile, abort.signal);
-  try {
-    const result = await runPlan(steps, {
-      projectDir: ctx.projectDir,
-      passphrase,
-      jobs: args.jobs ?? defaultJobs(),
-      signal: abort.signal,
-      onEvent: ctx.report.onEvent,
-    });
+  return withSession(ctx, async (session) => {
+    let result: RunResult;
+    try {
+      result = await runBuild(ctx, session);
+    } catch (err) {
+      ctx.report.summary(); // what got done before the failure
+      throw err;
+    }
     ctx.report.summary(result);
-    ctx.report.result(
-      {
-        projectDir: ctx.projectDir,
-        steps: result.outcomes.map((o) => ({ id: o.step.id, state: o.state, outputs: o.step.outputs })),
-        commands: result.commands,
-        gpgDecryptions: passphrase.decryptions,
-        ms: Math.round(result.ms),
-      },
-      () => '',
-    );
+    ctx.report.result(buildResult(ctx, session, result), () => '');
     return result;
-  } finally {
-    await passphrase.dispose();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    release();
-  }
+  });
 }
 
-export async function showPlan(args: GlobalArgs, format: 'text' | 'sh', ctx = loadContext(args)): Promise<RunResult> {
-  const steps = buildPlan(ctx.settings);
+/** The build inside a session: also used by renew, revoke and add-client after they changed the project state. */
+export async function runBuild(ctx: Context, session: Session, opts?: PlanOptions): Promise<RunResult> {
+  const s = ctx.settings;
+  const adopting = isForeignTree(s);
+  if (adopting) {
+    ctx.report.info(`adopting the existing tree in ${path.relative(process.cwd(), ctx.projectDir) || '.'}: the CA key and certificate and every key are kept; certificates are recorded in a new CA database and re-issued (v3) with the same keys`);
+    for (const note of adoptionNotes(s)) ctx.report.warn(note);
+    const mismatch = caSubjectMismatch(s);
+    if (mismatch) ctx.report.warn(mismatch);
+    // The CA config is new, the CA certificate is not: write the config, then let the kept certificate
+    // count as made from it (as the runner does for a rendered file that came out identical), or this
+    // and every later build would replace it.
+    await session.run([caReqConfigStep(s)]);
+    const now = new Date();
+    utimesSync(path.join(ctx.projectDir, caFiles(s).cert), now, now);
+  }
+  const caLeft = caDaysLeft(s);
+  if (caLeft !== undefined && caLeft < s.days) {
+    ctx.report.warn(`the CA certificate expires in ${caLeft} days, before certificates issued now (days = ${s.days}); extend it with its key: postfix-tls-relay renew --ca`);
+  }
+  return session.run(buildPlan(s, opts));
+}
+
+export function buildResult(ctx: Context, session: Session, result: RunResult): Record<string, unknown> {
+  return {
+    projectDir: ctx.projectDir,
+    steps: result.outcomes.map((o) => ({ id: o.step.id, state: o.state, outputs: o.step.outputs })),
+    commands: result.commands,
+    gpgDecryptions: session.passphrase.decryptions,
+    ms: Math.round(result.ms),
+  };
+}
+
+export async function showPlan(args: GlobalArgs, format: 'text' | 'sh', ctx = loadContext(args), opts?: PlanOptions): Promise<RunResult> {
+  const steps = buildPlan(ctx.settings, opts);
   const result = await runPlan(steps, { projectDir: ctx.projectDir, passphrase: new Passphrase(undefined), dryRun: true });
   if (format === 'sh') {
     process.stdout.write(await planScript(ctx.settings, result.outcomes.filter((o) => o.state === 'would-run').map((o) => o.step)));
     return result;
   }
   ctx.report.result(
-    { projectDir: ctx.projectDir, steps: result.outcomes.map((o) => ({ id: o.step.id, state: o.state, reason: o.reason ?? null, command: o.step.kind === 'exec' ? o.step.command.display : null })) },
+    { projectDir: ctx.projectDir, steps: result.outcomes.map((o) => ({ id: o.step.id, state: o.state, reason: o.reason ?? null, command: commandOf(o.step)?.display ?? null })) },
     () => {
       const lines = result.outcomes
         .filter((o) => o.state === 'would-run' || args.verbose)
         .map((o) => {
           const head = o.state === 'would-run' ? `would run   ${o.step.title} (${o.reason})` : `up to date  ${o.step.title}`;
-          return o.state === 'would-run' && o.step.kind === 'exec' ? `${head}\n    ${o.step.command.display}` : head;
+          const cmd = commandOf(o.step);
+          return o.state === 'would-run' && cmd ? `${head}\n    ${cmd.display}` : head;
         });
       const n = result.outcomes.filter((o) => o.state === 'would-run').length;
       lines.push(n === 0 ? `nothing to do in ${path.relative(process.cwd(), ctx.projectDir) || '.'}` : `${n} step(s) would run`);

@@ -352,6 +352,38 @@ describe('e2e: deploy and check over ssh', function () {
     expect(ok.code, explain(ok)).to.equal(0);
   });
 
+  it('a key rotation: the relay lists old and new, the client gets its new key, then the relay drops the old one', async function () {
+    const l = lab!;
+    const renew = cli(['renew', CLIENT, '--rekey', '-q']);
+    expect(renew.code, explain(renew)).to.equal(0);
+    const entries = (text: string) => text.split('\n').filter((x) => x.endsWith(` ${CLIENT}`));
+    expect(entries(fs.readFileSync(proj!.file('etc/postfix/relay_clientcerts'), 'utf8')), 'old and new listed').to.have.length(2);
+    expect(json<{ rotations: { fqdn: string }[] }>(cli(['status', '--json'])).rotations.map((x) => x.fqdn)).to.deep.equal([CLIENT]);
+    const dry = cli(['deploy', '-n']);
+    expect(dry.stdout).to.include(`then, for ${CLIENT} (in a key rotation): end the rotation, rebuild the allowlist and deploy ${RELAY} again`);
+
+    const r = cli(['deploy', '--json']);
+    expect(r.code, explain(r)).to.equal(0);
+    const out = json<DeployJson & { rotationsFinished: string[]; relayAfterRotation: DeployJson['hosts'][number] | null }>(r);
+    expect(out.hosts.map((h) => [h.fqdn, h.state])).to.deep.equal([[RELAY, 'updated'], [CLIENT, 'updated']]);
+    expect(out.hosts[1]!.files.map((f) => f.path)).to.include.members([`${remoteDir}/smtp-client/${CLIENT}.key.pem`, `${remoteDir}/smtp-client/${CLIENT}.crt.pem`]);
+    expect(out.rotationsFinished).to.deep.equal([CLIENT]);
+    expect(out.relayAfterRotation?.state).to.equal('updated');
+    expect(out.relayAfterRotation?.files.map((f) => f.path)).to.deep.equal([allowlist]);
+
+    const local = fs.readFileSync(proj!.file('etc/postfix/relay_clientcerts'), 'utf8');
+    expect(entries(local)).to.have.length(1);
+    expect(fs.readFileSync(allowlist, 'utf8')).to.equal(local);
+    expect(fs.readFileSync(`${remoteDir}/smtp-client/${CLIENT}.key.pem`).equals(fs.readFileSync(proj!.file(`certs/smtp-client/${CLIENT}.key.pem`)))).to.equal(true);
+    expect(json<{ rotations: unknown[] }>(cli(['status', '--json'])).rotations).to.deep.equal([]);
+
+    const check = cli(['check', '--live']);
+    expect(check.code, explain(check)).to.equal(0);
+    const subject = `after rotation ${Date.now()}`;
+    await l.inject({ from: `root@${CLIENT}`, to: 'rcpt@example.org', subject });
+    await l.waitForDelivery(subject);
+  });
+
   // Last: switches the project to a hash: allowlist, so every command carries the --set.
   it('with a hash: allowlist, check compares the .db with its source; a redeploy runs postmap', async function () {
     const l = lab!;
