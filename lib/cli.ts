@@ -58,8 +58,8 @@ export async function main(argv: string[]): Promise<number> {
         .example('$0 status --json', 'the same as data')
         .example('$0 status --check --warn-days 21 -q', 'from cron or a monitoring system: silent and exit 0 when all is well'),
     async (a) => set((await import('./cmd/info.js')).status(a as unknown as import('./cmd/info.js').StatusArgs)))
-    .command('renew [hosts..]', 'Re-issue certificates expiring soon (same key: the relay needs no change); --rekey with an overlap window; --ca', (y) =>
-      y.positional('hosts', { type: 'string', array: true, default: [], describe: 'Hosts to renew (fqdn or host name); default: those expiring within --within days' })
+    .command('renew [hosts..]', 'Renew certificates expiring soon (same key: the relay needs no change); --rekey with an overlap window; --ca', (y) =>
+      y.epilog(EPILOG).positional('hosts', { type: 'string', array: true, default: [], describe: 'Hosts to renew (fqdn or host name); default: those expiring within --within days' })
         .option('within', { type: 'number', default: 30, describe: 'Renew what expires within this many days (without host names)' })
         .option('all', { type: 'boolean', default: false, describe: 'Renew every certificate that is not revoked' })
         .option('rekey', { type: 'boolean', default: false, describe: 'New keys; the relay lists old and new until renew --finish' })
@@ -71,15 +71,15 @@ export async function main(argv: string[]): Promise<number> {
         .example('$0 renew --ca', 'extend the CA certificate'),
     async (a) => set((await import('./cmd/renew.js')).renew(a as unknown as import('./cmd/renew.js').RenewArgs)))
     .command('revoke <host>', 'Take a client off the relay\'s allowlist, revoke its certificate and regenerate the CRL', (y) =>
-      y.positional('host', { type: 'string', demandOption: true, describe: 'Host to revoke (fqdn or host name)' })
+      y.epilog(EPILOG).positional('host', { type: 'string', demandOption: true, describe: 'Host to revoke (fqdn or host name)' })
         .option('reason', { choices: REVOKE_REASONS, describe: 'CRL reason code' })
         .example('$0 revoke oldhost --reason keyCompromise', 'refuse oldhost at the relay once its bundle is deployed'),
     async (a) => set((await import('./cmd/revoke.js')).revoke(a as unknown as import('./cmd/revoke.js').RevokeArgs)))
     .command('crl', 'Regenerate the CRL from the CA database (it is valid for crl_days)', (y) =>
-      y.example('$0 crl -q', 'from cron, before the CRL expires'),
+      y.epilog(EPILOG).example('$0 crl -q', 'from cron, before the CRL expires'),
     async (a) => set((await import('./cmd/revoke.js')).crl(a as unknown as GlobalArgs)))
     .command('add-client <host>', 'Add an smtp client to smtp_client_hostnames in settings.mk (in place) and build it', (y) =>
-      y.positional('host', { type: 'string', demandOption: true, describe: 'Host name (completed with domain) or fqdn' })
+      y.epilog(EPILOG).positional('host', { type: 'string', demandOption: true, describe: 'Host name (completed with domain) or fqdn' })
         .example('$0 add-client backup-mailhost', 'its key, certificate and bundle; the relay lists it'),
     async (a) => set((await import('./cmd/add-client.js')).addClient(a as unknown as import('./cmd/add-client.js').AddClientArgs)))
     .command('deploy [which]', 'Copy each host\'s bundle with rsync and run its apply script over ssh (the relay first)', (y) =>

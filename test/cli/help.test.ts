@@ -15,7 +15,7 @@ describe('help, completion and usage errors', function () {
   });
   after(() => fs.rmSync(cwd, { recursive: true, force: true }));
 
-  const commandsOf = (help: string) => [...help.matchAll(/^ {2}postfix-tls-relay (\w+)/gm)].map((m) => m[1]!);
+  const commandsOf = (help: string) => [...help.matchAll(/^ {2}postfix-tls-relay ([a-z][\w-]*)/gm)].map((m) => m[1]!);
 
   it('--help lists the commands, with examples and the exit codes', () => {
     const r = runCli(['--help'], { cwd });
