@@ -2,13 +2,14 @@
 // rendered file, when its recipe changed), and is otherwise skipped. Independent steps may run in
 // parallel up to `jobs`; steps sharing a `serial` lock (the CA database) run one at a time in plan order.
 import { createHash } from 'node:crypto';
-import { appendFileSync, chmodSync, existsSync, linkSync, mkdirSync, readFileSync, rmSync, renameSync, statSync, utimesSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, linkSync, mkdirSync, readFileSync, rmSync, renameSync, statSync, statfsSync, utimesSync } from 'node:fs';
 import path from 'node:path';
 import { fsyncFile, writeFileAtomic } from './atomic.js';
-import { RunError } from './errors.js';
+import { fsFailure, RunError } from './errors.js';
 import { run } from './exec.js';
-import { AUDIT_LOG } from './layout.js';
+import { AUDIT_LOG, STATE_FILE } from './layout.js';
 import type { Passphrase } from './passphrase.js';
+import { isCompletePem } from './pem.js';
 import { renderConf, renderEjs, templateSource } from './render.js';
 import { loadRecipes, saveRecipes, type Recipes } from './state.js';
 import type { Step, WriteStep } from './steps.js';
@@ -95,7 +96,12 @@ export async function runPlan(steps: readonly Step[], opts: RunOptions): Promise
   const flushAudit = () => {
     while (flushed < steps.length && audit[flushed] !== undefined) {
       const line = audit[flushed++];
-      if (line) appendFileSync(path.join(dir, AUDIT_LOG), line, { mode: 0o644 });
+      if (!line) continue;
+      try {
+        appendFileSync(path.join(dir, AUDIT_LOG), line, { mode: 0o644 });
+      } catch (err) {
+        throw fsFailure(err, AUDIT_LOG);
+      }
     }
   };
 
@@ -145,7 +151,13 @@ export async function runPlan(steps: readonly Step[], opts: RunOptions): Promise
     const t0 = performance.now();
     const startedAt = new Date().toISOString();
     try {
-      const didChange = await execute(step, dir, recipes, opts);
+      let didChange: boolean;
+      try {
+        didChange = await execute(step, dir, recipes, opts);
+      } catch (err) {
+        if (opts.signal?.aborted) throw new RunError(INTERRUPTED); // a Ctrl-C reaches the child too
+        throw fsFailure(err, step.output);
+      }
       const ms = performance.now() - t0;
       if (didChange) step.outputs.forEach((o) => changed.add(o));
       outcomes[i] = { step, state: didChange ? 'ran' : 'unchanged', reason };
@@ -158,7 +170,11 @@ export async function runPlan(steps: readonly Step[], opts: RunOptions): Promise
       opts.onEvent?.({ type: 'fail', step, ms });
       throw err;
     } finally {
-      flushAudit();
+      try {
+        flushAudit();
+      } catch (err) {
+        failure ??= err;
+      }
     }
   };
 
@@ -187,11 +203,16 @@ export async function runPlan(steps: readonly Step[], opts: RunOptions): Promise
     }
   } finally {
     await Promise.allSettled(running.values());
-    flushAudit();
-    if (JSON.stringify(recipes) !== recipesBefore) saveRecipes(dir, recipes);
+    // Bookkeeping must not hide the failure that stopped the run (on a full disk both fail).
+    try {
+      flushAudit();
+      if (JSON.stringify(recipes) !== recipesBefore) saveRecipes(dir, recipes);
+    } catch (err) {
+      failure ??= fsFailure(err, STATE_FILE);
+    }
   }
   if (failure !== undefined) throw failure;
-  if (opts.signal?.aborted) throw new RunError('interrupted; finished files are kept, run again to complete');
+  if (opts.signal?.aborted) throw new RunError(INTERRUPTED);
   return finish();
 
   function finish(): RunResult {
@@ -203,6 +224,8 @@ export async function runPlan(steps: readonly Step[], opts: RunOptions): Promise
     };
   }
 }
+
+const INTERRUPTED = 'interrupted; finished files are kept, run again to complete';
 
 function auditLine(start: string, step: string, command: string, ms: number, exit: number): string {
   return `${JSON.stringify({ start, step, command, durationMs: Math.round(ms), exit })}\n`;
@@ -230,12 +253,21 @@ async function execute(step: Step, dir: string, recipes: Recipes, opts: RunOptio
         rmSync(tmp, { force: true });
         throw err;
       }
-      if (r.exitCode !== 0 || !existsSync(tmp) || statSync(tmp).size === 0) {
+      const program = step.command.argv[0];
+      const detail = `${step.command.display}\n${r.stderr.trim()}`.trim();
+      if (r.exitCode !== 0) {
         rmSync(tmp, { force: true });
-        const detail = r.stderr.trim();
+        if (opts.signal?.aborted) throw new RunError(INTERRUPTED);
+        const why = r.stderr.split('\n').map((l) => l.trim()).find(Boolean) ?? 'no message';
+        throw new StepFailed(`${step.title} failed: ${program} exit ${r.exitCode}: ${why.slice(0, 300)} (run with -v for the command and its full output)`, r.exitCode, detail);
+      }
+      // openssl may exit 0 after a short write on a full disk: only whole PEM goes into place.
+      if (!existsSync(tmp) || !isCompletePem(readFileSync(tmp))) {
+        rmSync(tmp, { force: true });
+        const full = diskAlmostFull(path.dirname(tmp));
         throw new StepFailed(
-          `${step.title} failed (exit ${r.exitCode}): ${step.command.display}${detail ? `\n${detail}` : ''}`,
-          r.exitCode || 1,
+          `${step.output}: ${program} exited 0 but wrote ${full ? 'an incomplete file: no space left on the device; free some space and run again (finished files are kept)' : 'no complete PEM file; run with -v for the command and its output'}`,
+          r.exitCode,
           detail,
         );
       }
@@ -245,6 +277,11 @@ async function execute(step: Step, dir: string, recipes: Recipes, opts: RunOptio
         // link() fails if the key appeared meanwhile: an existing key is never replaced.
         try {
           linkSync(tmp, out);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+            throw new RunError(`${step.output} appeared while it was being made and is kept as it is; run again`);
+          }
+          throw err;
         } finally {
           rmSync(tmp, { force: true });
         }
@@ -260,11 +297,21 @@ async function execute(step: Step, dir: string, recipes: Recipes, opts: RunOptio
         step.template.engine === 'conf'
           ? renderConf(step.template.name, context as Record<string, string>)
           : await renderEjs(step.template.name, context);
-      recipes[step.output] = recipe;
-      return putFile(out, Buffer.from(text), step.mode, step.createOnly, olderThanInputs(step, dir));
+      const changed = putFile(out, Buffer.from(text), step.mode, step.createOnly, olderThanInputs(step, dir));
+      recipes[step.output] = recipe; // only once the file holds it: a failed write must be retried
+      return changed;
     }
     case 'copy':
       return putFile(out, readFileSync(path.join(dir, step.source)), step.mode, false, true);
+  }
+}
+
+function diskAlmostFull(dir: string): boolean {
+  try {
+    const st = statfsSync(dir);
+    return st.bavail * st.bsize < 256 * 1024;
+  } catch {
+    return false;
   }
 }
 
