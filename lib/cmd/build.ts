@@ -6,6 +6,11 @@ import { Passphrase } from '../passphrase.js';
 import { buildPlan } from '../plan.js';
 import { runPlan, type RunResult } from '../runner.js';
 import { acquireLock } from '../lock.js';
+import { removeStaleTemps } from '../atomic.js';
+import { finishInterruptedRotation } from '../cadb.js';
+import { requireProgram } from '../exec.js';
+import { STATE_FILE } from '../layout.js';
+import { checkCaKey, checkTrustChain } from '../trust.js';
 import { planScript } from '../script.js';
 
 export function defaultJobs(): number {
@@ -16,37 +21,52 @@ export async function build(args: GlobalArgs): Promise<RunResult> {
   const ctx = loadContext(args);
   const steps = buildPlan(ctx.settings);
   if (args.dryRun) return showPlan(args, 'text', ctx);
-  const release = acquireLock(ctx.projectDir);
+  const dir = ctx.projectDir;
   const abort = new AbortController();
   const onSignal = () => abort.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  const passphrase = new Passphrase(ctx.settings.passphraseFile, abort.signal);
+  // The CA key is checked against the CA certificate the first time the passphrase is used.
+  const passphrase = new Passphrase(ctx.settings.passphraseFile, abort.signal, (pass) => checkCaKey(ctx.settings, dir, pass));
   try {
-    const result = await runPlan(steps, {
-      projectDir: ctx.projectDir,
-      passphrase,
-      jobs: args.jobs ?? defaultJobs(),
-      signal: abort.signal,
-      onEvent: ctx.report.onEvent,
-    });
-    ctx.report.summary(result);
-    ctx.report.result(
-      {
-        projectDir: ctx.projectDir,
-        steps: result.outcomes.map((o) => ({ id: o.step.id, state: o.state, outputs: o.step.outputs })),
-        commands: result.commands,
-        gpgDecryptions: passphrase.decryptions,
-        ms: Math.round(result.ms),
-      },
-      () => '',
-    );
-    return result;
+    // Everything that can fail on bad input or a broken trust chain fails here, before anything is written.
+    const pending = (await runPlan(steps, { projectDir: dir, passphrase, dryRun: true })).outcomes.filter((o) => o.state === 'would-run');
+    checkTrustChain(ctx.settings, dir);
+    if (pending.some((o) => o.step.kind === 'exec')) requireProgram('openssl');
+    if (pending.some((o) => o.step.kind === 'exec' && o.step.command.passphraseOnStdin)) {
+      requireProgram('gpg');
+      await passphrase.get();
+    }
+    const release = await acquireLock(dir);
+    try {
+      for (const f of finishInterruptedRotation(ctx.settings, dir)) ctx.report.warn(`${f}: restored from ${f}.new (left by an interrupted openssl ca)`);
+      removeStaleTemps(dir, [...steps.flatMap((st) => st.outputs), STATE_FILE]);
+      const result = await runPlan(steps, {
+        projectDir: dir,
+        passphrase,
+        jobs: args.jobs ?? defaultJobs(),
+        signal: abort.signal,
+        onEvent: ctx.report.onEvent,
+      });
+      ctx.report.summary(result);
+      ctx.report.result(
+        {
+          projectDir: dir,
+          steps: result.outcomes.map((o) => ({ id: o.step.id, state: o.state, outputs: o.step.outputs })),
+          commands: result.commands,
+          gpgDecryptions: passphrase.decryptions,
+          ms: Math.round(result.ms),
+        },
+        () => '',
+      );
+      return result;
+    } finally {
+      release();
+    }
   } finally {
     await passphrase.dispose();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    release();
   }
 }
 
