@@ -15,6 +15,8 @@ export class RunError extends Error {
   }
 }
 
+export const INTERRUPTED = 'interrupted; finished files are kept, run again to complete';
+
 export function exitCodeOf(err: unknown): number {
   if (err instanceof UsageError || err instanceof RunError) return err.exitCode;
   return 1;

@@ -1,7 +1,7 @@
 // The only place that starts programs. execa is loaded on first use, so a run with nothing to do never loads it.
 import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
-import { RunError } from './errors.js';
+import { INTERRUPTED, RunError } from './errors.js';
 
 export interface ExecResult {
   exitCode: number;
@@ -48,7 +48,7 @@ export async function run(
       extendEnv: true,
       stripFinalNewline: false,
     });
-    if (r.isCanceled) throw new RunError('interrupted');
+    if (r.isCanceled) throw new RunError(INTERRUPTED);
     if (r.failed && r.exitCode === undefined) {
       const code = (r.cause as NodeJS.ErrnoException | undefined)?.code;
       if (code === 'ENOENT') throw notFound(file);

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { appendFileSync, chmodSync, existsSync, linkSync, mkdirSync, readFileSync, rmSync, renameSync, statSync, statfsSync, utimesSync } from 'node:fs';
 import path from 'node:path';
 import { fsyncFile, writeFileAtomic } from './atomic.js';
-import { fsFailure, RunError } from './errors.js';
+import { fsFailure, INTERRUPTED, RunError } from './errors.js';
 import { run } from './exec.js';
 import { AUDIT_LOG, STATE_FILE } from './layout.js';
 import type { Passphrase } from './passphrase.js';
@@ -224,8 +224,6 @@ export async function runPlan(steps: readonly Step[], opts: RunOptions): Promise
     };
   }
 }
-
-const INTERRUPTED = 'interrupted; finished files are kept, run again to complete';
 
 function auditLine(start: string, step: string, command: string, ms: number, exit: number): string {
   return `${JSON.stringify({ start, step, command, durationMs: Math.round(ms), exit })}\n`;

@@ -22,10 +22,18 @@ export async function build(args: GlobalArgs): Promise<RunResult> {
   const steps = buildPlan(ctx.settings);
   if (args.dryRun) return showPlan(args, 'text', ctx);
   const dir = ctx.projectDir;
+  // The first SIGINT/SIGTERM stops the run cleanly (children stopped, temp files removed, lock
+  // released); a second one ends the process at once. process.on, not once: execa's exit handler
+  // re-raises the signal when it finds itself the only listener.
   const abort = new AbortController();
-  const onSignal = () => abort.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (!abort.signal.aborted) return abort.abort();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    process.kill(process.pid, sig);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   // The CA key is checked against the CA certificate the first time the passphrase is used.
   const passphrase = new Passphrase(ctx.settings.passphraseFile, abort.signal, (pass) => checkCaKey(ctx.settings, dir, pass));
   try {
