@@ -98,9 +98,10 @@ async function waitForOrphans(projectDir: string, timeoutMs = 10_000): Promise<v
 export async function acquireLock(projectDir: string): Promise<() => void> {
   const file = path.join(projectDir, LOCK_FILE);
   try {
-    mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    // Not recursive: a recursive mkdir reports a read-only file system as ENOENT.
+    mkdirSync(path.dirname(file), { mode: 0o700 });
   } catch (err) {
-    throw fsFailure(err, shown(path.dirname(file)), 'cannot create the state directory');
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw fsFailure(err, shown(path.dirname(file)), 'cannot create the state directory');
   }
   for (let attempt = 0; attempt < 3; attempt++) {
     let made: boolean;

@@ -12,7 +12,7 @@ import type { Passphrase } from './passphrase.js';
 import { isCompletePem } from './pem.js';
 import { renderConf, renderEjs, templateSource } from './render.js';
 import { loadRecipes, saveRecipes, type Recipes } from './state.js';
-import type { Step, WriteStep } from './steps.js';
+import type { ExecStep, Step, WriteStep } from './steps.js';
 
 export type RunEvent =
   | { type: 'start'; step: Step; reason: string }
@@ -27,6 +27,12 @@ export interface RunOptions {
   dryRun?: boolean;
   signal?: AbortSignal;
   onEvent?: (e: RunEvent) => void;
+  /**
+   * Called before a command step runs; the function it returns is called right after the command
+   * (before its output is put in place) with whether the command succeeded. It may undo what a failed
+   * command did to files it shares with other steps (the CA database), and throw to fail the step.
+   */
+  protect?: (step: ExecStep) => ((ok: boolean) => void) | undefined;
 }
 
 export interface StepOutcome {
@@ -244,9 +250,19 @@ async function execute(step: Step, dir: string, recipes: Recipes, opts: RunOptio
       const tmp = path.join(dir, step.tmp);
       rmSync(tmp, { force: true });
       const input = step.command.passphraseOnStdin ? await opts.passphrase.get() : undefined;
+      const afterwards = opts.protect?.(step);
       let r;
       try {
         r = await run(step.command.argv, { cwd: dir, input, signal: opts.signal });
+      } catch (err) {
+        rmSync(tmp, { force: true });
+        afterwards?.(false); // rolls back what the interrupted command did
+        throw err;
+      }
+      // openssl may exit 0 after a short write on a full disk: only whole PEM goes into place.
+      const whole = existsSync(tmp) && isCompletePem(readFileSync(tmp));
+      try {
+        afterwards?.(r.exitCode === 0 && whole);
       } catch (err) {
         rmSync(tmp, { force: true });
         throw err;
@@ -259,8 +275,7 @@ async function execute(step: Step, dir: string, recipes: Recipes, opts: RunOptio
         const why = r.stderr.split('\n').map((l) => l.trim()).find(Boolean) ?? 'no message';
         throw new StepFailed(`${step.title} failed: ${program} exit ${r.exitCode}: ${why.slice(0, 300)} (run with -v for the command and its full output)`, r.exitCode, detail);
       }
-      // openssl may exit 0 after a short write on a full disk: only whole PEM goes into place.
-      if (!existsSync(tmp) || !isCompletePem(readFileSync(tmp))) {
+      if (!whole) {
         rmSync(tmp, { force: true });
         const full = diskAlmostFull(path.dirname(tmp));
         throw new StepFailed(

@@ -7,7 +7,7 @@ import { buildPlan } from '../plan.js';
 import { runPlan, type RunResult } from '../runner.js';
 import { acquireLock } from '../lock.js';
 import { removeStaleTemps } from '../atomic.js';
-import { finishInterruptedRotation } from '../cadb.js';
+import { finishInterruptedRotation, protectCaDatabase } from '../cadb.js';
 import { requireProgram } from '../exec.js';
 import { STATE_FILE } from '../layout.js';
 import { checkCaKey, checkTrustChain } from '../trust.js';
@@ -55,6 +55,7 @@ export async function build(args: GlobalArgs): Promise<RunResult> {
         jobs: args.jobs ?? defaultJobs(),
         signal: abort.signal,
         onEvent: ctx.report.onEvent,
+        protect: (step) => (step.serial ? protectCaDatabase(ctx.settings, dir) : undefined),
       });
       ctx.report.summary(result);
       ctx.report.result(
