@@ -22,6 +22,9 @@ export async function build(args: GlobalArgs): Promise<RunResult> {
   const steps = buildPlan(ctx.settings);
   if (args.dryRun) return showPlan(args, 'text', ctx);
   const dir = ctx.projectDir;
+  // Whatever the user's umask, files (openssl's too: index.txt, newcerts/) are private from their first
+  // byte; the runner gives public files (certificates, apply.sh) their mode explicitly.
+  const umask = process.umask(0o077);
   // The first SIGINT/SIGTERM stops the run cleanly (children stopped, temp files removed, lock
   // released); a second one ends the process at once. process.on, not once: execa's exit handler
   // re-raises the signal when it finds itself the only listener.
@@ -76,6 +79,7 @@ export async function build(args: GlobalArgs): Promise<RunResult> {
     await passphrase.dispose();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    process.umask(umask);
   }
 }
 
