@@ -1,0 +1,70 @@
+// The Postfix output as data and as rendered text: right parameters, right way round, no appends.
+import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { applyContext } from '../../lib/plan.js';
+import { clientConfig, relayConfig } from '../../lib/postfix.js';
+import { renderEjs } from '../../lib/render.js';
+import { loadSettings, type Settings } from '../../lib/settings/index.js';
+
+function settings(extra: string[] = []): Settings {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ptr-tpl-'));
+  writeFileSync(path.join(dir, 'settings.mk'), ['domain := example.org', 'smtp_client_hostname := mailhost', 'smtpd_server_hostname := relayhost', ...extra].join('\n'));
+  try {
+    return loadSettings({ projectDir: dir });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('Postfix configuration', function () {
+  it('client: bracketed relayhost, secure level, our CA only, key and certificate the right way round', function () {
+    const s = settings();
+    const c = clientConfig(s, s.clients[0]!);
+    const main = Object.fromEntries(c.main.map((p) => [p.name, p.value]));
+    expect(main).to.deep.equal({
+      relayhost: '[relayhost.example.org]:2500',
+      smtp_tls_security_level: 'secure',
+      smtp_tls_CAfile: '/etc/postfix-tls-based-relaying/ca/example.org-ca.crt.pem',
+      smtp_tls_CApath: '',
+      smtp_tls_loglevel: '1',
+    });
+    const legacy = Object.fromEntries(c.tlsFiles.legacy.map((p) => [p.name, p.value]));
+    expect(legacy.smtp_tls_cert_file).to.match(/\.crt\.pem$/);
+    expect(legacy.smtp_tls_key_file).to.match(/\.key\.pem$/);
+    expect(c.tlsFiles.modern[0]).to.deep.equal({ name: 'smtp_tls_chain_files', value: '/etc/postfix-tls-based-relaying/smtp-client/mailhost.example.org.key.pem,/etc/postfix-tls-based-relaying/smtp-client/mailhost.example.org.crt.pem' });
+    expect(c.main.some((p) => p.name === 'smtp_enforce_tls')).to.equal(false);
+  });
+
+  it('relay: the service and its overrides, with the fingerprint digest set explicitly', function () {
+    const r = relayConfig(settings(['signature_hash := md5', 'relay_clientcerts_table_type := hash']));
+    expect(r.service).to.equal('2500/inet');
+    expect(r.entry).to.equal('2500 inet n - n - - smtpd');
+    const o = Object.fromEntries(r.overrides.map((p) => [p.name, p.value]));
+    expect(o).to.include({
+      smtpd_tls_security_level: 'encrypt',
+      smtpd_tls_req_ccert: 'yes',
+      smtpd_tls_fingerprint_digest: 'md5',
+      relay_clientcerts: 'hash:/etc/postfix/relay_clientcerts',
+      smtpd_relay_restrictions: 'permit_tls_clientcerts,reject',
+      smtpd_client_restrictions: '',
+      smtpd_recipient_restrictions: '',
+    });
+    for (const p of [...r.overrides, ...r.tlsFiles.modern, ...r.tlsFiles.legacy]) expect(p.value, p.name).to.not.match(/\s/);
+    expect(Object.fromEntries(r.tlsFiles.legacy.map((p) => [p.name, p.value])).smtpd_tls_cert_file).to.match(/relayhost\.example\.org\.crt\.pem$/);
+    expect(r.table).to.deep.include({ needsPostmap: true, dbSuffix: '.db' });
+  });
+
+  it('renders apply.sh as valid POSIX sh that edits with postconf -e/-M/-P, never appends', async function () {
+    const s = settings();
+    for (const host of [s.server, s.clients[0]!]) {
+      const text = await renderEjs('apply.sh.ejs', applyContext(s, host));
+      expect(text).to.not.match(/cat\s*>>|>>\s*\S*main\.cf|>>\s*\S*master\.cf/);
+      expect(text).to.include(host.role === 'server' ? "postconf -c \"$config_dir\" -M '2500/inet=2500 inet n - n - - smtpd'" : 'postconf -c "$config_dir" -e "$@"');
+      execFileSync('sh', ['-n'], { input: text }); // syntax check by the real shell
+      expect(text).to.not.include('&lt;').and.not.include('&#');
+    }
+  });
+});
