@@ -61,15 +61,17 @@ export function checkTrustChain(s: Settings, dir: string): void {
     }
     const keyPem = read(dir, f.key);
     if (!keyPem) continue; // a new key is made and certified
+    // A key newer than its certificate is a key being replaced (deleted and re-made): the build
+    // re-issues the certificate for it (and openssl reports a key it cannot read). A certificate
+    // newer than its key must belong to it.
+    if (mtime(dir, f.key) > mtime(dir, f.cert)) continue;
     let pub: Buffer;
     try {
       pub = spki(createPublicKey(createPrivateKey(keyPem)));
     } catch {
       throw new RunError(`${f.key}: not a readable unencrypted private key (damaged?); restore it from your backup, or delete it and ${f.cert} to give the host a new key`);
     }
-    // A key newer than its certificate is a key being replaced (deleted and re-made): the build
-    // re-issues the certificate for it. A certificate newer than its key must belong to it.
-    if (!pub.equals(spki(leaf.publicKey)) && mtime(dir, f.key) <= mtime(dir, f.cert)) {
+    if (!pub.equals(spki(leaf.publicKey))) {
       throw new RunError(`${f.key} does not match ${f.cert}; restore the matching key from your backup, or delete both to give the host a new key and certificate`);
     }
   }

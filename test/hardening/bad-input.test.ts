@@ -6,6 +6,8 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync,
 import os from 'node:os';
 import path from 'node:path';
 import { createTestGpg, type TestGpg } from '../support/gpg.js';
+import { requirePrerequisites } from '../support/lab.js';
+import { canMount } from '../support/prereq.js';
 import { CLI, createProject, settingsText, type TestProject } from '../support/project.js';
 import { exampleLayout, expectCompleteTree, expectNoPartialFiles, files, isTemp, snapshot } from '../support/tree.js';
 
@@ -19,6 +21,8 @@ interface Case {
   code: 1 | 2;
   /** The error line, after "postfix-tls-relay: ". */
   error: RegExp;
+  /** Needs to mount a file system. */
+  mounts?: boolean;
 }
 
 const HOST = 'is not a host name \\(RFC 1123: letters, digits and inner hyphens, 1-63 characters, no dots\\)';
@@ -108,7 +112,7 @@ const CASES: Case[] = [
     error: /^gpg: command not found on PATH; install it \(Debian package gnupg\)$/,
   },
   {
-    name: 'read-only project directory', code: 1,
+    name: 'read-only project directory', code: 1, mounts: true,
     prepare: (p) => {
       execFileSync('mount', ['--bind', p.dir, p.dir]);
       execFileSync('mount', ['-o', 'remount,bind,ro', p.dir]);
@@ -137,7 +141,8 @@ describe('hardening: bad input matrix', function () {
   });
 
   for (const c of CASES) {
-    it(`${c.name}: exit ${c.code}, one line naming the setting or file, nothing written`, () => {
+    it(`${c.name}: exit ${c.code}, one line naming the setting or file, nothing written`, function () {
+      if (c.mounts) requirePrerequisites(this, canMount());
       const p = createProject({ gpg, settings: (f) => settingsText(f, (c.lines ?? []).join('\n')) });
       let cleanup: (() => void) | undefined;
       try {
@@ -161,13 +166,14 @@ describe('hardening: bad input matrix', function () {
 
 describe('hardening: a full disk', function () {
   this.timeout(300_000);
-  let gpg: TestGpg;
+  let gpg: TestGpg | undefined;
   let mnt: string;
 
-  before(() => {
+  before(function () {
+    requirePrerequisites(this, canMount());
     gpg = createTestGpg();
   });
-  after(() => gpg.dispose());
+  after(() => gpg?.dispose());
   beforeEach(() => {
     mnt = mkdtempSync(path.join(os.tmpdir(), 'ptr-tiny-'));
   });
