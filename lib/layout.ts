@@ -65,6 +65,13 @@ export const AUDIT_LOG = 'audit.log';
 export const STATE_DIR = '.postfix-tls-relay';
 export const STATE_FILE = `${STATE_DIR}/state.json`;
 export const LOCK_FILE = `${STATE_DIR}/lock`;
+/** Clients whose previous key or certificate stays on the allowlist until their rotation finishes. */
+export const ROTATIONS_FILE = `${STATE_DIR}/rotations.json`;
+
+/** Where a replaced key is kept (renew --rekey, reissue after revoke): never deleted, only set aside. */
+export function retiredKey(host: Pick<Host, 'role' | 'fqdn'>, serial: string): string {
+  return `certs/${ROLE_DIR[host.role]}/retired/${host.fqdn}.${serial}.key.pem`;
+}
 
 export function remoteFiles(s: Settings, host: Host): RemoteFiles {
   const r = s.certsRemoteDir;
@@ -87,4 +94,10 @@ export function inBundle(host: Host, remotePath: string): string {
 
 export function allHosts(s: Settings): Host[] {
   return [s.server, ...s.clients];
+}
+
+/** A host of the settings by fqdn or by host name (completed with the domain, as settings.mk does). */
+export function findHost(s: Settings, name: string): Host | undefined {
+  const fqdn = (name.includes('.') ? name : `${name}.${s.domain}`).toLowerCase().replace(/\.$/, '');
+  return allHosts(s).find((h) => h.fqdn === fqdn);
 }

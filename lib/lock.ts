@@ -2,7 +2,7 @@
 // The lock is a file made with O_EXCL holding the owner's pid. A lock whose owner is dead (a killed
 // run) is taken over; the takeover itself runs under a second O_EXCL file, so that two runs finding
 // the same stale lock cannot both remove it and both go on.
-import { closeSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, linkSync, mkdirSync, rmdirSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { fsFailure, RunError } from './errors.js';
 import { LOCK_FILE } from './layout.js';
@@ -97,9 +97,11 @@ async function waitForOrphans(projectDir: string, timeoutMs = 10_000): Promise<v
 
 export async function acquireLock(projectDir: string): Promise<() => void> {
   const file = path.join(projectDir, LOCK_FILE);
+  let madeDir = false;
   try {
     // Not recursive: a recursive mkdir reports a read-only file system as ENOENT.
     mkdirSync(path.dirname(file), { mode: 0o700 });
+    madeDir = true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw fsFailure(err, shown(path.dirname(file)), 'cannot create the state directory');
   }
@@ -113,8 +115,17 @@ export async function acquireLock(projectDir: string): Promise<() => void> {
     if (made) {
       let released = false;
       return () => {
-        if (!released) rmSync(file, { force: true });
+        if (released) return;
         released = true;
+        rmSync(file, { force: true });
+        // A run that failed its checks leaves the project as it found it.
+        if (madeDir) {
+          try {
+            rmdirSync(path.dirname(file));
+          } catch {
+            /* holds state.json: keep */
+          }
+        }
       };
     }
     const pid = readPid(file);

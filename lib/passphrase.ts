@@ -22,7 +22,7 @@ export class Passphrase {
 
   private async decrypt(): Promise<Buffer> {
     if (this.file === undefined) {
-      throw new UsageError('certs_passphrase_file is not set; add "certs_passphrase_file := ~/.relay-ca-passphrase.gpg" (made by postfix-tls-relay init) to settings.mk');
+      throw new UsageError('certs_passphrase_file is not set; add "certs_passphrase_file := ca-passphrase.gpg" to settings.mk, naming a GnuPG-encrypted passphrase file (postfix-tls-relay init makes one)');
     }
     if (!existsSync(this.file)) {
       throw new UsageError(`certs_passphrase_file: ${this.file} not found; create it (postfix-tls-relay init) or fix the path in settings.mk`);

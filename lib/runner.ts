@@ -6,13 +6,13 @@ import { appendFileSync, chmodSync, existsSync, linkSync, mkdirSync, readFileSyn
 import path from 'node:path';
 import { fsyncFile, writeFileAtomic } from './atomic.js';
 import { fsFailure, INTERRUPTED, RunError } from './errors.js';
-import { run } from './exec.js';
+import { run, type ExecResult } from './exec.js';
 import { AUDIT_LOG, STATE_FILE } from './layout.js';
 import type { Passphrase } from './passphrase.js';
 import { isCompletePem } from './pem.js';
 import { renderConf, renderEjs, templateSource } from './render.js';
 import { loadRecipes, saveRecipes, type Recipes } from './state.js';
-import type { ExecStep, Step, WriteStep } from './steps.js';
+import { commandOf, type ActionStep, type ExecStep, type Step, type WriteStep } from './steps.js';
 
 export type RunEvent =
   | { type: 'start'; step: Step; reason: string }
@@ -32,7 +32,7 @@ export interface RunOptions {
    * (before its output is put in place) with whether the command succeeded. It may undo what a failed
    * command did to files it shares with other steps (the CA database), and throw to fail the step.
    */
-  protect?: (step: ExecStep) => ((ok: boolean) => void) | undefined;
+  protect?: (step: ExecStep | ActionStep) => ((ok: boolean) => void) | undefined;
 }
 
 export interface StepOutcome {
@@ -62,6 +62,8 @@ function mtime(file: string): number | undefined {
 
 /** Why a step must run, or undefined when it is up to date. `changed` holds outputs rewritten earlier in this run. */
 export function staleReason(step: Step, dir: string, recipes: Recipes, changed: ReadonlySet<string>): string | undefined {
+  if (step.force !== undefined) return step.force;
+  if (step.kind === 'action') return undefined; // runs only when asked for
   const outTimes = step.outputs.map((o) => mtime(path.join(dir, o)));
   const missing = step.outputs.find((_, i) => outTimes[i] === undefined);
   if (missing !== undefined) return `${missing} is missing`;
@@ -162,17 +164,19 @@ export async function runPlan(steps: readonly Step[], opts: RunOptions): Promise
         didChange = await execute(step, dir, recipes, opts);
       } catch (err) {
         if (opts.signal?.aborted) throw new RunError(INTERRUPTED); // a Ctrl-C reaches the child too
-        throw fsFailure(err, step.output);
+        throw fsFailure(err, step.outputs[0] ?? step.title);
       }
       const ms = performance.now() - t0;
       if (didChange) step.outputs.forEach((o) => changed.add(o));
       outcomes[i] = { step, state: didChange ? 'ran' : 'unchanged', reason };
-      audit[i] = step.kind === 'exec' ? auditLine(startedAt, step.id, step.command.display, ms, 0) : null;
+      const cmd = commandOf(step);
+      audit[i] = cmd ? auditLine(startedAt, step.id, cmd.display, ms, 0) : null;
       opts.onEvent?.({ type: 'done', step, ms, changed: didChange });
     } catch (err) {
       const ms = performance.now() - t0;
       const exit = err instanceof StepFailed ? err.commandExit : -1;
-      audit[i] = step.kind === 'exec' ? auditLine(startedAt, step.id, step.command.display, ms, exit) : null;
+      const cmd = commandOf(step);
+      audit[i] = cmd ? auditLine(startedAt, step.id, cmd.display, ms, exit) : null;
       opts.onEvent?.({ type: 'fail', step, ms });
       throw err;
     } finally {
@@ -225,7 +229,7 @@ export async function runPlan(steps: readonly Step[], opts: RunOptions): Promise
     const done = outcomes.filter((o): o is StepOutcome => o !== undefined);
     return {
       outcomes: done,
-      commands: done.filter((o) => o.state !== 'skipped' && o.step.kind === 'exec').map((o) => (o.step.kind === 'exec' ? o.step.command.display : '')),
+      commands: done.filter((o) => o.state !== 'skipped').flatMap((o) => commandOf(o.step)?.display ?? []),
       ms: performance.now() - started,
     };
   }
@@ -241,12 +245,39 @@ class StepFailed extends RunError {
   }
 }
 
+/** One line: the step, the program's exit and its first line of complaint; the command and all its output as detail (-v). */
+function commandFailed(step: ExecStep | ActionStep, r: ExecResult): StepFailed {
+  const why = r.stderr.split('\n').map((l) => l.trim()).find(Boolean) ?? 'no message';
+  return new StepFailed(
+    `${step.title} failed: ${step.command.argv[0]} exit ${r.exitCode}: ${why.slice(0, 300)} (run with -v for the command and its full output)`,
+    r.exitCode,
+    `${step.command.display}\n${r.stderr.trim()}`.trim(),
+  );
+}
+
 /** Runs one stale step. Returns false when the output was already right (nothing rewritten). */
 async function execute(step: Step, dir: string, recipes: Recipes, opts: RunOptions): Promise<boolean> {
   for (const o of step.outputs) ensureParent(dir, o);
-  const out = path.join(dir, step.output);
   switch (step.kind) {
+    case 'action': {
+      const input = step.command.passphraseOnStdin ? await opts.passphrase.get() : undefined;
+      const afterwards = opts.protect?.(step);
+      let r;
+      try {
+        r = await run(step.command.argv, { cwd: dir, input, signal: opts.signal });
+      } catch (err) {
+        afterwards?.(false);
+        throw err;
+      }
+      afterwards?.(r.exitCode === 0);
+      if (r.exitCode !== 0) {
+        if (opts.signal?.aborted) throw new RunError(INTERRUPTED);
+        throw commandFailed(step, r);
+      }
+      return true;
+    }
     case 'exec': {
+      const out = path.join(dir, step.output);
       const tmp = path.join(dir, step.tmp);
       rmSync(tmp, { force: true });
       const input = step.command.passphraseOnStdin ? await opts.passphrase.get() : undefined;
@@ -267,21 +298,18 @@ async function execute(step: Step, dir: string, recipes: Recipes, opts: RunOptio
         rmSync(tmp, { force: true });
         throw err;
       }
-      const program = step.command.argv[0];
-      const detail = `${step.command.display}\n${r.stderr.trim()}`.trim();
       if (r.exitCode !== 0) {
         rmSync(tmp, { force: true });
         if (opts.signal?.aborted) throw new RunError(INTERRUPTED);
-        const why = r.stderr.split('\n').map((l) => l.trim()).find(Boolean) ?? 'no message';
-        throw new StepFailed(`${step.title} failed: ${program} exit ${r.exitCode}: ${why.slice(0, 300)} (run with -v for the command and its full output)`, r.exitCode, detail);
+        throw commandFailed(step, r);
       }
       if (!whole) {
         rmSync(tmp, { force: true });
         const full = diskAlmostFull(path.dirname(tmp));
         throw new StepFailed(
-          `${step.output}: ${program} exited 0 but wrote ${full ? 'an incomplete file: no space left on the device; free some space and run again (finished files are kept)' : 'no complete PEM file; run with -v for the command and its output'}`,
+          `${step.output}: ${step.command.argv[0]} exited 0 but wrote ${full ? 'an incomplete file: no space left on the device; free some space and run again (finished files are kept)' : 'no complete PEM file; run with -v for the command and its output'}`,
           r.exitCode,
-          detail,
+          `${step.command.display}\n${r.stderr.trim()}`.trim(),
         );
       }
       fsyncFile(tmp);
@@ -304,6 +332,7 @@ async function execute(step: Step, dir: string, recipes: Recipes, opts: RunOptio
       return true;
     }
     case 'write': {
+      const out = path.join(dir, step.output);
       const recipe = recipeOf(step);
       const context = step.derive ? { ...step.context, ...step.derive(dir) } : step.context;
       const text =
@@ -315,7 +344,7 @@ async function execute(step: Step, dir: string, recipes: Recipes, opts: RunOptio
       return changed;
     }
     case 'copy':
-      return putFile(out, readFileSync(path.join(dir, step.source)), step.mode, false, true);
+      return putFile(path.join(dir, step.output), readFileSync(path.join(dir, step.source)), step.mode, false, true);
   }
 }
 

@@ -20,6 +20,10 @@ export async function planScript(s: Settings, steps: readonly Step[]): Promise<s
   if (dirs.size) out.push(`mkdir -p ${[...dirs].sort().map(shq).join(' ')}`);
   for (const step of steps) {
     out.push('', `# ${step.title}`);
+    if (step.kind === 'action') {
+      out.push(step.command.display); // changes the CA database in place: no file of its own
+      continue;
+    }
     const mode = (step.mode & 0o777).toString(8);
     switch (step.kind) {
       case 'exec':

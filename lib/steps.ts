@@ -14,6 +14,8 @@ interface StepBase {
   readonly after?: readonly string[];
   /** Steps with the same lock run one at a time, in plan order (the CA database). */
   readonly serial?: string;
+  /** Run now whatever the file times, for this reason (renew, revoke): an explicit request, not staleness. */
+  readonly force?: string;
 }
 
 /** Runs a command that writes `tmp`; the runner then renames it to `output`. */
@@ -51,4 +53,19 @@ export interface CopyStep extends StepBase {
   readonly mode: number;
 }
 
-export type Step = ExecStep | WriteStep | CopyStep;
+/**
+ * Runs a command that changes files in place instead of writing one new file (`openssl ca -revoke` and
+ * `-valid` edit the CA database). Planned only when wanted, so it always carries its `force` reason.
+ */
+export interface ActionStep extends StepBase {
+  readonly kind: 'action';
+  readonly command: Command;
+  readonly force: string;
+}
+
+export type Step = ExecStep | WriteStep | CopyStep | ActionStep;
+
+/** The command a step executes, if it executes one. */
+export function commandOf(step: Step): Command | undefined {
+  return step.kind === 'exec' || step.kind === 'action' ? step.command : undefined;
+}

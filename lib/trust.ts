@@ -32,8 +32,12 @@ function cert(file: string, pem: Buffer, fix: string): X509Certificate {
 const spki = (k: KeyObject) => k.export({ type: 'spki', format: 'der' });
 const mtime = (dir: string, file: string) => statSync(path.join(dir, file)).mtimeMs;
 
-/** Checks that need no passphrase: CA presence, leaf signatures, leaf key/certificate pairs. */
-export function checkTrustChain(s: Settings, dir: string): void {
+/**
+ * Checks that need no passphrase: CA presence, leaf signatures, leaf key/certificate pairs. While a
+ * Makefile tree is being adopted, certificates of an earlier CA are expected: adoption reports and
+ * re-issues them.
+ */
+export function checkTrustChain(s: Settings, dir: string, opts: { adopting?: boolean } = {}): void {
   const ca = caFiles(s);
   const caCertPem = read(dir, ca.cert);
   const caKeyPresent = read(dir, ca.key) !== undefined;
@@ -56,7 +60,7 @@ export function checkTrustChain(s: Settings, dir: string): void {
     const fix = `delete it to have it re-issued, or restore it from your backup`;
     const leaf = cert(f.cert, certPem, fix);
     // The CA key is the trust anchor: a leaf signed by it is ours even if the CA certificate was re-made.
-    if (caCert && !leaf.verify(caCert.publicKey)) {
+    if (caCert && !opts.adopting && !leaf.verify(caCert.publicKey)) {
       throw new RunError(`${f.cert} was not signed by this project's CA (${ca.cert}; issuer of the file: ${oneLine(leaf.issuer)}); delete it to have it re-issued by this CA, or restore the CA it belongs to`);
     }
     const keyPem = read(dir, f.key);

@@ -1,25 +1,28 @@
 // `demo` (npm start): a complete example project in ./demo with a throwaway GnuPG home.
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../assets.js';
 import { writeFileAtomic } from '../atomic.js';
-import { gpgEncrypt } from '../commands/gpg.js';
 import { verify } from '../commands/openssl.js';
 import type { GlobalArgs } from '../context.js';
 import { loadContext, makeReporter } from '../context.js';
-import { RunError } from '../errors.js';
+import { RunError, UsageError } from '../errors.js';
 import { run } from '../exec.js';
 import { allHosts, caFiles, hostFiles, ALLOWLIST } from '../layout.js';
+import { createPassphraseFile } from '../passphrase-file.js';
 import { shJoin } from '../shell.js';
 import { build } from './build.js';
 import { instructions } from './info.js';
 
-const DEMO_UID = 'postfix-tls-relay demo <demo@example.invalid>';
+const DEMO_EMAIL = 'demo@example.invalid';
+const DEMO_UID = `postfix-tls-relay demo <${DEMO_EMAIL}>`;
 
 export async function demo(args: GlobalArgs & { directory: string }): Promise<void> {
   const dir = path.resolve(args.directory);
   const report = makeReporter(args);
+  if (args.dryRun) {
+    throw new UsageError(`demo --dry-run: the demo always builds; to see the steps, run postfix-tls-relay plan -C ${shJoin([path.relative(process.cwd(), dir) || '.'])}`);
+  }
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const settingsFile = path.join(dir, 'settings.mk');
   if (!existsSync(settingsFile)) {
@@ -28,9 +31,9 @@ export async function demo(args: GlobalArgs & { directory: string }): Promise<vo
   }
   const home = path.join(dir, '.gnupg');
   process.env.GNUPGHOME = home; // every gpg below and in the build uses the throwaway home
-  const step = async (argv: string[], input?: Buffer) => {
+  const step = async (argv: string[]) => {
     report.info(`+ ${shJoin(argv)}`);
-    const r = await run(argv, { cwd: dir, input });
+    const r = await run(argv, { cwd: dir });
     if (r.exitCode !== 0) throw new RunError(`${shJoin(argv)} failed: ${r.stderr.trim()}`);
     return r;
   };
@@ -43,18 +46,10 @@ export async function demo(args: GlobalArgs & { directory: string }): Promise<vo
     const passFile = path.join(dir, 'ca-passphrase.gpg');
     if (!existsSync(passFile)) {
       report.info('random CA passphrase, encrypted from memory (it never touches the disk in plain text):');
-      const secret = Buffer.from(`${randomBytes(24).toString('base64url')}\n`);
-      const tmp = `${passFile}.tmp`;
-      try {
-        await step(gpgEncrypt('demo@example.invalid', path.basename(tmp)), secret);
-        renameSync(tmp, passFile);
-      } finally {
-        secret.fill(0);
-        rmSync(tmp, { force: true });
-      }
+      await createPassphraseFile(passFile, DEMO_EMAIL, { cwd: dir, info: (l) => report.info(l) });
     }
     const buildArgs: GlobalArgs = { ...args, dir, settings: undefined };
-    await build(buildArgs);
+    const result = await build(buildArgs);
     if (args.quiet || args.json) return;
     report.info('\nPer-host instructions (postfix-tls-relay instructions -C demo):\n');
     await instructions({ ...buildArgs, json: false });
@@ -68,7 +63,15 @@ export async function demo(args: GlobalArgs & { directory: string }): Promise<vo
       report.info(`  ${r.exitCode === 0 ? 'OK  ' : 'FAIL'}  ${cmd.display}`);
       if (r.exitCode !== 0) throw new RunError(`verification failed for ${h.fqdn}: ${r.stderr.trim()}`);
     }
-    report.info(`\nDone. Run again: nothing to do. Project: ${path.relative(process.cwd(), dir) || '.'}`);
+    const rel = path.relative(process.cwd(), dir) || '.';
+    const ran = result.outcomes.some((o) => o.state === 'ran');
+    report.info(
+      ran
+        ? `\nDone in ${(result.ms / 1000).toFixed(2)} s: the example project is ${rel}/. Run it again: nothing to do.`
+        : `\nNothing to do: every file in ${rel}/ is up to date.`,
+    );
+    report.info(`Look around: postfix-tls-relay status -C ${rel}; postfix-tls-relay plan -v -C ${rel}; ls ${rel}/out/*/root`);
+    report.info('Your own setup: postfix-tls-relay init -C ~/relay-ca (see README.md, Quick start).');
   } finally {
     // The demo's gpg-agent should not outlive the demo.
     await run(['gpgconf', '--kill', 'gpg-agent']).catch(() => undefined);

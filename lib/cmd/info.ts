@@ -38,9 +38,20 @@ export async function instructions(args: GlobalArgs): Promise<void> {
   ctx.report.result({ hosts: hosts.map((h) => ({ fqdn: h.fqdn, role: h.role, bundle: h.bundle, files: h.files, applyScript: h.applyScript })), allowlist }, () => text);
 }
 
-export function status(args: GlobalArgs): number {
+export interface StatusArgs extends GlobalArgs {
+  check?: boolean;
+  warnDays?: number;
+  crlWarnDays?: number;
+}
+
+/** The table (or --json); with --check, exit 1 when anything needs attention, for cron and monitoring. */
+export function status(args: StatusArgs): number {
   const ctx = loadContext(args);
-  const st = collectStatus(ctx.settings);
+  const st = collectStatus(ctx.settings, Date.now(), { warnDays: args.warnDays, crlWarnDays: args.crlWarnDays });
   ctx.report.result(st, () => statusTable(st));
-  return 0;
+  if (!args.check || st.problems.length === 0) return 0;
+  // The text table lists the problems already; -q and --json runs get them on stderr, one per line.
+  if (args.quiet || args.json) for (const p of st.problems) ctx.report.error(p);
+  else ctx.report.error(`status --check: ${st.problems.length} problem(s)`);
+  return 1;
 }

@@ -13,3 +13,10 @@ export function gpgDecryptDisplay(passphraseFile: string): string {
 export function gpgEncrypt(recipient: string, outFile: string): string[] {
   return ['gpg', '--batch', '--yes', '--trust-model', 'always', '--encrypt', '--recipient', recipient, '--output', outFile];
 }
+
+/** Keys as data (`--with-colons`): secret keys to offer as the recipient, or one recipient's public key. */
+export function gpgListKeys(opts: { secret: boolean; name?: string }): string[] {
+  const argv = ['gpg', '--batch', '--with-colons', '--fixed-list-mode', opts.secret ? '--list-secret-keys' : '--list-keys'];
+  if (opts.name !== undefined) argv.push('--', opts.name);
+  return argv;
+}

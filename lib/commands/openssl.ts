@@ -70,14 +70,50 @@ export function caSign(opts: {
   );
 }
 
+/** CRL reason codes `openssl ca -crl_reason` accepts that make sense for a leaf we issued. */
+export const REVOKE_REASONS = ['unspecified', 'keyCompromise', 'affiliationChanged', 'superseded', 'cessationOfOperation'] as const;
+export type RevokeReason = (typeof REVOKE_REASONS)[number];
+
 /** `openssl ca -revoke`: mark a certificate revoked in the CA database. */
-export function caRevoke(opts: { config: string; cert: string; passphraseFile: string }): Command {
-  return command(['openssl', 'ca', '-batch', '-config', opts.config, '-passin', 'stdin', '-revoke', opts.cert], opts.passphraseFile);
+export function caRevoke(opts: { config: string; cert: string; passphraseFile: string; reason?: RevokeReason }): Command {
+  const argv = ['openssl', 'ca', '-batch', '-config', opts.config, '-passin', 'stdin', '-revoke', opts.cert];
+  if (opts.reason !== undefined) argv.push('-crl_reason', opts.reason);
+  return command(argv, opts.passphraseFile);
+}
+
+/** `openssl ca -valid`: record a certificate issued elsewhere by this CA's key (the Makefile's) as valid. */
+export function caValid(opts: { config: string; cert: string; passphraseFile: string }): Command {
+  return command(['openssl', 'ca', '-batch', '-config', opts.config, '-passin', 'stdin', '-valid', opts.cert], opts.passphraseFile);
+}
+
+/**
+ * Re-sign the CA certificate with its own key: same subject and key (so every issued certificate still
+ * verifies), new validity and serial, extensions replaced by the `v3_ca` section of the CA's config.
+ */
+export function caResign(opts: {
+  cert: string;
+  key: string;
+  config: string;
+  days: number;
+  digest: string;
+  /** Hex serial of the new certificate. */
+  serial: string;
+  out: string;
+  passphraseFile: string;
+}): Command {
+  return command(
+    [
+      'openssl', 'x509', '-in', opts.cert, '-signkey', opts.key, '-passin', 'stdin',
+      '-clrext', '-extfile', opts.config, '-extensions', 'v3_ca',
+      '-days', String(opts.days), `-${opts.digest}`, '-set_serial', `0x${opts.serial}`, '-out', opts.out,
+    ],
+    opts.passphraseFile,
+  );
 }
 
 /** `openssl ca -gencrl`: a fresh CRL from the CA database. */
-export function caGencrl(opts: { config: string; out: string; passphraseFile: string }): Command {
-  return command(['openssl', 'ca', '-batch', '-config', opts.config, '-passin', 'stdin', '-gencrl', '-out', opts.out], opts.passphraseFile);
+export function caGencrl(opts: { config: string; out: string; days: number; passphraseFile: string }): Command {
+  return command(['openssl', 'ca', '-batch', '-config', opts.config, '-passin', 'stdin', '-gencrl', '-crldays', String(opts.days), '-out', opts.out], opts.passphraseFile);
 }
 
 /** `openssl x509`: re-sign with the same key (CA renewal) or print fields. */

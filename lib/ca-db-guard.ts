@@ -1,4 +1,4 @@
-// The CA database (index.txt, index.txt.attr), which openssl ca rewrites on every signature, kept whole
+// Keeps the CA database (index.txt, index.txt.attr), which openssl ca rewrites on every signature, whole
 // across kills and full disks.
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
