@@ -46,8 +46,14 @@ export function protectCaDatabase(s: Settings, dir: string): (ok: boolean) => vo
       const was = before[i];
       if (was === undefined) return false;
       const now = readOrUndefined(path.join(dir, f));
-      if (now === undefined || now.length < was.length || !now.subarray(0, was.length).equals(was)) return true;
-      return f === ca.index && !now.toString('utf8').split('\n').filter(Boolean).every((l) => l.split('\t').length === 6);
+      if (now === undefined) return true;
+      if (f === ca.indexAttr) return !now.equals(was); // openssl writes the same settings back
+      // Signing appends an entry, revoking changes one in place: every entry must stay, well-formed.
+      const serials = (b: Buffer) => b.toString('utf8').split('\n').filter(Boolean).map((l) => l.split('\t'));
+      const after = serials(now);
+      if (!after.every((e) => e.length === 6)) return true;
+      const kept = new Set(after.map((e) => e[3]));
+      return !serials(was).every((e) => kept.has(e[3]));
     });
     if (ok && damaged.length === 0) return;
     try {

@@ -245,11 +245,11 @@ class StepFailed extends RunError {
   }
 }
 
-/** One line: the step, the program's exit and its first line of complaint; the command and all its output as detail (-v). */
+/** One line: the step, the exit status, the command and its first line of complaint; all its output as detail (-v). */
 function commandFailed(step: ExecStep | ActionStep, r: ExecResult): StepFailed {
   const why = r.stderr.split('\n').map((l) => l.trim()).find(Boolean) ?? 'no message';
   return new StepFailed(
-    `${step.title} failed: ${step.command.argv[0]} exit ${r.exitCode}: ${why.slice(0, 300)} (run with -v for the command and its full output)`,
+    `${step.title} failed (exit ${r.exitCode}): ${step.command.display}: ${why.slice(0, 300)} (-v shows all its output)`,
     r.exitCode,
     `${step.command.display}\n${r.stderr.trim()}`.trim(),
   );
