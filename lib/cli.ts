@@ -4,7 +4,7 @@ import { hideBin } from 'yargs/helpers';
 import type { InitArgs } from './cmd/init.js';
 import type { GlobalArgs } from './context.js';
 import { REVOKE_REASONS } from './commands/openssl.js';
-import { exitCodeOf, UsageError } from './errors.js';
+import { exitCodeOf, RunError, UsageError } from './errors.js';
 
 /** Shown under every command's --help. */
 export const EPILOG = [
@@ -139,6 +139,9 @@ export async function main(argv: string[]): Promise<number> {
     const c = exitCodeOf(err);
     const msg = err instanceof Error ? err.message : String(err);
     process.stderr.write(`postfix-tls-relay: ${msg}\n`);
+    // One line by default; the failed command and its whole output with -v.
+    const detail = err instanceof RunError ? err.detail : undefined;
+    if (detail && argv.some((x) => x === '-v' || x === '--verbose')) process.stderr.write(`${detail.replace(/^/gm, '  ')}\n`);
     if (c === 1 && !(err instanceof Error && err.name === 'RunError') && err instanceof Error && err.stack && process.env.POSTFIX_TLS_RELAY_DEBUG) {
       process.stderr.write(`${err.stack}\n`);
     }

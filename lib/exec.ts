@@ -1,5 +1,7 @@
 // The only place that starts programs. execa is loaded on first use, so a run with nothing to do never loads it.
-import { RunError } from './errors.js';
+import { accessSync, constants, statSync } from 'node:fs';
+import path from 'node:path';
+import { INTERRUPTED, RunError } from './errors.js';
 
 export interface ExecResult {
   exitCode: number;
@@ -8,6 +10,25 @@ export interface ExecResult {
 }
 
 const PACKAGES: Record<string, string> = { openssl: 'openssl', gpg: 'gnupg', rsync: 'rsync', ssh: 'openssh-client', postconf: 'postfix', make: 'make' };
+
+export function notFound(program: string): RunError {
+  const pkg = PACKAGES[program];
+  return new RunError(`${program}: command not found on PATH; install it${pkg ? ` (Debian package ${pkg})` : ''}`);
+}
+
+/** Throws notFound() unless `program` is an executable file on PATH: checked before a build writes anything. */
+export function requireProgram(program: string, envPath = process.env.PATH ?? ''): void {
+  for (const d of envPath.split(path.delimiter)) {
+    const f = path.join(d || '.', program);
+    try {
+      accessSync(f, constants.X_OK);
+      if (statSync(f).isFile()) return;
+    } catch {
+      /* not here */
+    }
+  }
+  throw notFound(program);
+}
 
 export async function run(
   argv: readonly string[],
@@ -27,13 +48,10 @@ export async function run(
       extendEnv: true,
       stripFinalNewline: false,
     });
-    if (r.isCanceled) throw new RunError('interrupted');
+    if (r.isCanceled) throw new RunError(INTERRUPTED);
     if (r.failed && r.exitCode === undefined) {
       const code = (r.cause as NodeJS.ErrnoException | undefined)?.code;
-      if (code === 'ENOENT') {
-        const pkg = PACKAGES[file];
-        throw new RunError(`${file}: command not found on PATH; install it${pkg ? ` (Debian package ${pkg})` : ''}`);
-      }
+      if (code === 'ENOENT') throw notFound(file);
       throw new RunError(`${file}: could not run (${r.shortMessage})`);
     }
     return { exitCode: r.exitCode ?? 1, stdout: Buffer.from(r.stdout), stderr: Buffer.from(r.stderr).toString('utf8') };
