@@ -1,5 +1,5 @@
 // Every file we write appears whole or not at all: temp file in the same directory, fsync, rename.
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync, chmodSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync, chmodSync } from 'node:fs';
 import { chmod, mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -10,18 +10,24 @@ export function tmpName(file: string): string {
 export function writeFileAtomic(file: string, data: string | Buffer, mode = 0o644): void {
   mkdirSync(path.dirname(file), { recursive: true });
   const tmp = `${tmpName(file)}.${process.pid}`;
+  const bytes = typeof data === 'string' ? Buffer.from(data) : data;
   const fd = openSync(tmp, 'w', mode);
   try {
-    writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
+    // write(2) may write less than asked when the disk fills up; the next call then reports ENOSPC.
+    for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off, bytes.length - off);
     fsyncSync(fd);
-  } catch (err) {
     closeSync(fd);
+    chmodSync(tmp, mode); // whatever the umask
+    renameSync(tmp, file);
+  } catch (err) {
+    try {
+      closeSync(fd);
+    } catch {
+      /* already closed */
+    }
     rmSync(tmp, { force: true });
     throw err;
   }
-  closeSync(fd);
-  chmodSync(tmp, mode); // whatever the umask
-  renameSync(tmp, file);
 }
 
 /** Flushes a file another program wrote, before we rename it into place. */
@@ -42,16 +48,16 @@ export async function writeFileAtomicAsync(file: string, data: string | Buffer, 
   const tmp = `${tmpName(file)}.${process.pid}`;
   const fh = await open(tmp, 'w', mode);
   try {
-    await fh.writeFile(data);
+    await fh.writeFile(data); // loops over short writes; a full disk ends in ENOSPC
     await fh.sync();
-  } catch (err) {
     await fh.close();
+    await chmod(tmp, mode); // whatever the umask
+    await rename(tmp, file);
+  } catch (err) {
+    await fh.close().catch(() => undefined); // may be closed already
     await rm(tmp, { force: true });
     throw err;
   }
-  await fh.close();
-  await chmod(tmp, mode); // whatever the umask
-  await rename(tmp, file);
 }
 
 export async function fsyncFileAsync(file: string): Promise<void> {
@@ -61,4 +67,33 @@ export async function fsyncFileAsync(file: string): Promise<void> {
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * Removes temp files a killed run left next to `files` (`.name.tmp` of commands, `.name.tmp.<pid>` of
+ * writeFileAtomic). Only call while holding the project lock: then no live writer owns them.
+ */
+export function removeStaleTemps(projectDir: string, files: readonly string[]): string[] {
+  const byDir = new Map<string, Set<string>>();
+  for (const f of files) {
+    const d = path.dirname(f);
+    if (!byDir.has(d)) byDir.set(d, new Set());
+    byDir.get(d)!.add(`.${path.basename(f)}.tmp`);
+  }
+  const removed: string[] = [];
+  for (const [d, temps] of byDir) {
+    let names: string[];
+    try {
+      names = readdirSync(path.join(projectDir, d));
+    } catch {
+      continue; // not made yet
+    }
+    for (const n of names) {
+      if (temps.has(n) || temps.has(n.replace(/\.\d+$/, ''))) {
+        rmSync(path.join(projectDir, d, n), { force: true });
+        removed.push(path.join(d, n));
+      }
+    }
+  }
+  return removed;
 }

@@ -4,7 +4,7 @@ import type { Argv, Options } from 'yargs';
 import type { InitArgs } from './cmd/init.js';
 import type { GlobalArgs } from './context.js';
 import { REVOKE_REASONS } from './commands/openssl.js';
-import { exitCodeOf, UsageError } from './errors.js';
+import { exitCodeOf, RunError, UsageError } from './errors.js';
 import { GLOBAL_OPTIONS, plainBuildArgs } from './options.js';
 
 /** Shown under every command's --help. */
@@ -22,6 +22,14 @@ export function globals(y: Argv): Argv<GlobalArgs> {
   return y.options(options) as unknown as Argv<GlobalArgs>;
 }
 
+function sshOption<T>(y: Argv<T>) {
+  return y.option('ssh-option', {
+    type: 'string',
+    array: true,
+    describe: 'Pass -o KEY=VALUE to every ssh and rsync call (repeatable; wins over the ssh_options setting)',
+  });
+}
+
 export async function main(argv: string[]): Promise<number> {
   try {
     const plain = plainBuildArgs(argv);
@@ -34,6 +42,9 @@ export async function main(argv: string[]): Promise<number> {
     const c = exitCodeOf(err);
     const msg = err instanceof Error ? err.message : String(err);
     process.stderr.write(`postfix-tls-relay: ${msg}\n`);
+    // One line by default; the failed command and its whole output with -v.
+    const detail = err instanceof RunError ? err.detail : undefined;
+    if (detail && argv.some((x) => x === '-v' || x === '--verbose')) process.stderr.write(`${detail.replace(/^/gm, '  ')}\n`);
     if (c === 1 && !(err instanceof Error && err.name === 'RunError') && err instanceof Error && err.stack && process.env.POSTFIX_TLS_RELAY_DEBUG) {
       process.stderr.write(`${err.stack}\n`);
     }
@@ -91,6 +102,17 @@ async function withYargs(argv: string[]): Promise<number> {
       y.epilog(EPILOG).positional('host', { type: 'string', demandOption: true, describe: 'Host name (completed with domain) or fqdn' })
         .example('$0 add-client backup-mailhost', 'its key, certificate and bundle; the relay lists it'),
     async (a) => set((await import('./cmd/add-client.js')).addClient(a as unknown as import('./cmd/add-client.js').AddClientArgs)))
+    .command('deploy [which]', 'Copy each host\'s bundle with rsync and run its apply script over ssh (the relay first)', (y) =>
+      sshOption(y.epilog(EPILOG).positional('which', { choices: ['client', 'server', 'all'] as const, default: 'all' as const, describe: 'Which hosts' }))
+        .example('$0 deploy -C ~/relay-ca', 'the relay, then every client; a second run says "unchanged"')
+        .example('$0 deploy server -n --ssh-option IdentityFile=~/.ssh/relay_ed25519', 'show the exact rsync and ssh commands, run nothing'),
+    async (a) => set((await import('./cmd/deploy.js')).deploy(a as unknown as import('./cmd/deploy.js').DeployArgs)))
+    .command('check [which]', 'Compare each host\'s Postfix settings and deployed files with this project over ssh; OK/FAIL per item', (y) =>
+      sshOption(y.epilog(EPILOG).positional('which', { choices: ['client', 'server', 'all'] as const, default: 'all' as const, describe: 'Which hosts' }))
+        .option('live', { type: 'boolean', default: false, describe: 'Also probe the relay with STARTTLS from each client host, using its certificate' })
+        .example('$0 check --live', 'every setting and file, and a live TLS handshake client → relay; exit 1 on any FAIL')
+        .example('$0 check server --json', 'the relay\'s checks as data'),
+    async (a) => set((await import('./cmd/check.js')).check(a as unknown as import('./cmd/check.js').CheckArgs)))
     .command('clean', 'Move generated files to archive/clean-<time>/ (the CA key is kept there, never deleted)', (y) =>
       y.epilog(EPILOG).example('$0 clean -n', 'show what would be moved'),
     async (a) => set((await import('./cmd/clean.js')).clean(a as unknown as GlobalArgs)))

@@ -15,7 +15,28 @@ export class RunError extends Error {
   }
 }
 
+export const INTERRUPTED = 'interrupted; finished files are kept, run again to complete';
+
 export function exitCodeOf(err: unknown): number {
   if (err instanceof UsageError || err instanceof RunError) return err.exitCode;
   return 1;
+}
+
+/** What to do about a failed file operation, by errno. */
+const FS_HINTS: Record<string, string> = {
+  ENOSPC: 'no space left on the device; free some space and run again (finished files are kept)',
+  EDQUOT: 'disk quota exceeded; free some space and run again (finished files are kept)',
+  EROFS: 'the file system is read-only; run in a writable project directory',
+  EACCES: 'permission denied; run as the owner of the project directory or fix its permissions',
+  EPERM: 'operation not permitted; run as the owner of the project directory or fix its permissions',
+  ENOTDIR: 'a part of the path is a file, not a directory; move that file away',
+  EISDIR: 'a directory is in the way; move it away',
+};
+
+/** A failed fs call on `file` as a one-line RunError naming the file and the fix. */
+export function fsFailure(err: unknown, file: string, action = 'cannot write'): RunError {
+  if (err instanceof RunError || err instanceof UsageError) return err as RunError;
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const hint = (code && FS_HINTS[code]) ?? (err instanceof Error ? err.message.split('\n')[0] : String(err));
+  return new RunError(`${file}: ${action}${code ? ` (${code})` : ''}: ${hint}`);
 }

@@ -101,3 +101,15 @@ export function findHost(s: Settings, name: string): Host | undefined {
   const fqdn = (name.includes('.') ? name : `${name}.${s.domain}`).toLowerCase().replace(/\.$/, '');
   return allHosts(s).find((h) => h.fqdn === fqdn);
 }
+
+export type HostSelection = 'client' | 'server' | 'all';
+
+/**
+ * The hosts `deploy` and `check` work on, the relay first: a client must never start using a
+ * certificate the relay does not trust yet.
+ */
+export function selectHosts(s: Settings, which: HostSelection): Host[] {
+  if (which === 'server') return [s.server];
+  if (which === 'client') return [...s.clients];
+  return allHosts(s);
+}

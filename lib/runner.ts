@@ -2,16 +2,18 @@
 // rendered file, when its recipe changed), and is otherwise skipped. Independent steps may run in
 // parallel up to `jobs`; steps sharing a `serial` lock (the CA database) run one at a time in plan order.
 import { createHash } from 'node:crypto';
-import { appendFileSync, chmodSync, existsSync, linkSync, mkdirSync, readFileSync, rmSync, renameSync, statSync, utimesSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, linkSync, mkdirSync, readFileSync, rmSync, renameSync, statSync, statfsSync, utimesSync } from 'node:fs';
 import path from 'node:path';
 import { fsyncFileAsync, writeFileAtomicAsync } from './atomic.js';
-import { RunError } from './errors.js';
-import { run } from './exec.js';
-import { AUDIT_LOG } from './layout.js';
+import { auditLine as formatAudit } from './audit.js';
+import { fsFailure, INTERRUPTED, RunError } from './errors.js';
+import { run, type ExecResult } from './exec.js';
+import { AUDIT_LOG, STATE_FILE } from './layout.js';
 import type { Passphrase } from './passphrase.js';
+import { isCompletePem } from './pem.js';
 import { renderConf, renderEjs, templateSource } from './render.js';
 import { loadRecipes, saveRecipes, type Recipes } from './state.js';
-import { commandOf, type Step, type WriteStep } from './steps.js';
+import { commandOf, type ActionStep, type ExecStep, type Step, type WriteStep } from './steps.js';
 
 export type RunEvent =
   | { type: 'start'; step: Step; reason: string }
@@ -26,6 +28,12 @@ export interface RunOptions {
   dryRun?: boolean;
   signal?: AbortSignal;
   onEvent?: (e: RunEvent) => void;
+  /**
+   * Called before a command step runs; the function it returns is called right after the command
+   * (before its output is put in place) with whether the command succeeded. It may undo what a failed
+   * command did to files it shares with other steps (the CA database), and throw to fail the step.
+   */
+  protect?: (step: ExecStep | ActionStep) => ((ok: boolean) => void) | undefined;
 }
 
 export interface StepOutcome {
@@ -97,7 +105,12 @@ export async function runPlan(steps: readonly Step[], opts: RunOptions): Promise
   const flushAudit = () => {
     while (flushed < steps.length && audit[flushed] !== undefined) {
       const line = audit[flushed++];
-      if (line) appendFileSync(path.join(dir, AUDIT_LOG), line, { mode: 0o644 });
+      if (!line) continue;
+      try {
+        appendFileSync(path.join(dir, AUDIT_LOG), line, { mode: 0o644 });
+      } catch (err) {
+        throw fsFailure(err, AUDIT_LOG);
+      }
     }
   };
 
@@ -147,7 +160,13 @@ export async function runPlan(steps: readonly Step[], opts: RunOptions): Promise
     const t0 = performance.now();
     const startedAt = new Date().toISOString();
     try {
-      const didChange = await execute(step, dir, recipes, opts);
+      let didChange: boolean;
+      try {
+        didChange = await execute(step, dir, recipes, opts);
+      } catch (err) {
+        if (opts.signal?.aborted) throw new RunError(INTERRUPTED); // a Ctrl-C reaches the child too
+        throw fsFailure(err, step.outputs[0] ?? step.title);
+      }
       const ms = performance.now() - t0;
       if (didChange) step.outputs.forEach((o) => changed.add(o));
       outcomes[i] = { step, state: didChange ? 'ran' : 'unchanged', reason };
@@ -162,7 +181,11 @@ export async function runPlan(steps: readonly Step[], opts: RunOptions): Promise
       opts.onEvent?.({ type: 'fail', step, ms });
       throw err;
     } finally {
-      flushAudit();
+      try {
+        flushAudit();
+      } catch (err) {
+        failure ??= err;
+      }
     }
   };
 
@@ -193,11 +216,16 @@ export async function runPlan(steps: readonly Step[], opts: RunOptions): Promise
     }
   } finally {
     await Promise.allSettled(running.values());
-    flushAudit();
-    if (JSON.stringify(recipes) !== recipesBefore) saveRecipes(dir, recipes);
+    // Bookkeeping must not hide the failure that stopped the run (on a full disk both fail).
+    try {
+      flushAudit();
+      if (JSON.stringify(recipes) !== recipesBefore) saveRecipes(dir, recipes);
+    } catch (err) {
+      failure ??= fsFailure(err, STATE_FILE);
+    }
   }
   if (failure !== undefined) throw failure;
-  if (opts.signal?.aborted) throw new RunError('interrupted; finished files are kept, run again to complete');
+  if (opts.signal?.aborted) throw new RunError(INTERRUPTED);
   return finish();
 
   function finish(): RunResult {
@@ -211,7 +239,7 @@ export async function runPlan(steps: readonly Step[], opts: RunOptions): Promise
 }
 
 function auditLine(start: string, step: string, command: string, ms: number, exit: number): string {
-  return `${JSON.stringify({ start, step, command, durationMs: Math.round(ms), exit })}\n`;
+  return formatAudit({ start, step, command, durationMs: ms, exit });
 }
 
 class StepFailed extends RunError {
@@ -220,16 +248,34 @@ class StepFailed extends RunError {
   }
 }
 
+/** One line: the step, the exit status, the command and its first line of complaint; all its output as detail (-v). */
+function commandFailed(step: ExecStep | ActionStep, r: ExecResult): StepFailed {
+  const why = r.stderr.split('\n').map((l) => l.trim()).find(Boolean) ?? 'no message';
+  return new StepFailed(
+    `${step.title} failed (exit ${r.exitCode}): ${step.command.display}: ${why.slice(0, 300)} (-v shows all its output)`,
+    r.exitCode,
+    `${step.command.display}\n${r.stderr.trim()}`.trim(),
+  );
+}
+
 /** Runs one stale step. Returns false when the output was already right (nothing rewritten). */
 async function execute(step: Step, dir: string, recipes: Recipes, opts: RunOptions): Promise<boolean> {
   for (const o of step.outputs) ensureParent(dir, o);
   switch (step.kind) {
     case 'action': {
       const input = step.command.passphraseOnStdin ? await opts.passphrase.get() : undefined;
-      const r = await run(step.command.argv, { cwd: dir, input, signal: opts.signal });
+      const afterwards = opts.protect?.(step);
+      let r;
+      try {
+        r = await run(step.command.argv, { cwd: dir, input, signal: opts.signal });
+      } catch (err) {
+        afterwards?.(false);
+        throw err;
+      }
+      afterwards?.(r.exitCode === 0);
       if (r.exitCode !== 0) {
-        const detail = r.stderr.trim();
-        throw new StepFailed(`${step.title} failed (exit ${r.exitCode}): ${step.command.display}${detail ? `\n${detail}` : ''}`, r.exitCode, detail);
+        if (opts.signal?.aborted) throw new RunError(INTERRUPTED);
+        throw commandFailed(step, r);
       }
       return true;
     }
@@ -238,20 +284,35 @@ async function execute(step: Step, dir: string, recipes: Recipes, opts: RunOptio
       const tmp = path.join(dir, step.tmp);
       rmSync(tmp, { force: true });
       const input = step.command.passphraseOnStdin ? await opts.passphrase.get() : undefined;
+      const afterwards = opts.protect?.(step);
       let r;
       try {
         r = await run(step.command.argv, { cwd: dir, input, signal: opts.signal });
       } catch (err) {
         rmSync(tmp, { force: true });
+        afterwards?.(false); // rolls back what the interrupted command did
         throw err;
       }
-      if (r.exitCode !== 0 || !existsSync(tmp) || statSync(tmp).size === 0) {
+      // openssl may exit 0 after a short write on a full disk: only whole PEM goes into place.
+      const whole = existsSync(tmp) && isCompletePem(readFileSync(tmp));
+      try {
+        afterwards?.(r.exitCode === 0 && whole);
+      } catch (err) {
         rmSync(tmp, { force: true });
-        const detail = r.stderr.trim();
+        throw err;
+      }
+      if (r.exitCode !== 0) {
+        rmSync(tmp, { force: true });
+        if (opts.signal?.aborted) throw new RunError(INTERRUPTED);
+        throw commandFailed(step, r);
+      }
+      if (!whole) {
+        rmSync(tmp, { force: true });
+        const full = diskAlmostFull(path.dirname(tmp));
         throw new StepFailed(
-          `${step.title} failed (exit ${r.exitCode}): ${step.command.display}${detail ? `\n${detail}` : ''}`,
-          r.exitCode || 1,
-          detail,
+          `${step.output}: ${step.command.argv[0]} exited 0 but wrote ${full ? 'an incomplete file: no space left on the device; free some space and run again (finished files are kept)' : 'no complete PEM file; run with -v for the command and its output'}`,
+          r.exitCode,
+          `${step.command.display}\n${r.stderr.trim()}`.trim(),
         );
       }
       await fsyncFileAsync(tmp);
@@ -260,6 +321,11 @@ async function execute(step: Step, dir: string, recipes: Recipes, opts: RunOptio
         // link() fails if the key appeared meanwhile: an existing key is never replaced.
         try {
           linkSync(tmp, out);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+            throw new RunError(`${step.output} appeared while it was being made and is kept as it is; run again`);
+          }
+          throw err;
         } finally {
           rmSync(tmp, { force: true });
         }
@@ -276,11 +342,21 @@ async function execute(step: Step, dir: string, recipes: Recipes, opts: RunOptio
         step.template.engine === 'conf'
           ? renderConf(step.template.name, context as Record<string, string>)
           : await renderEjs(step.template.name, context);
-      recipes[step.output] = recipe;
-      return await putFile(out, Buffer.from(text), step.mode, step.createOnly, olderThanInputs(step, dir));
+      const changed = await putFile(out, Buffer.from(text), step.mode, step.createOnly, olderThanInputs(step, dir));
+      recipes[step.output] = recipe; // only once the file holds it: a failed write must be retried
+      return changed;
     }
     case 'copy':
       return await putFile(path.join(dir, step.output), readFileSync(path.join(dir, step.source)), step.mode, false, true);
+  }
+}
+
+function diskAlmostFull(dir: string): boolean {
+  try {
+    const st = statfsSync(dir);
+    return st.bavail * st.bsize < 256 * 1024;
+  } catch {
+    return false;
   }
 }
 

@@ -4,7 +4,7 @@
 #
 # Usage: install-system-packages.sh runtime|test|all
 #   runtime     openssl gnupg rsync openssh-client ca-certificates
-#   test, all   runtime + postfix swaks openssh-server make
+#   test, all   runtime + postfix swaks openssh-server make strace
 #
 # Packages already installed are skipped (dpkg-query); when nothing is missing, nothing is fetched.
 # postfix is installed as "No configuration": no /etc/postfix/main.cf, so the default instance
@@ -14,7 +14,7 @@
 set -eu
 
 RUNTIME_PKGS="openssl gnupg rsync openssh-client ca-certificates"
-TEST_PKGS="postfix swaks openssh-server make"
+TEST_PKGS="postfix swaks openssh-server make strace"
 
 usage() {
 	echo "usage: $0 runtime|test|all" >&2

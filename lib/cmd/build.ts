@@ -22,7 +22,8 @@ export async function build(args: GlobalArgs): Promise<RunResult> {
     try {
       result = await runBuild(ctx, session);
     } catch (err) {
-      ctx.report.summary(); // what got done before the failure
+      // What got done before the failure; nothing when the checks before the plan stopped it.
+      if (Object.values(ctx.report.counts).some((n) => n > 0)) ctx.report.summary();
       throw err;
     }
     ctx.report.summary(result);

@@ -17,7 +17,7 @@ export async function clean(args: GlobalArgs): Promise<void> {
     ctx.report.result({ archive, moved: present, dryRun: true }, () => present.map((p) => `would move ${p} to ${archive}/${p}`).join('\n') || 'nothing to clean');
     return;
   }
-  const release = acquireLock(ctx.projectDir);
+  const release = await acquireLock(ctx.projectDir);
   try {
     for (const p of present) {
       await fse.move(path.join(ctx.projectDir, p), path.join(ctx.projectDir, archive, p));

@@ -1,6 +1,9 @@
 // `instructions` and `status`: read-only reports on the project.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { rsyncFiles, ssh as sshCommand } from '../commands/ssh.js';
+import { bundleFiles } from '../deploy.js';
+import { shq } from '../shell.js';
 import { loadContext, type GlobalArgs } from '../context.js';
 import { ALLOWLIST, allHosts, bundleDir, remoteFiles } from '../layout.js';
 import { applyContext } from '../plan.js';
@@ -25,6 +28,9 @@ export async function instructions(args: GlobalArgs): Promise<void> {
     postfixDir: h.postfixDir,
     bundle: path.relative(process.cwd(), path.join(ctx.projectDir, bundleDir(h))) || '.',
     sshTarget: `${h.ssh.user}@${h.ssh.host}`,
+    // The same rsync `deploy` runs: only the bundle's files, parent directories such as /etc untouched.
+    rsync: rsyncFiles({ root: path.relative(process.cwd(), path.join(ctx.projectDir, bundleDir(h), 'root')) || '.', files: bundleFiles(s, h), target: h.ssh, options: s.sshOptions }).display,
+    ssh: sshCommand(h.ssh, s.sshOptions, `sh ${shq(remoteFiles(s, h).applyScript)}`).display,
     applyScript: remoteFiles(s, h).applyScript,
   }));
   const text = await renderEjs('instructions.ejs', {

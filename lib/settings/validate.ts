@@ -108,7 +108,10 @@ export function checkCountry(v: string): string | undefined {
 
 /** ssh -o options: KEY=VALUE with a plain key; the value goes to argv, never through a shell. */
 export function checkSshOption(v: string): string | undefined {
-  return /^[A-Za-z][A-Za-z0-9]*=[^\s]+$/.test(v) ? undefined : `"${printable(v)}" is not an ssh option of the form KEY=VALUE`;
+  if (!/^[A-Za-z][A-Za-z0-9]*=\S+$/.test(v)) return `"${printable(v)}" is not an ssh option of the form KEY=VALUE (no spaces)`;
+  // rsync -e "ssh -o …" is split by rsync itself, which treats quotes and backslashes specially.
+  if (/['"\\]/.test(v)) return `"${printable(v)}" contains a quote or backslash, which cannot pass through rsync -e; leave them out`;
+  return undefined;
 }
 
 /** Show a bad value safely on one line. */

@@ -1,6 +1,6 @@
 // lib/exec.ts with real programs: output, exit codes, standard input, a missing program, cancellation.
 import { expect } from 'chai';
-import { RunError } from '../../lib/errors.js';
+import { INTERRUPTED, RunError } from '../../lib/errors.js';
 import { run } from '../../lib/exec.js';
 
 async function failure(p: Promise<unknown>): Promise<Error> {
@@ -49,7 +49,7 @@ describe('exec.run', () => {
     setTimeout(() => abort.abort(), 100);
     const err = await failure(run(['sleep', '30'], { signal: abort.signal }));
     expect(err).to.be.instanceOf(RunError);
-    expect(err.message).to.equal('interrupted');
+    expect(err.message).to.equal(INTERRUPTED);
     expect(Date.now() - started).to.be.lessThan(10_000);
   });
 

@@ -11,12 +11,13 @@ import { runPlan, type RunEvent } from '../../lib/runner.js';
 import { shJoin } from '../../lib/shell.js';
 import type { ExecStep } from '../../lib/steps.js';
 
-/** A step whose command sleeps, appends its id to `trace` and writes its output. */
+/** A step whose command sleeps, appends its id to `trace` and writes its output (a PEM block, as openssl would). */
 function sleeper(id: string, seconds: number, opts: { inputs?: string[]; serial?: string; trace?: string } = {}): ExecStep {
   const output = `${id}.out`;
   const tmp = tmpName(output);
   const trace = opts.trace ? `echo ${id} >> ${opts.trace}; ` : '';
-  const argv = ['sh', '-c', `sleep ${seconds}; ${trace}echo ${id} > "$0"`, tmp];
+  const pem = `'-----BEGIN TEST-----' '${Buffer.from(id).toString('base64')}' '-----END TEST-----'`;
+  const argv = ['sh', '-c', `sleep ${seconds}; ${trace}printf '%s\\n' ${pem} > "$0"`, tmp];
   return {
     kind: 'exec', id, title: id, inputs: opts.inputs ?? [], outputs: [output], output, tmp, mode: 0o644,
     command: { argv, passphraseOnStdin: false, display: shJoin(argv) }, createOnly: false, serial: opts.serial,
