@@ -1,7 +1,6 @@
-// The only place that starts programs. Plain node:child_process rather than execa: importing execa 9
-// alone takes about as long as starting node (~90 ms, measured in `npm run bench -- --only imports`),
-// paid on every build that runs a command, and we need none of its extras.
-import { spawn } from 'node:child_process';
+// The only place that starts programs, through execa. execa is imported on first use: its import
+// costs about as much as starting node (~90 ms, `npm run bench -- --only imports`), so a run with
+// nothing to do never pays it; a build that runs commands pays it once.
 import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
 import { INTERRUPTED, RunError } from './errors.js';
@@ -33,36 +32,29 @@ export function requireProgram(program: string, envPath = process.env.PATH ?? ''
   throw notFound(program);
 }
 
-export function run(
+export async function run(
   argv: readonly string[],
   opts: { cwd?: string; input?: Buffer; signal?: AbortSignal; env?: Record<string, string | undefined> } = {},
 ): Promise<ExecResult> {
   const [file, ...args] = argv as [string, ...string[]];
-  return new Promise((resolve, reject) => {
-    if (opts.signal?.aborted) return reject(new RunError(INTERRUPTED));
-    const child = spawn(file, args, {
-      cwd: opts.cwd,
-      env: opts.env ? { ...process.env, ...opts.env } : process.env,
-      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-      signal: opts.signal,
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout!.on('data', (b: Buffer) => out.push(b));
-    child.stderr!.on('data', (b: Buffer) => err.push(b));
-    child.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.name === 'AbortError') reject(new RunError(INTERRUPTED));
-      else if (e.code === 'ENOENT') reject(notFound(file));
-      else reject(new RunError(`${file}: could not run (${e.message})`));
-    });
-    child.on('close', (code, signal) => {
-      if (opts.signal?.aborted) return reject(new RunError(INTERRUPTED));
-      if (code === null) return reject(new RunError(`${file}: could not run (killed by ${signal})`));
-      resolve({ exitCode: code, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8') });
-    });
-    if (opts.input !== undefined) {
-      child.stdin!.on('error', () => undefined); // EPIPE when the program exits without reading it all
-      child.stdin!.end(opts.input);
-    }
+  if (opts.signal?.aborted) throw new RunError(INTERRUPTED);
+  const { execa } = await import('execa');
+  const r = await execa(file, args, {
+    cwd: opts.cwd,
+    env: opts.env,
+    extendEnv: true,
+    input: opts.input,
+    stdin: opts.input === undefined ? 'ignore' : undefined,
+    encoding: 'buffer',
+    reject: false,
+    stripFinalNewline: false,
+    cancelSignal: opts.signal,
   });
+  if (r.isCanceled || opts.signal?.aborted) throw new RunError(INTERRUPTED);
+  if (r.exitCode === undefined) {
+    const code = (r.cause as NodeJS.ErrnoException | undefined)?.code;
+    if (code === 'ENOENT') throw notFound(file);
+    throw new RunError(`${file}: could not run (${r.signal ? `killed by ${r.signal}` : r.shortMessage})`);
+  }
+  return { exitCode: r.exitCode, stdout: Buffer.from(r.stdout), stderr: Buffer.from(r.stderr).toString('utf8') };
 }
