@@ -301,7 +301,7 @@ const SECTIONS: readonly Section[] = [
         notes: [
           `${KEYGEN_BOUND.clients + 2} RSA keys of random duration (prime search); two CPUs finish together only on average. The openssl ca steps (one at a time by design) and the start-up stay serial.`,
           'Keys in flight (summed key durations / key-generation span) is the scheduler\'s part and does not depend on load; the speed-up also needs the CPUs to be free.',
-          `The reference rows bound what any --jobs 2 can gain here now: ${times(available)} for two ideal CPU-bound jobs; key generation got ${times(keySpeedup)}.`,
+          `The reference rows show what two processes could gain here at the time (itself measured with noise): ${times(available)} for two ideal CPU-bound jobs; key generation got ${times(keySpeedup)}.`,
         ],
       };
     },
