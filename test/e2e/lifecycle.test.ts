@@ -7,7 +7,8 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createLab, freePort, labPrerequisites, requirePrerequisites, swaks, waitForPort, type Lab } from '../support/lab.js';
-import { createProject, settingsText, type TestProject } from '../support/project.js';
+import { labSettings } from '../support/lab-settings.js';
+import { createProject, type TestProject } from '../support/project.js';
 import { createTestGpg, type TestGpg } from '../support/gpg.js';
 import { serialOf } from '../support/certs.js';
 
@@ -17,19 +18,7 @@ const MAIL = `mailhost.${D}`; // the lab's client instance runs as this host
 const BACKUP = `backup.${D}`;
 const THIRD = `third.${D}`;
 
-function labSettings(lab: Lab): (pass: string) => string {
-  return (pass) =>
-    settingsText(pass, [
-      'smtp_client_hostnames := backup third',
-      `smtp_client_postfix_dir := ${lab.clientDir}`,
-      `smtpd_server_postfix_dir := ${lab.relayDir}`,
-      `certs_remote_dir := ${lab.root}/installed`,
-      `smtpd_server_relay_clientcerts_in := ${lab.root}/installed/relay_clientcerts`,
-      `smtpd_server_port := ${lab.relayPort}`,
-      'smtp_client_tls_loglevel := 1',
-      'smtpd_server_tls_loglevel := 1',
-    ].join('\n'));
-}
+const clientsLine = 'smtp_client_hostnames := backup third';
 
 describe('e2e: lifecycle through real Postfix (renew, revoke, rekey, CA renewal)', function () {
   let lab: Lab;
@@ -73,7 +62,7 @@ describe('e2e: lifecycle through real Postfix (renew, revoke, rekey, CA renewal)
     lab = await createLab({ relayFqdn: RELAY, clientFqdns: [MAIL, BACKUP, THIRD], relayPort: await freePort() });
     await lab.start();
     gpg = createTestGpg();
-    p = createProject({ gpg, settings: labSettings(lab) });
+    p = createProject({ gpg, settings: labSettings(lab, clientsLine) });
     keep = path.join(lab.root, 'kept');
     fs.mkdirSync(keep);
     cli(['build', '-q']);

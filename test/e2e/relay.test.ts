@@ -6,30 +6,13 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createLab, freePort, labPrerequisites, requirePrerequisites, swaks, waitForPort, type Lab } from '../support/lab.js';
-import { createProject, settingsText, type TestProject } from '../support/project.js';
+import { labSettings } from '../support/lab-settings.js';
+import { createProject, type TestProject } from '../support/project.js';
 import { createTestGpg, type TestGpg } from '../support/gpg.js';
 
 const RELAY = 'relayhost.example.test';
 const CLIENT = 'mailhost.example.test';
 const OTHER = 'other.example.test';
-
-/** Settings that point both roles at the lab's instances and keep every installed file inside the lab. */
-function labSettings(lab: Lab, extra: string): (pass: string) => string {
-  return (pass) =>
-    settingsText(
-      pass,
-      [
-        `smtp_client_postfix_dir := ${lab.clientDir}`,
-        `smtpd_server_postfix_dir := ${lab.relayDir}`,
-        `certs_remote_dir := ${lab.root}/installed`,
-        `smtpd_server_relay_clientcerts_in := ${lab.root}/installed/relay_clientcerts`,
-        `smtpd_server_port := ${lab.relayPort}`,
-        'smtp_client_tls_loglevel := 1',
-        'smtpd_server_tls_loglevel := 1',
-        extra,
-      ].join('\n'),
-    );
-}
 
 function build(p: TestProject, args: string[] = []): void {
   const r = p.cli(['build', '-q', ...args]);
