@@ -92,8 +92,9 @@ export function inBundle(host: Host, remotePath: string): string {
   return path.posix.join(bundleDir(host), 'root', remotePath);
 }
 
+/** Every host, the relays first (in their order), then the clients. */
 export function allHosts(s: Settings): Host[] {
-  return [s.server, ...s.clients];
+  return [...s.servers, ...s.clients];
 }
 
 /** A host of the settings by fqdn or by host name (completed with the domain, as settings.mk does). */
@@ -105,11 +106,11 @@ export function findHost(s: Settings, name: string): Host | undefined {
 export type HostSelection = 'client' | 'server' | 'all';
 
 /**
- * The hosts `deploy` and `check` work on, the relay first: a client must never start using a
- * certificate the relay does not trust yet.
+ * The hosts `deploy` and `check` work on, the relays first: a client must never start using a
+ * certificate a relay does not trust yet.
  */
 export function selectHosts(s: Settings, which: HostSelection): Host[] {
-  if (which === 'server') return [s.server];
+  if (which === 'server') return [...s.servers];
   if (which === 'client') return [...s.clients];
   return allHosts(s);
 }

@@ -10,7 +10,7 @@ import { certSerial, unrecordedCerts } from '../ca/adopt.js';
 import { loadRotations, retiringEntries, type Rotation } from '../ca/rotations.js';
 import { clientConfig, relayConfig } from '../postfix/config.js';
 import { confValue } from '../files/render.js';
-import type { Host, Settings, Subject } from '../settings/index.js';
+import { isRelay, type Host, type Settings, type Subject } from '../settings/index.js';
 import { shq } from '../programs/shell.js';
 import type { ActionStep, CopyStep, ExecStep, Step, WriteStep } from './step.js';
 import { readFileSync } from 'node:fs';
@@ -231,8 +231,8 @@ export function applyContext(s: Settings, host: Host): Record<string, unknown> {
     { path: r.key, mode: '0600' },
   ];
   const base = { version: TOOL_VERSION, fqdn: host.fqdn, role: host.role, postfixDir: host.postfixDir, dirs: [...new Set(dirs)], applyScript: r.applyScript };
-  if (host.role === 'server') {
-    const relay = relayConfig(s);
+  if (isRelay(host)) {
+    const relay = relayConfig(s, host);
     files.push({ path: relay.table.path, mode: '0644' });
     return { ...base, files, relay, client: null };
   }
@@ -248,7 +248,7 @@ export function bundleSteps(s: Settings, host: Host, ca: CaFiles = caFiles(s)): 
     copy(`bundle-cert:${host.fqdn}`, f.cert, inBundle(host, r.cert), 0o644),
     copy(`bundle-key:${host.fqdn}`, f.key, inBundle(host, r.key), 0o600),
   ];
-  if (host.role === 'server') steps.push(copy(`bundle-allowlist:${host.fqdn}`, ALLOWLIST, inBundle(host, s.server.relayClientcertsPath), 0o644));
+  if (isRelay(host)) steps.push(copy(`bundle-allowlist:${host.fqdn}`, ALLOWLIST, inBundle(host, host.relayClientcertsPath), 0o644));
   const apply: WriteStep = {
     kind: 'write', id: `apply:${host.fqdn}`, title: `apply script ${out}/apply.sh`, inputs: [], outputs: [`${out}/apply.sh`], output: `${out}/apply.sh`,
     mode: 0o755, template: { engine: 'ejs', name: 'apply.sh.ejs' }, context: applyContext(s, host), createOnly: false,
@@ -257,7 +257,7 @@ export function bundleSteps(s: Settings, host: Host, ca: CaFiles = caFiles(s)): 
   return steps;
 }
 
-/** The whole build, in a deterministic order: CA, relay, clients, allowlist, bundles. */
+/** The whole build, in a deterministic order: CA, relays, clients, allowlist, bundles. */
 export function buildPlan(s: Settings, opts: PlanOptions = projectState(s)): Step[] {
   const ca = caFiles(s);
   const frozen = revokedHosts(s, opts);

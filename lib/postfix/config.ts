@@ -1,6 +1,6 @@
 // The Postfix settings each host needs, as data. Templates print them; `check` compares against them.
 import { remoteFiles } from '../files/layout.js';
-import type { Host, Settings } from '../settings/index.js';
+import type { Host, Server, Settings } from '../settings/index.js';
 
 export interface Param {
   readonly name: string;
@@ -13,8 +13,19 @@ export interface TlsFileParams {
   readonly legacy: readonly Param[];
 }
 
+/**
+ * Where a client sends its mail: Postfix ≥ 3.5 takes every relay in relayhost, tried in order with the TLS
+ * policy looked up per relay; older versions take one relayhost and the others as smtp_fallback_relay.
+ */
+export interface RelayParams {
+  readonly list: readonly Param[];
+  readonly fallback: readonly Param[];
+}
+
 export interface ClientConfig {
+  /** Parameters for every Postfix version; relayhost is in `relays`. */
   readonly main: readonly Param[];
+  readonly relays: RelayParams;
   readonly tlsFiles: TlsFileParams;
   /** Obsolete parameters removed with `postconf -X` when present (left by the Makefile's snippet). */
   readonly obsolete: readonly string[];
@@ -37,9 +48,8 @@ const p = (name: string, value: string): Param => ({ name, value });
 export function clientConfig(s: Settings, host: Host): ClientConfig {
   const f = remoteFiles(s, host);
   return {
+    relays: relayParams(s.servers),
     main: [
-      // Brackets: no MX lookup; the relay's certificate must name this host (security level secure).
-      p('relayhost', `[${s.server.fqdn}]:${s.server.port}`),
       p('smtp_tls_security_level', 'secure'),
       p('smtp_tls_CAfile', f.caCert),
       // Debian points CApath at every public CA: any of them could then vouch for the relay's name.
@@ -54,14 +64,33 @@ export function clientConfig(s: Settings, host: Host): ClientConfig {
   };
 }
 
+/** `[fqdn]:port`: brackets, no MX lookup; the relay's certificate must name it (security level secure). */
+export const nexthop = (r: Server): string => `[${r.fqdn}]:${r.port}`;
+
+export function relayParams(relays: readonly Server[]): RelayParams {
+  const hops = relays.map(nexthop);
+  return {
+    // smtp_fallback_relay emptied too: a relay taken out of the settings leaves every list.
+    list: [p('relayhost', hops.join(', ')), p('smtp_fallback_relay', '')],
+    fallback: [p('relayhost', hops[0] ?? ''), p('smtp_fallback_relay', hops.slice(1).join(', '))],
+  };
+}
+
+/** Postfix 3.5 and later take a list of destinations in relayhost (apply.sh chooses the same way). */
+export function takesRelayList(mailVersion: string): boolean {
+  const [major = 0, minor = 0] = mailVersion.trim().split('.').map((x) => Number.parseInt(x, 10));
+  return major > 3 || (major === 3 && minor >= 5);
+}
+
 const DB_SUFFIX: Record<string, string> = { texthash: '', hash: '.db', lmdb: '.lmdb', cdb: '.cdb' };
 
-export function relayConfig(s: Settings): RelayConfig {
-  const f = remoteFiles(s, s.server);
-  const path = s.server.relayClientcertsPath;
+/** The relay service of one relay (its own key and certificate; the rest is the same on every relay). */
+export function relayConfig(s: Settings, relay: Server = s.server): RelayConfig {
+  const f = remoteFiles(s, relay);
+  const path = relay.relayClientcertsPath;
   return {
-    service: `${s.server.port}/inet`,
-    entry: `${s.server.port} inet n - n - - smtpd`,
+    service: `${relay.port}/inet`,
+    entry: `${relay.port} inet n - n - - smtpd`,
     fields: ['inet', 'n', '-', 'n', '-', '-', 'smtpd'],
     overrides: [
       p('smtpd_tls_security_level', 'encrypt'),
@@ -70,7 +99,7 @@ export function relayConfig(s: Settings): RelayConfig {
       p('smtpd_tls_ask_ccert', 'yes'),
       p('smtpd_tls_CAfile', f.caCert),
       p('smtpd_tls_CApath', ''),
-      p('smtpd_tls_loglevel', String(s.server.tlsLoglevel)),
+      p('smtpd_tls_loglevel', String(relay.tlsLoglevel)),
       // Explicit: the default digest depends on compatibility_level (md5 before 3.6, sha256 after).
       p('smtpd_tls_fingerprint_digest', s.fingerprintDigest),
       p('relay_clientcerts', `${s.tableType}:${path}`),

@@ -6,9 +6,9 @@ import path from 'node:path';
 import { bundleRoot } from './deploy.js';
 import { remoteFiles } from '../files/layout.js';
 import { bundleSteps } from '../plan/plan.js';
-import { clientConfig, relayConfig, type Param } from '../postfix/config.js';
+import { clientConfig, relayConfig, takesRelayList, type Param } from '../postfix/config.js';
 import { parsePostconf, parseSha256sum, parseStat, ProbeScript, STAT_FORMAT, type Probe } from './probe.js';
-import type { Host, Settings } from '../settings/index.js';
+import { isRelay, type Host, type Server, type Settings } from '../settings/index.js';
 
 export interface CheckResult {
   name: string;
@@ -33,7 +33,7 @@ export function expectedFiles(s: Settings, host: Host): ExpectedFile[] {
   const r = remoteFiles(s, host);
   const prefix = bundleRoot(host);
   const kinds: Record<string, FileKind> = { [r.caCert]: 'ca', [r.cert]: 'cert', [r.key]: 'key', [r.applyScript]: 'script' };
-  if (host.role === 'server') kinds[s.server.relayClientcertsPath] = 'table';
+  if (isRelay(host)) kinds[host.relayClientcertsPath] = 'table';
   return bundleSteps(s, host)
     .filter((st) => st.kind === 'copy' && st.output.startsWith(`${prefix}/`))
     .map((st) => {
@@ -54,7 +54,7 @@ function spkiHash(key: () => KeyObject): string | undefined {
 /** Names of the main.cf parameters a client needs, for Postfix with and without *_tls_chain_files. */
 function clientParams(s: Settings, host: Host): string[] {
   const c = clientConfig(s, host);
-  return [...new Set([...c.main, ...c.tlsFiles.modern, ...c.tlsFiles.legacy].map((p) => p.name))];
+  return [...new Set([...c.main, ...c.relays.list, ...c.relays.fallback, ...c.tlsFiles.modern, ...c.tlsFiles.legacy].map((p) => p.name))];
 }
 
 /** The read-only remote command of `check` for one host. */
@@ -65,8 +65,8 @@ export function probeScript(s: Settings, host: Host, live?: readonly string[]): 
     const c = clientConfig(s, host);
     p.postconf('main', d, clientParams(s, host));
     p.postconf('obsolete', d, ['-n', ...c.obsolete]);
-  } else {
-    const r = relayConfig(s);
+  } else if (isRelay(host)) {
+    const r = relayConfig(s, host);
     p.postconf('master', d, ['-M', r.service]);
     p.postconf('overrides', d, ['-P', r.service]);
   }
@@ -77,7 +77,7 @@ export function probeScript(s: Settings, host: Host, live?: readonly string[]): 
     // Only the public half of the deployed key comes back, never the key itself.
     if (f.kind === 'key') p.add(`pub.${i}`, ['openssl', 'pkey', '-in', f.path, '-pubout']);
     if (f.kind === 'table') {
-      const t = relayConfig(s).table;
+      const t = relayConfig(s, host as Server).table;
       if (t.needsPostmap) p.add(`db.${i}`, ['stat', '-c', STAT_FORMAT, '--', `${f.path}${t.dbSuffix}`]);
     }
   });
@@ -117,13 +117,14 @@ export function evaluate(s: Settings, host: Host, probe: Probe, now = Date.now()
   if (host.role === 'client') {
     const c = clientConfig(s, host);
     const main = parsePostconf(section(probe, 'main').out);
-    out.push(...compareParams('main.cf', [...c.main, ...(chain ? c.tlsFiles.modern : c.tlsFiles.legacy)], main, (n) => n));
+    const relays = takesRelayList(mailVersion || '3.5') ? c.relays.list : c.relays.fallback;
+    out.push(...compareParams('main.cf', [...relays, ...c.main, ...(chain ? c.tlsFiles.modern : c.tlsFiles.legacy)], main, (n) => n));
     const set = parsePostconf(section(probe, 'obsolete').out);
     for (const name of c.obsolete) {
       out.push({ name: `main.cf ${name} (obsolete)`, ok: !set.has(name), expected: '(not set)', actual: set.has(name) ? show(set.get(name)!) : '(not set)' });
     }
-  } else {
-    const r = relayConfig(s);
+  } else if (isRelay(host)) {
+    const r = relayConfig(s, host);
     const master = section(probe, 'master').out.trim();
     const fields = master.split(/\s+/);
     const oAt = fields.indexOf('-o');
@@ -179,7 +180,7 @@ export function evaluate(s: Settings, host: Host, probe: Probe, now = Date.now()
     }
     if (f.kind === 'table' && probe.has(`db.${i}`)) {
       const db = parseStat(section(probe, `db.${i}`).out);
-      const t = relayConfig(s).table;
+      const t = relayConfig(s, host as Server).table;
       out.push({
         name: `table ${f.path}${t.dbSuffix} newer than ${path.posix.basename(f.path)}`,
         ok: db !== undefined && stat !== undefined && db.mtime >= stat.mtime,

@@ -31,6 +31,8 @@ export interface Server extends Host {
   readonly relayClientcertsPath: string;
 }
 
+export const isRelay = (h: Host): h is Server => h.role === 'server';
+
 export interface Subject {
   readonly C?: string;
   readonly ST?: string;
@@ -56,7 +58,10 @@ export interface Settings {
   readonly fingerprintKind: 'pubkey' | 'cert';
   readonly subject: Subject;
   readonly caCommonName: string;
+  /** The first relay: the seed's smtpd_server_hostname (servers[0]). */
   readonly server: Server;
+  /** Every relay, in the order clients try them (smtpd_server_hostname, then smtpd_server_hostnames). */
+  readonly servers: readonly Server[];
   readonly clients: readonly Host[];
   readonly certsRemoteDir: string;
   readonly tableType: TableType;
@@ -158,24 +163,7 @@ export function loadSettings(opts: LoadOptions): Settings {
     warnings.push(`${where(r.origin('signature_hash'))}: signature_hash = ${fingerprintDigest} works (the relay sets smtpd_tls_fingerprint_digest = ${fingerprintDigest}) but sha256 is recommended`);
   }
 
-  const serverHostname = r.check('smtpd_server_hostname', v.checkHostnameOrFqdn, true);
-  void serverHostname;
-  const serverFqdn = r.check('smtpd_server_fqdn', v.checkFqdn, true).toLowerCase();
-  const serverPostfixDir = r.check('smtpd_server_postfix_dir', v.checkRemotePath);
-  const server: Server = {
-    role: 'server',
-    fqdn: serverFqdn,
-    ssh: {
-      user: r.check('smtpd_server_ssh_user', v.checkUser),
-      host: r.optional('smtpd_server_ssh_host', v.checkSshHost) ?? serverFqdn,
-      port: Number(r.check('smtpd_server_ssh_port', v.checkPort)),
-    },
-    postfixDir: serverPostfixDir,
-    tlsLoglevel: Number(r.check('smtpd_server_tls_loglevel', v.checkLoglevel)),
-    port: Number(r.check('smtpd_server_port', v.checkPort)),
-    relayClientcertsPath: r.check('smtpd_server_relay_clientcerts_in', v.checkRemotePath),
-  };
-
+  const servers = readRelays(r, domain);
   const clientUser = r.check('smtp_client_ssh_user', v.checkUser);
   const clientPort = Number(r.check('smtp_client_ssh_port', v.checkPort));
   const clientPostfixDir = r.check('smtp_client_postfix_dir', v.checkRemotePath);
@@ -194,7 +182,7 @@ export function loadSettings(opts: LoadOptions): Settings {
   if (clientFqdns.length === 0) {
     throw new UsageError(`${shown}: no smtp client is set; set smtp_client_hostname (or smtp_client_hostnames)`);
   }
-  const seen = new Set<string>([serverFqdn]);
+  const seen = new Set<string>(servers.map((x) => x.fqdn));
   for (const fq of clientFqdns) {
     if (seen.has(fq)) {
       throw new UsageError(`${shown}: ${fq} is named twice (clients and the relay need distinct fqdns); remove the duplicate`);
@@ -242,7 +230,8 @@ export function loadSettings(opts: LoadOptions): Settings {
     fingerprintKind: r.check('fingerprint_kind', (x) => v.checkOneOf(x, ['pubkey', 'cert'])) as 'pubkey' | 'cert',
     subject,
     caCommonName: r.check('ca_cert_req_cn', (x) => (x === '' ? 'is empty; set a common name for the CA' : v.checkSubjectField(x))),
-    server,
+    server: servers[0]!,
+    servers,
     clients,
     certsRemoteDir: r.check('certs_remote_dir', v.checkRemotePath),
     tableType: r.check('relay_clientcerts_table_type', (x) => v.checkOneOf(x, ['texthash', 'hash', 'lmdb', 'cdb'])) as TableType,
@@ -250,6 +239,48 @@ export function loadSettings(opts: LoadOptions): Settings {
     sshOptions,
     warnings,
   };
+}
+
+/**
+ * The relays: smtpd_server_hostname (the seed's one relay) first, then smtpd_server_hostnames. They share
+ * the service settings (port, Postfix directory, allowlist path, log level) and the ssh user and port;
+ * smtpd_server_ssh_host addresses the first, the others are reached by their fqdn (as the clients).
+ */
+function readRelays(r: Reader, domain: string): Server[] {
+  const fqdns: string[] = [];
+  const first = r.origin('smtpd_server_hostname') !== undefined || r.origin('smtpd_server_fqdn')?.file !== '<default>';
+  if (first || r.get('smtpd_server_hostnames') === '') {
+    r.check('smtpd_server_hostname', v.checkHostnameOrFqdn, true);
+    fqdns.push(r.check('smtpd_server_fqdn', v.checkFqdn, true).toLowerCase());
+  }
+  const words = r.get('smtpd_server_hostnames').split(/\s+/).filter(Boolean);
+  words.forEach((word, i) => {
+    const e = word.includes('.') ? v.checkFqdn(word) : v.checkHostname(word);
+    if (e) throw new UsageError(`${where(r.origin('smtpd_server_hostnames'))}: smtpd_server_hostnames: ${e}`);
+    const fq = (word.includes('.') ? word : `${word}.${domain}`).toLowerCase();
+    // The whole list in one setting, the first relay included, is fine; anything else twice is not.
+    if (i === 0 && fq === fqdns[0]) return;
+    if (fqdns.includes(fq)) {
+      throw new UsageError(`${where(r.origin('smtpd_server_hostnames'))}: smtpd_server_hostnames names ${fq} twice (or again after smtpd_server_hostname, not first); remove the duplicate`);
+    }
+    fqdns.push(fq);
+  });
+  const firstSsh = r.optional('smtpd_server_ssh_host', v.checkSshHost);
+  const user = r.check('smtpd_server_ssh_user', v.checkUser);
+  const sshPort = Number(r.check('smtpd_server_ssh_port', v.checkPort));
+  const postfixDir = r.check('smtpd_server_postfix_dir', v.checkRemotePath);
+  const tlsLoglevel = Number(r.check('smtpd_server_tls_loglevel', v.checkLoglevel));
+  const port = Number(r.check('smtpd_server_port', v.checkPort));
+  const relayClientcertsPath = r.check('smtpd_server_relay_clientcerts_in', v.checkRemotePath);
+  return fqdns.map((fqdn, i) => ({
+    role: 'server',
+    fqdn,
+    ssh: { user, host: (i === 0 ? firstSsh : undefined) ?? fqdn, port: sshPort },
+    postfixDir,
+    tlsLoglevel,
+    port,
+    relayClientcertsPath,
+  }));
 }
 
 function where(o: Origin | undefined): string {

@@ -24,8 +24,8 @@ describe('Postfix configuration', function () {
     const s = settings();
     const c = clientConfig(s, s.clients[0]!);
     const main = Object.fromEntries(c.main.map((p) => [p.name, p.value]));
+    expect(c.relays.list).to.deep.equal([{ name: 'relayhost', value: '[relayhost.example.org]:2500' }, { name: 'smtp_fallback_relay', value: '' }]);
     expect(main).to.deep.equal({
-      relayhost: '[relayhost.example.org]:2500',
       smtp_tls_security_level: 'secure',
       smtp_tls_CAfile: '/etc/postfix-tls-based-relaying/ca/example.org-ca.crt.pem',
       smtp_tls_CApath: '',
