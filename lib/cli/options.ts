@@ -24,7 +24,7 @@ export const GLOBAL_OPTIONS: readonly GlobalOption[] = [
   { name: 'verbose', key: 'verbose', alias: 'v', type: 'boolean', default: false, describe: 'Print every step, also those up to date' },
   { name: 'json', key: 'json', type: 'boolean', default: false, describe: 'Machine-readable result on stdout' },
   { name: 'dry-run', key: 'dryRun', alias: 'n', type: 'boolean', default: false, describe: 'Show what would be done; change nothing' },
-  { name: 'jobs', key: 'jobs', alias: 'j', type: 'number', describe: 'Steps run in parallel (default: number of CPUs)' },
+  { name: 'jobs', key: 'jobs', alias: 'j', type: 'number', describe: 'Steps run in parallel (default: number of CPUs); for deploy, hosts of one phase deployed at once (default 4)' },
 ];
 
 /**

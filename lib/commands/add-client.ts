@@ -67,12 +67,12 @@ export async function addClient(args: AddClientArgs): Promise<number> {
   return withSession(ctx2, async (session) => {
     const result = await runBuild(ctx2, session);
     ctx2.report.summary(result);
-    const relay = ctx2.settings.server;
+    const relays = ctx2.settings.servers;
     const relayChanged = result.outcomes.some((o) => o.step.id === 'allowlist' && o.state === 'ran');
-    ctx2.report.result({ added: existing ? null : host.fqdn, settingsFile: file, line: line || null, relayChanged, deploy: relayChanged ? [relay.fqdn, host.fqdn] : [host.fqdn], build: buildResult(ctx2, session, result) }, () =>
+    ctx2.report.result({ added: existing ? null : host.fqdn, settingsFile: file, line: line || null, relayChanged, deploy: relayChanged ? [...relays.map((r) => r.fqdn), host.fqdn] : [host.fqdn], build: buildResult(ctx2, session, result) }, () =>
       existing
         ? ''
-        : `added ${host.fqdn}: key, certificate and bundle ${bundleDir(host)}/; the relay's allowlist lists it.\nDeploy ${bundleDir(relay)}/ to ${relay.fqdn}, then ${bundleDir(host)}/ to ${host.fqdn}.`);
+        : `added ${host.fqdn}: key, certificate and bundle ${bundleDir(host)}/; the relays' allowlist lists it.\nDeploy ${relays.map((r) => `${bundleDir(r)}/ to ${r.fqdn}`).join(', ')}, then ${bundleDir(host)}/ to ${host.fqdn} (postfix-tls-relay deploy does it in this order).`);
     return 0;
   });
 }

@@ -36,9 +36,10 @@ export async function check(args: CheckArgs): Promise<number> {
   const s = ctx.settings;
   const options = sshOptionsFor(args.sshOption, s, ctx.report);
   const hosts = selectHosts(s, args.which);
-  if (args.live && !hosts.some((h) => h.role === 'client')) ctx.report.warn('--live probes the relay from the client hosts; run check client --live or check all --live');
+  if (args.live && !hosts.some((h) => h.role === 'client')) ctx.report.warn('--live probes the relays from the client hosts; run check client --live or check all --live');
   const plans = hosts.map((host) => {
-    const probe = probeScript(s, host, args.live && host.role === 'client' ? liveProbeArgv(s, host) : undefined);
+    // From every client to every relay: each must accept it, with the certificate naming that relay.
+    const probe = probeScript(s, host, args.live && host.role === 'client' ? s.servers.map((r) => liveProbeArgv(s, host, r)) : []);
     return { host, probe, cmd: sshCmd.ssh(host.ssh, options, probe.text()) };
   });
 
@@ -59,7 +60,7 @@ export async function check(args: CheckArgs): Promise<number> {
   for (const { host, probe: script, cmd } of plans) {
     const checks = await checkHost(ctx.projectDir, host, cmd, script, (l) => ctx.report.detail(l), (probe) => {
       const found = evaluate(s, host, probe);
-      if (args.live && host.role === 'client') found.push(liveCheck(s, probe.get('live')));
+      if (args.live && host.role === 'client') s.servers.forEach((r, i) => found.push(liveCheck(r, probe.get(`live.${i}`))));
       return found;
     });
     results.push({ fqdn: host.fqdn, role: host.role, target: `${host.ssh.user}@${host.ssh.host}:${host.ssh.port}`, ok: checks.every((c) => c.ok), checks });
@@ -68,7 +69,7 @@ export async function check(args: CheckArgs): Promise<number> {
   const failed = results.reduce((n, r) => n + r.checks.filter((c) => !c.ok).length, 0);
   ctx.report.result({ ok: failed === 0, checks: total, failed, hosts: results }, () =>
     [
-      ...results.map((r) => [`${r.fqdn} (${r.role === 'server' ? 'the relay' : 'smtp client'}, ${r.target})`, ...r.checks.map(line)].join('\n')),
+      ...results.map((r) => [`${r.fqdn} (${r.role === 'server' ? 'a relay' : 'smtp client'}, ${r.target})`, ...r.checks.map(line)].join('\n')),
       failed === 0 ? `all ${total} checks OK` : `${failed} of ${total} checks FAILED`,
     ].join('\n'),
   );

@@ -7,7 +7,7 @@ import { shq } from '../programs/shell.js';
 import { loadContext, type GlobalArgs } from '../cli/context.js';
 import { ALLOWLIST, allHosts, bundleDir, remoteFiles } from '../files/layout.js';
 import { applyContext } from '../plan/plan.js';
-import { clientConfig, relayConfig } from '../postfix/config.js';
+import { clientConfig } from '../postfix/config.js';
 import { renderEjs } from '../files/render.js';
 import type { Host } from '../settings/index.js';
 import { collectStatus, statusTable } from '../state/status.js';
@@ -22,7 +22,7 @@ export async function instructions(args: GlobalArgs): Promise<void> {
     allowlist = ['(not built yet: run postfix-tls-relay build)'];
   }
   const hosts = allHosts(s).map((h) => ({
-    ...(applyContext(s, h) as { files: { path: string; mode: string }[] }),
+    ...(applyContext(s, h) as { files: { path: string; mode: string }[]; relay: unknown }),
     role: h.role,
     fqdn: h.fqdn,
     postfixDir: h.postfixDir,
@@ -35,11 +35,10 @@ export async function instructions(args: GlobalArgs): Promise<void> {
   }));
   const text = await renderEjs('instructions.ejs', {
     hosts,
-    relay: relayConfig(s),
+    relays: s.servers.map((r) => r.fqdn),
     client: (h: { fqdn: string }) => clientConfig(s, s.clients.find((c) => c.fqdn === h.fqdn) as Host),
     allowlist,
     domain: s.domain,
-    serverFqdn: s.server.fqdn,
   });
   ctx.report.result({ hosts: hosts.map((h) => ({ fqdn: h.fqdn, role: h.role, bundle: h.bundle, files: h.files, applyScript: h.applyScript })), allowlist }, () => text);
 }

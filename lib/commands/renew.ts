@@ -147,12 +147,11 @@ function caSerial(): string {
   return b.toString('hex').toUpperCase();
 }
 
-/** Hosts to deploy, in the order that keeps mail flowing: the relay (new allowlist) before its clients. */
+/** Hosts to deploy, in the order that keeps mail flowing: every relay (new allowlist) before the clients. */
 function deployOrder(ctx: Context, renewed: Renewed[], relayChanged: boolean, ca: boolean): string[] {
   if (ca) return allHosts(ctx.settings).map((h) => h.fqdn);
-  const relay = ctx.settings.server.fqdn;
-  const order = [...(relayChanged || renewed.some((r) => r.role === 'server') ? [relay] : []), ...renewed.filter((r) => r.role === 'client').map((r) => r.fqdn)];
-  return [...new Set(order)];
+  const relays = relayChanged ? ctx.settings.servers.map((r) => r.fqdn) : renewed.filter((r) => r.role === 'server').map((r) => r.fqdn);
+  return [...new Set([...relays, ...renewed.filter((r) => r.role === 'client').map((r) => r.fqdn)])];
 }
 
 function renewText(ctx: Context, data: { renewed: Renewed[]; ca: { serial: string | null; notAfter: string | null } | null; relayChanged: boolean; deploy: string[] }): string {
@@ -166,14 +165,14 @@ function renewText(ctx: Context, data: { renewed: Renewed[]; ca: { serial: strin
     out.push(`${r.fqdn}: serial ${short(r.oldSerial)} → ${short(r.serial)}, valid until ${r.notAfter?.slice(0, 10)}, ${key}, ${fp}`);
     if (r.retiredKey) out.push(`  the old key is kept in ${r.retiredKey}`);
   }
-  const relay = s.server;
   const dir = (fqdn: string) => path.relative(process.cwd(), path.join(ctx.projectDir, bundleDir(findHost(s, fqdn)!))) || '.';
-  if (data.relayChanged) out.push(`The relay must be updated: its allowlist changed. Deploy ${dir(relay.fqdn)}/ to ${relay.fqdn} first.`);
-  else if (data.renewed.some((r) => r.role === 'client') && !data.ca) out.push('The relay needs no change: its allowlist is unchanged.');
+  const relays = s.servers.map((r) => `${dir(r.fqdn)}/`).join(', ');
+  if (data.relayChanged) out.push(`The relays must be updated: the allowlist changed. Deploy ${relays} first (every relay: postfix-tls-relay deploy server).`);
+  else if (data.renewed.some((r) => r.role === 'client') && !data.ca) out.push('The relays need no change: the allowlist is unchanged.');
   if (data.deploy.length) out.push(`Deploy, in this order: ${data.deploy.map((f) => `${dir(f)}/`).join(', ')}`);
   const rotating = data.renewed.filter((r) => r.rotation);
   for (const r of rotating) {
-    out.push(`When ${r.fqdn} runs with its new ${r.newKey ? 'key' : 'certificate'} (after its deploy): postfix-tls-relay renew --finish ${r.fqdn}, then deploy ${dir(relay.fqdn)}/ again to drop the old entry.`);
+    out.push(`When ${r.fqdn} runs with its new ${r.newKey ? 'key' : 'certificate'} (after its deploy): postfix-tls-relay renew --finish ${r.fqdn}, then deploy ${relays} again to drop the old entry (postfix-tls-relay deploy all does both).`);
   }
   return out.join('\n');
 }
@@ -198,10 +197,10 @@ async function finish(ctx: Context, args: RenewArgs): Promise<number> {
     const result = await runBuild(ctx, session);
     ctx.report.summary(result);
     const relayChanged = allowlistText(ctx.projectDir) !== allowlistBefore;
-    const relay = ctx.settings.server.fqdn;
-    ctx.report.result({ finished, relayChanged, deploy: relayChanged ? [relay] : [], rotations: loadRotations(ctx.projectDir).map((r) => r.fqdn) }, () =>
+    const relays = ctx.settings.servers;
+    ctx.report.result({ finished, relayChanged, deploy: relayChanged ? relays.map((r) => r.fqdn) : [], rotations: loadRotations(ctx.projectDir).map((r) => r.fqdn) }, () =>
       finished.length
-        ? `rotation finished for ${finished.join(', ')}: the allowlist lists only the current certificate${relayChanged ? `; deploy ${bundleDir(ctx.settings.server)}/ to ${relay}` : ''}`
+        ? `rotation finished for ${finished.join(', ')}: the allowlist lists only the current certificate${relayChanged ? `; deploy ${relays.map((r) => `${bundleDir(r)}/`).join(', ')} (postfix-tls-relay deploy server)` : ''}`
         : 'nothing to finish');
     return 0;
   });

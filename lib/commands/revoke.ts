@@ -34,7 +34,7 @@ export function allClientCertsWarnings(s: Settings): string[] {
     out.push('the generated relay service uses permit_tls_all_clientcerts, which ignores relay_clientcerts');
   }
   for (const name of ['main.cf', 'master.cf']) {
-    const file = path.posix.join(s.server.postfixDir, name);
+    const file = path.posix.join(s.server.postfixDir, name); // the same directory on every relay
     let text: string;
     try {
       text = readFileSync(file, 'utf8');
@@ -100,7 +100,7 @@ export async function revoke(args: RevokeArgs): Promise<number> {
     ctx.report.summary({ outcomes: [...first.outcomes, ...second.outcomes], commands: [...first.commands, ...second.commands], ms: first.ms + second.ms });
     const st = collectStatus(s);
     const relayChanged = allowlistText(ctx.projectDir) !== allowlistBefore;
-    const relayBundle = bundleDir(s.server);
+    const relays = s.servers.map((r) => r.fqdn);
     const data = {
       revoked: host.fqdn,
       serial,
@@ -108,13 +108,14 @@ export async function revoke(args: RevokeArgs): Promise<number> {
       inSettings: host.inSettings,
       crl: { file: st.crl.file, nextUpdate: st.crl.nextUpdate },
       relayChanged,
-      deploy: relayChanged ? [s.server.fqdn] : [],
+      // Complete only when every relay has the new allowlist: `status` shows each relay's.
+      deploy: relayChanged ? relays : [],
     };
     ctx.report.result(data, () =>
       [
         `${host.fqdn}: certificate ${serial.slice(0, 8)}… revoked${args.reason ? ` (${args.reason})` : ''}; CRL ${st.crl.file} valid until ${st.crl.nextUpdate?.slice(0, 10)}`,
         relayChanged
-          ? `Removed from ${ALLOWLIST}. Deploy ${relayBundle}/ to ${s.server.fqdn} now: until then the relay still accepts ${host.fqdn}.`
+          ? `Removed from ${ALLOWLIST}. Deploy every relay now (postfix-tls-relay deploy server: ${s.servers.map((r) => `${bundleDir(r)}/`).join(', ')}): until a relay has it, that relay still accepts ${host.fqdn}.`
           : `${ALLOWLIST} did not list it${host.role === 'server' ? ' (the relay is not on it)' : ''}.`,
         host.inSettings && host.role === 'client'
           ? `${host.fqdn} stays in the settings as revoked; remove it from smtp_client_hostnames, or issue it again with a new key: postfix-tls-relay renew ${host.fqdn}`

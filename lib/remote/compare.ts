@@ -58,7 +58,8 @@ function clientParams(s: Settings, host: Host): string[] {
 }
 
 /** The read-only remote command of `check` for one host. */
-export function probeScript(s: Settings, host: Host, live?: readonly string[]): ProbeScript {
+/** `live`: the live probes of check --live, one per relay, run as sections live.0, live.1, … */
+export function probeScript(s: Settings, host: Host, live: readonly (readonly string[])[] = []): ProbeScript {
   const d = host.postfixDir;
   const p = new ProbeScript().postconf('mail_version', d, ['-dh', 'mail_version']);
   if (host.role === 'client') {
@@ -81,7 +82,7 @@ export function probeScript(s: Settings, host: Host, live?: readonly string[]): 
       if (t.needsPostmap) p.add(`db.${i}`, ['stat', '-c', STAT_FORMAT, '--', `${f.path}${t.dbSuffix}`]);
     }
   });
-  if (live) p.add('live', live);
+  live.forEach((argv, i) => p.add(`live.${i}`, argv));
   return p;
 }
 

@@ -11,7 +11,7 @@ import { buildPlan, bundleSteps } from '../plan/plan.js';
 import { ProbeScript } from './probe.js';
 import { reasonOf, runRemote, unreachable } from './run.js';
 import { runPlan } from '../runner/runner.js';
-import type { Host, Settings } from '../settings/index.js';
+import type { Host, Server, Settings } from '../settings/index.js';
 import { shJoin } from '../programs/shell.js';
 
 export function bundleRoot(host: Host): string {
@@ -118,6 +118,8 @@ export interface HostDeploy {
   /** True when deploy itself reloaded Postfix (apply.sh reloads on its own when it changed something). */
   reloaded: boolean;
   error: string | null;
+  /** How long the host took, in milliseconds (0 when it did not run). */
+  ms: number;
 }
 
 export function emptyResult(host: Host, state: DeployState, error: string | null = null): HostDeploy {
@@ -131,6 +133,7 @@ export function emptyResult(host: Host, state: DeployState, error: string | null
     applyOutput: [],
     reloaded: false,
     error,
+    ms: 0,
   };
 }
 
@@ -175,28 +178,28 @@ export async function deployHost(s: Settings, host: Host, cmds: HostCommands, on
 }
 
 /**
- * `deploy client` alone: the relay must already list each client's entry, or the client would start
- * presenting a certificate the relay rejects (554, mail bounces). Reads the relay's allowlist over ssh.
+ * A relay's allowlist as it is on the relay, read over ssh: before a client is deployed without that relay
+ * (deploy client, or the relay failed), it must already list the client's entry, or the client would start
+ * presenting a certificate that relay rejects (554, mail bounces).
  */
-export function relayAllowlistProbe(s: Settings, sshOptions: readonly string[]): { script: ProbeScript; cmd: Command } {
-  const script = new ProbeScript().add('allowlist', ['cat', '--', s.server.relayClientcertsPath]);
-  return { script, cmd: sshCmd.ssh(s.server.ssh, sshOptions, script.text()) };
+export function relayAllowlistProbe(relay: Server, sshOptions: readonly string[]): { script: ProbeScript; cmd: Command } {
+  const script = new ProbeScript().add('allowlist', ['cat', '--', relay.relayClientcertsPath]);
+  return { script, cmd: sshCmd.ssh(relay.ssh, sshOptions, script.text()) };
 }
 
-export async function assertRelayTrusts(s: Settings, clients: readonly Host[], sshOptions: readonly string[]): Promise<void> {
-  const entries = (text: string) => new Set(text.split('\n').map((l) => l.trim().replace(/\s+/g, ' ')).filter((l) => l && !l.startsWith('#')));
+const entries = (text: string) => new Set(text.split('\n').map((l) => l.trim().replace(/\s+/g, ' ')).filter((l) => l && !l.startsWith('#')));
+
+/** The clients whose entry, as built in the local allowlist, `relay` does not list; throws RunError when it cannot be read. */
+export async function clientsMissingOn(s: Settings, relay: Server, clients: readonly Host[], sshOptions: readonly string[]): Promise<Host[]> {
   const local = [...entries(readFileSync(path.join(s.projectDir, ALLOWLIST), 'utf8'))];
-  const { script, cmd } = relayAllowlistProbe(s, sshOptions);
-  const r = await runRemote(s.projectDir, `deploy-relay-allowlist:${s.server.fqdn}`, cmd);
-  const down = unreachable(s.server, r);
-  if (down) throw new RunError(`cannot read the relay's allowlist before deploying clients: ${down.message}`);
+  const { script, cmd } = relayAllowlistProbe(relay, sshOptions);
+  const r = await runRemote(s.projectDir, `deploy-relay-allowlist:${relay.fqdn}`, cmd);
+  const down = unreachable(relay, r);
+  if (down) throw new RunError(`cannot read the allowlist of the relay ${relay.fqdn}: ${down.message}`);
   const section = script.parse(r.stdoutText).get('allowlist');
   if (!section || section.exit !== 0) {
-    throw new RunError(`the relay ${s.server.fqdn} has no readable ${s.server.relayClientcertsPath} (${(section?.out ?? reasonOf(r.stderr)).trim()}); deploy it first: postfix-tls-relay deploy server`);
+    throw new RunError(`the relay ${relay.fqdn} has no readable ${relay.relayClientcertsPath} (${(section?.out ?? reasonOf(r.stderr)).trim()}); deploy it first: postfix-tls-relay deploy server`);
   }
   const remote = entries(section.out);
-  const missing = clients.filter((c) => !local.some((l) => l.endsWith(` ${c.fqdn}`) && remote.has(l)));
-  if (missing.length) {
-    throw new RunError(`the relay ${s.server.fqdn} does not list ${missing.map((c) => c.fqdn).join(', ')} as built in ${ALLOWLIST}; deploy the relay first (postfix-tls-relay deploy server, or deploy all)`);
-  }
+  return clients.filter((c) => !local.some((l) => l.endsWith(` ${c.fqdn}`) && remote.has(l)));
 }

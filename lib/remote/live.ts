@@ -5,21 +5,22 @@
 import type { CheckResult } from './compare.js';
 import { remoteFiles } from '../files/layout.js';
 import type { Section } from './probe.js';
-import type { Host, Settings } from '../settings/index.js';
+import type { Host, Server, Settings } from '../settings/index.js';
 
-export function liveProbeArgv(s: Settings, host: Host): string[] {
+/** The probe from client `host` to `relay`; check --live runs one per relay. */
+export function liveProbeArgv(s: Settings, host: Host, relay: Server): string[] {
   const f = remoteFiles(s, host);
   // MAIL_CONFIG: posttls-finger reads main.cf, of the instance that relays. -h native: the system
   // resolver, like the client's own lookups of the relay name; -t/-T: give up after 10 s, not 30.
   return [
     'env', `MAIL_CONFIG=${host.postfixDir}`,
     'posttls-finger', '-h', 'native', '-o', 'dnssec_probe=', '-t', '10', '-T', '10', '-l', 'secure',
-    '-F', f.caCert, '-k', f.cert, '-K', f.key, `[${s.server.fqdn}]:${s.server.port}`,
+    '-F', f.caCert, '-k', f.cert, '-K', f.key, `[${relay.fqdn}]:${relay.port}`,
   ];
 }
 
-export function liveCheck(s: Settings, section: Section | undefined): CheckResult {
-  const name = `live STARTTLS to [${s.server.fqdn}]:${s.server.port} with the client certificate`;
+export function liveCheck(relay: Server, section: Section | undefined): CheckResult {
+  const name = `live STARTTLS to [${relay.fqdn}]:${relay.port} with the client certificate`;
   const expected = 'Verified TLS connection, EHLO 250 inside TLS';
   if (!section) return { name, ok: false, expected, actual: 'no result (the probe stopped early)' };
   const lines = section.out.split('\n').map((l) => l.replace(/^posttls-finger: /, '').trim()).filter(Boolean);

@@ -9,6 +9,7 @@ import { ALLOWLIST, allHosts, caFiles, hostFiles } from '../files/layout.js';
 import { loadRotations } from '../ca/rotations.js';
 import type { Role, Settings, Subject } from '../settings/index.js';
 import { caExtensions, crlInfo } from '../ca/x509-info.js';
+import { currentAllowlistSha, loadRelaysDeployed } from './relays-deployed.js';
 
 export { revokedSerials };
 
@@ -37,9 +38,19 @@ export interface CrlStatus {
   revoked: string[];
 }
 
+/** A relay, in the order clients try it, and whether its last deploy carried the allowlist as built now. */
+export interface RelayStatus {
+  fqdn: string;
+  nexthop: string;
+  /** current: deployed with this allowlist; behind: an older one (deploy it); unknown: never deployed by this tool. */
+  allowlist: 'current' | 'behind' | 'unknown';
+  deployedAt: string | null;
+}
+
 export interface Status {
   ca: { cert: string; key: string; notAfter: string | null; daysLeft: number | null; exists: boolean; serial: string | null; notes: string[] };
   hosts: HostStatus[];
+  relays: RelayStatus[];
   crl: CrlStatus;
   rotations: { fqdn: string; reason: 'rekey' | 'renew'; started: string; previousSerials: string[] }[];
   /** Thresholds the problems were computed with. */
@@ -159,6 +170,12 @@ export function collectStatus(s: Settings, now = Date.now(), opts: { warnDays?: 
     if (!x.hasKeyUsage || x.pathLen === undefined) caNotes.push('made without keyUsage or pathlen (the Makefile\'s CA): renew --ca re-signs it with the proper extensions');
   }
   const crl = crlStatus(s, now);
+  const sha = currentAllowlistSha(dir);
+  const deployed = loadRelaysDeployed(dir);
+  const relays = s.servers.map((r): RelayStatus => {
+    const d = deployed[r.fqdn];
+    return { fqdn: r.fqdn, nexthop: `[${r.fqdn}]:${r.port}`, allowlist: !d ? 'unknown' : d.allowlist === sha ? 'current' : 'behind', deployedAt: d?.at ?? null };
+  });
   const st: Status = {
     ca: {
       cert: ca.cert,
@@ -170,6 +187,7 @@ export function collectStatus(s: Settings, now = Date.now(), opts: { warnDays?: 
       notes: caNotes,
     },
     hosts,
+    relays,
     crl,
     rotations: rotations.filter((r) => s.clients.some((c) => c.fqdn === r.fqdn)),
     warnDays,
@@ -196,11 +214,14 @@ function problemsOf(st: Status, revokedInDb: string[]): string[] {
       continue;
     }
     if (h.revoked) {
-      if (h.listed) out.push(`${h.fqdn}: revoked but still listed on the relay (run postfix-tls-relay build, then deploy the relay)`);
+      if (h.listed) out.push(`${h.fqdn}: revoked but still listed on the relays (run postfix-tls-relay build, then deploy the relays)`);
       continue; // revoked on purpose: its expiry no longer matters
     }
     out.push(expiry(`${h.fqdn}: certificate`, h.daysLeft!, st.warnDays, `postfix-tls-relay renew ${h.fqdn}`));
     if (h.role === 'client' && !h.listed) out.push(`${h.fqdn}: not listed on the relay (run postfix-tls-relay build)`);
+  }
+  for (const r of st.relays) {
+    if (r.allowlist === 'behind') out.push(`${r.fqdn}: the relay has an older allowlist than the one built (revocations and rotations are not complete there; run postfix-tls-relay deploy server)`);
   }
   if (st.crl.exists) {
     if (st.crl.daysLeft !== null) out.push(expiry(`CRL ${st.crl.file}`, st.crl.daysLeft, st.crlWarnDays, 'postfix-tls-relay crl'));
@@ -230,6 +251,7 @@ export function statusTable(st: Status): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   const lines = rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
   lines.push('');
+  lines.push(`Relays, in the order clients try them: ${st.relays.map((r) => `${r.nexthop} (allowlist ${r.allowlist === 'current' ? `current, deployed ${r.deployedAt!.slice(0, 10)}` : r.allowlist === 'behind' ? 'OLDER than built: deploy server' : 'not deployed by this tool'})`).join(', ')}`);
   lines.push(
     st.crl.exists
       ? `CRL ${st.crl.file}: next update ${st.crl.nextUpdate?.slice(0, 10) ?? 'none'} (${st.crl.daysLeft ?? '-'} days), ${st.crl.revoked.length} revoked`
