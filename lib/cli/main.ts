@@ -113,6 +113,12 @@ async function withYargs(argv: string[]): Promise<number> {
         .example('$0 check --live', 'every setting and file, and a live TLS handshake client → relay; exit 1 on any FAIL')
         .example('$0 check server --json', 'the relay\'s checks as data'),
     async (a) => set((await import('../commands/check.js')).check(a as unknown as import('../commands/check.js').CheckArgs)))
+    .command('export <format> <directory>', 'Write an Ansible inventory and playbook that deploy the bundles to many hosts (relays first, in batches)', (y) =>
+      y.epilog(EPILOG).positional('format', { choices: ['ansible'] as const, describe: 'What to write' })
+        .positional('directory', { type: 'string', demandOption: true, describe: 'Where to write inventory.yml, playbook.yml, ansible.cfg' })
+        .example('$0 export ansible fleet && cd fleet && ansible-playbook playbook.yml', 'deploy hundreds of hosts with Ansible')
+        .example('ansible-playbook playbook.yml -e ptr_batch=50', 'fifty hosts at a time'),
+    async (a) => set((await import('../commands/export.js')).exportFleet(a as unknown as import('../commands/export.js').ExportArgs)))
     .command('clean', 'Move generated files to archive/clean-<time>/ (the CA key is kept there, never deleted)', (y) =>
       y.epilog(EPILOG).example('$0 clean -n', 'show what would be moved'),
     async (a) => set((await import('../commands/clean.js')).clean(a as unknown as GlobalArgs)))
