@@ -23,8 +23,6 @@ export interface HostFsOptions {
   /** Lines of /etc/hosts after the loopback ones. */
   hosts?: string[];
   nameserver?: string;
-  /** Programs under /usr/bin this host does not have (hidden by an overlay). */
-  without?: string[];
 }
 
 /** Prepares `dir` (outside the host) and mounts it over the host's /etc, /var, /root, /home, /tmp, /run. */
@@ -48,14 +46,12 @@ export async function setupHostFs(keeper: Keeper, dir: string, o: HostFsOptions)
   write('hosts', ['127.0.0.1\tlocalhost', `127.0.1.1\t${o.fqdn} ${short}`, '::1\tlocalhost ip6-localhost ip6-loopback', ...(o.hosts ?? []), ''].join('\n'));
   write('resolv.conf', o.nameserver ? `nameserver ${o.nameserver}\noptions timeout:2 attempts:2\n` : '');
 
-  for (const d of ['var.up', 'var.work', 'spool-postfix', 'lib-postfix', 'mail', 'log', 'root', 'home', 'tmp', 'bin', 'usrbin.up', 'usrbin.work']) {
+  for (const d of ['var.up', 'var.work', 'spool-postfix', 'lib-postfix', 'mail', 'log', 'root', 'home', 'tmp', 'bin', 'layers/up', 'layers/work']) {
     fs.mkdirSync(path.join(dir, d), { recursive: true });
   }
   fs.chmodSync(path.join(dir, 'root'), 0o700);
   fs.chmodSync(path.join(dir, 'tmp'), 0o1777);
   for (const b of ['postdrop', 'postqueue']) fs.copyFileSync(`/usr/sbin/${b}`, path.join(dir, 'bin', b));
-  // A whiteout (character device 0/0) in the upper layer hides the program without touching /usr/bin.
-  for (const p of o.without ?? []) execFileSync('mknod', [path.join(dir, 'usrbin.up', p), 'c', '0', '0']);
 
   const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   const D = q(dir);
@@ -70,14 +66,31 @@ export async function setupHostFs(keeper: Keeper, dir: string, o: HostFsOptions)
     'mount --bind "$D/log" /var/log',
     'mount --bind "$D/bin/postdrop" /usr/sbin/postdrop',
     'mount --bind "$D/bin/postqueue" /usr/sbin/postqueue',
-    ...((o.without ?? []).length ? ['mount -t overlay overlay -o "lowerdir=/usr/bin,upperdir=$D/usrbin.up,workdir=$D/usrbin.work" /usr/bin'] : []),
     'mount --bind "$D/root" /root',
     'mount --bind "$D/home" /home',
     'mount -t tmpfs -o mode=0755 tmpfs /run',
     'mkdir -p /run/lock && chmod 1777 /run/lock',
+    // Where hideProgram's overlay layers are reachable once /tmp is the host's own.
+    'mkdir /run/lab-layers && mount --bind "$D/layers" /run/lab-layers',
     'mount -t sysfs sysfs /sys',
     `hostname ${q(short)}`,
     // Last: the sources above live under the machine's /tmp.
     'mount --bind "$D/tmp" /tmp',
   ].join('\n'));
+}
+
+/**
+ * Models a host without a package (rsync is Priority optional, not on a minimal Debian): an overlay
+ * over the host's /usr/bin whose upper layer holds a whiteout (character device 0/0) for `program`.
+ * The machine's /usr/bin is never touched. unhidePrograms() removes the overlay again.
+ */
+export async function hideProgram(keeper: Keeper, dir: string, program: string): Promise<void> {
+  await unhidePrograms(keeper, dir);
+  execFileSync('mknod', [path.join(dir, 'layers', 'up', program), 'c', '0', '0']);
+  await keeper.sh("mount -t overlay overlay -o 'lowerdir=/usr/bin,upperdir=/run/lab-layers/up,workdir=/run/lab-layers/work' /usr/bin");
+}
+
+export async function unhidePrograms(keeper: Keeper, dir: string): Promise<void> {
+  await keeper.sh('if mountpoint -q /usr/bin; then umount /usr/bin; fi');
+  for (const f of fs.readdirSync(path.join(dir, 'layers', 'up'))) fs.rmSync(path.join(dir, 'layers', 'up', f), { recursive: true, force: true });
 }

@@ -24,8 +24,6 @@ export interface HostsLabSpec {
   destination?: { domain: string; user: string };
   /** A non-root admin on every relay and client, with the workstation's key. */
   admin?: { user: string; sudoers?: string; forbidRoot?: boolean };
-  /** Programs (in /usr/bin) hidden on some hosts: short name → programs. */
-  without?: Record<string, string[]>;
 }
 
 export interface LabHost {
@@ -87,7 +85,7 @@ export async function createHostsLab(spec: HostsLabSpec): Promise<HostsLab> {
       const dir = path.join(root, p.fqdn);
       fs.mkdirSync(dir);
       const short = p.fqdn.split('.')[0]!;
-      await setupHostFs(keeper, dir, { fqdn: p.fqdn, nameserver: nsIp, without: spec.without?.[short] });
+      await setupHostFs(keeper, dir, { fqdn: p.fqdn, nameserver: nsIp });
       const ip = await sw.plug(keeper, i + 2);
       return { role: p.role, fqdn: p.fqdn, short, ip, keeper, dir };
     }));

@@ -2,7 +2,7 @@
 // known_hosts with every host's real host key; it runs the real CLI from this checkout.
 import fs from 'node:fs';
 import path from 'node:path';
-import { CLI, PASSPHRASE, type CliResult } from '../project.js';
+import { CLI, type CliResult } from '../project.js';
 import type { ChildProcess } from 'node:child_process';
 import type { Keeper } from './keeper.js';
 
@@ -14,8 +14,8 @@ export interface Workstation {
   keeper: Keeper;
   /** Outside path of the project directory (WS_PROJECT inside). */
   projectDir: string;
-  /** Inside path of the encrypted CA passphrase. */
-  passphraseFile: string;
+  /** The GnuPG key's e-mail address (init --gpg-recipient). */
+  recipient: string;
   publicKey: string;
   /** Adds `names` (with the host key) to ~/.ssh/known_hosts. */
   trustHost(names: string[], hostKey: string): void;
@@ -30,8 +30,6 @@ export async function setupWorkstation(keeper: Keeper, dir: string): Promise<Wor
   const env = { HOME: WS_HOME, GNUPGHOME: `${WS_HOME}/.gnupg`, NO_COLOR: '1', ...(process.env.CI ? { CI: process.env.CI } : {}) };
   await keeper.sh(`set -e; mkdir -p -m 700 ${WS_HOME}/.gnupg ${WS_HOME}/.ssh ${WS_PROJECT}; ssh-keygen -q -t ed25519 -N '' -C admin@workstation -f ${WS_HOME}/.ssh/id_ed25519`);
   await keeper.run(['gpg', '--batch', '--pinentry-mode', 'loopback', '--passphrase', '', '--quick-generate-key', `admin <${RECIPIENT}>`, 'future-default', 'default', 'never'], { env });
-  const passphraseFile = `${WS_PROJECT}/ca-passphrase.gpg`;
-  await keeper.run(['gpg', '--batch', '--yes', '--trust-model', 'always', '--encrypt', '--recipient', RECIPIENT, '--output', passphraseFile], { env, input: `${PASSPHRASE}\n` });
   const home = path.join(dir, 'root');
   const knownHosts = path.join(home, '.ssh', 'known_hosts');
   fs.writeFileSync(knownHosts, '', { mode: 0o644 });
@@ -39,7 +37,7 @@ export async function setupWorkstation(keeper: Keeper, dir: string): Promise<Wor
   return {
     keeper,
     projectDir: path.join(home, 'relay-ca'),
-    passphraseFile,
+    recipient: RECIPIENT,
     publicKey: fs.readFileSync(path.join(home, '.ssh', 'id_ed25519.pub'), 'utf8').trim(),
     trustHost(names, hostKey) {
       fs.appendFileSync(knownHosts, `${names.join(',')} ${hostKey}\n`);
