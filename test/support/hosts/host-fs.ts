@@ -91,6 +91,6 @@ export async function hideProgram(keeper: Keeper, dir: string, program: string):
 }
 
 export async function unhidePrograms(keeper: Keeper, dir: string): Promise<void> {
-  await keeper.sh('if mountpoint -q /usr/bin; then umount /usr/bin; fi');
+  await keeper.sh('if mountpoint -q /usr/bin; then umount -l /usr/bin; fi');
   for (const f of fs.readdirSync(path.join(dir, 'layers', 'up'))) fs.rmSync(path.join(dir, 'layers', 'up', f), { recursive: true, force: true });
 }
