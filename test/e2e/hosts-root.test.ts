@@ -92,4 +92,57 @@ describe('e2e hosts lab: stock Debian hosts, deployed as root', function () {
     expect(accepted.every(([proto]) => proto === 'TLSv1.2' || proto === 'TLSv1.3'), out).to.equal(true);
     await delivered(lab!, await sendMail(lab!, mailhost));
   });
+
+  it('the relay name missing from DNS (only in the client\'s /etc/hosts): check FAILs naming it; the DNS record back: OK', async () => {
+    const records = new Map(lab!.records);
+    records.delete(relay.fqdn);
+    await lab!.dns.setRecords(records);
+    fs.appendFileSync(path.join(mailhost.dir, 'etc/hosts'), `${relay.ip}\t${relay.fqdn}\n`);
+    try {
+      const c = json<CheckJson>(await lab!.ws.cli(['check', 'client', '--live', '--json']));
+      expect(c.ok).to.equal(false);
+      const bad = c.hosts.flatMap((h) => h.checks).filter((x) => !x.ok);
+      expect(bad.map((x) => x.name)).to.include(`relay ${relay.fqdn} resolves as Postfix looks it up (smtp_host_lookup = dns)`);
+      expect(bad.find((x) => x.name.startsWith('relay '))!.actual).to.match(/not found by dns; it is found by the system resolver .*add a DNS record for relayhost\.example\.test, or set smtp_host_lookup = dns, native/);
+      expect(bad.some((x) => x.name.startsWith('live STARTTLS'))).to.equal(true);
+    } finally {
+      await lab!.dns.setRecords(lab!.records);
+    }
+    const c = json<CheckJson>(await lab!.ws.cli(['check', 'client', '--json']));
+    expect(c.ok, failures(c)).to.equal(true);
+  });
+
+  it('revoke a client: deploy skips it with a line, its mail is refused with 554 and not delivered', async () => {
+    await ok(lab!, ['revoke', 'backup']);
+    const r = await ok(lab!, ['deploy']);
+    expect(r.stdout + r.stderr).to.match(/backup\.example\.test: skipped: its certificate is revoked/);
+    const audit = fs.readFileSync(path.join(lab!.ws.projectDir, 'audit.log'), 'utf8').split('\n').filter((l) => l.includes('backup.example.test'));
+    const deploysBefore = audit.length;
+    const since = backup.postfix!.mark();
+    const subject = await sendMail(lab!, backup);
+    await backup.postfix!.waitForLog(/said: 554 5\.7\.1 <alice@dest\.test>: Recipient address rejected: Access denied/, { since });
+    expect(inMailbox(lab!, subject)).to.equal(false);
+    const dc = json<DeployJson>(await ok(lab!, ['deploy', 'client', '--json']));
+    expect(dc.hosts.map((h) => [h.fqdn, h.state, h.error])).to.deep.include([backup.fqdn, 'skipped', 'revoked']);
+    expect(fs.readFileSync(path.join(lab!.ws.projectDir, 'audit.log'), 'utf8').split('\n').filter((l) => l.includes('deploy-rsync:backup.example.test')).length).to.equal(audit.filter((l) => l.includes('deploy-rsync:backup.example.test')).length);
+    expect(deploysBefore).to.be.greaterThan(0);
+  });
+
+  it('add-client of a third host, then deploy: its mail relays', async () => {
+    await ok(lab!, ['add-client', 'newhost']);
+    const d = json<DeployJson>(await ok(lab!, ['deploy', '--json']));
+    expect(d.hosts.find((h) => h.fqdn === newhost.fqdn)!.state).to.equal('updated');
+    const since = relay.postfix!.mark();
+    await delivered(lab!, await sendMail(lab!, newhost));
+    await relay.postfix!.waitForLog(/Trusted TLS connection established from newhost\.example\.test/, { since });
+  });
+
+  it('renew one client, then deploy client of that one only: it relays with the new certificate', async () => {
+    await ok(lab!, ['renew', 'mailhost']);
+    const d = json<DeployJson>(await ok(lab!, ['deploy', 'client', 'mailhost', '--json']));
+    expect(d.hosts.map((h) => [h.fqdn, h.state])).to.deep.equal([[mailhost.fqdn, 'updated']]);
+    await delivered(lab!, await sendMail(lab!, mailhost));
+    const c = json<CheckJson>(await lab!.ws.cli(['check', 'client', '--live', '--json']));
+    expect(c.hosts.find((h) => h.fqdn === mailhost.fqdn)!.ok, failures(c)).to.equal(true);
+  });
 });
