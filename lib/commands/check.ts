@@ -7,7 +7,10 @@ import { loadContext, type GlobalArgs } from '../cli/context.js';
 import { assertBundlesReady } from '../remote/deploy.js';
 import { RunError } from '../errors.js';
 import { selectHosts, type HostSelection } from '../files/layout.js';
-import { liveCheck, liveProbeArgv } from '../remote/live.js';
+import { liveCheck, resolveCheck } from '../remote/live.js';
+import { checkRootJobs } from '../remote/compare.js';
+import { readSecret } from '../cli/secret-prompt.js';
+import { usesSudo } from '../remote/sudo.js';
 import type { Probe, ProbeScript } from '../remote/probe.js';
 import { reasonOf, runRemote, unreachable } from '../remote/run.js';
 import type { Host } from '../settings/index.js';
@@ -17,6 +20,7 @@ export interface CheckArgs extends GlobalArgs {
   which: HostSelection;
   sshOption?: string[];
   live: boolean;
+  askSudoPass?: boolean;
 }
 
 interface HostCheck {
@@ -38,8 +42,7 @@ export async function check(args: CheckArgs): Promise<number> {
   const hosts = selectHosts(s, args.which);
   if (args.live && !hosts.some((h) => h.role === 'client')) ctx.report.warn('--live probes the relays from the client hosts; run check client --live or check all --live');
   const plans = hosts.map((host) => {
-    // From every client to every relay: each must accept it, with the certificate naming that relay.
-    const probe = probeScript(s, host, args.live && host.role === 'client' ? s.servers.map((r) => liveProbeArgv(s, host, r)) : []);
+    const probe = probeScript(s, host, args.live, args.askSudoPass ? 'stdin' : 'nopasswd');
     return { host, probe, cmd: sshCmd.ssh(host.ssh, options, probe.text()) };
   });
 
@@ -56,20 +59,32 @@ export async function check(args: CheckArgs): Promise<number> {
     ctx.report.warn(`${err.message}; comparing with the bundles in out/ as they are`);
   });
 
+  const password = args.askSudoPass && hosts.some(usesSudo) ? await readSecret('sudo password on the hosts: ') : undefined;
   const results: HostCheck[] = [];
   for (const { host, probe: script, cmd } of plans) {
-    const checks = await checkHost(ctx.projectDir, host, cmd, script, (l) => ctx.report.detail(l), (probe) => {
+    // sudo -S reads one line per call: the password once for each root command of the probe.
+    const input = password && usesSudo(host) ? Buffer.concat(checkRootJobs(s, host, args.live).map(() => Buffer.concat([password, Buffer.from('\n')]))) : undefined;
+    const checks = await checkHost(ctx.projectDir, host, cmd, input, script, (l) => ctx.report.detail(l), (probe) => {
       const found = evaluate(s, host, probe);
-      if (args.live && host.role === 'client') s.servers.forEach((r, i) => found.push(liveCheck(r, probe.get(`live.${i}`))));
+      if (host.role !== 'client') return found;
+      // Every relay, in order: each must resolve as this client's Postfix looks it up and accept it.
+      s.servers.forEach((relay, i) => {
+        const { mode, ...resolveResult } = resolveCheck(relay, probe.get('lookup'), (m) => probe.get(`resolve.${i}.${m}`));
+        found.push(resolveResult);
+        if (args.live) {
+          found.push(mode ? liveCheck(relay, probe.get(`live.${i}.${mode}`)) : { name: `live STARTTLS to [${relay.fqdn}]:${relay.port} with the client certificate`, ok: false, expected: 'Verified TLS connection, EHLO 250 inside TLS', actual: `not tried: ${relay.fqdn} does not resolve as the client's Postfix looks it up` });
+        }
+      });
       return found;
     });
     results.push({ fqdn: host.fqdn, role: host.role, target: `${host.ssh.user}@${host.ssh.host}:${host.ssh.port}`, ok: checks.every((c) => c.ok), checks });
   }
+  password?.fill(0);
   const total = results.reduce((n, r) => n + r.checks.length, 0);
   const failed = results.reduce((n, r) => n + r.checks.filter((c) => !c.ok).length, 0);
   ctx.report.result({ ok: failed === 0, checks: total, failed, hosts: results }, () =>
     [
-      ...results.map((r) => [`${r.fqdn} (${r.role === 'server' ? 'a relay' : 'smtp client'}, ${r.target})`, ...r.checks.map(line)].join('\n')),
+      ...results.map((r) => [`${r.fqdn} (${r.role === 'server' ? (s.servers.length > 1 ? 'a relay' : 'the relay') : 'smtp client'}, ${r.target})`, ...r.checks.map(line)].join('\n')),
       failed === 0 ? `all ${total} checks OK` : `${failed} of ${total} checks FAILED`,
     ].join('\n'),
   );
@@ -80,6 +95,7 @@ async function checkHost(
   projectDir: string,
   host: Host,
   cmd: Command,
+  input: Buffer | undefined,
   script: ProbeScript,
   progress: (line: string) => void,
   evaluateProbe: (probe: Probe) => CheckResult[],
@@ -87,7 +103,7 @@ async function checkHost(
   progress(`+ ${cmd.display}`);
   let r;
   try {
-    r = await runRemote(projectDir, `check:${host.fqdn}`, cmd);
+    r = await runRemote(projectDir, `check:${host.fqdn}`, cmd, input);
   } catch (err) {
     if (!(err instanceof RunError)) throw err;
     return [{ name: `ssh ${host.ssh.user}@${host.ssh.host}`, ok: false, expected: 'reachable', actual: err.message }];

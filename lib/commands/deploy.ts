@@ -2,20 +2,38 @@
 // failing never undoes or stops another. A client in a key rotation that now runs with its new key ends
 // the rotation: the allowlist is rebuilt without the old entry and the relays of this deploy get it.
 import { loadContext, type GlobalArgs } from '../cli/context.js';
-import { assertBundlesReady, hostCommands, relayAllowlistProbe, type HostDeploy } from '../remote/deploy.js';
+import { assertBundlesReady, emptyResult, relayAllowlistProbe, type HostDeploy } from '../remote/deploy.js';
+import { hostCommands } from '../remote/host-commands.js';
+import { revokedSerials } from '../ca/database.js';
+import { revokedHosts } from '../plan/plan.js';
+import { readSecret } from '../cli/secret-prompt.js';
+import { usesSudo } from '../remote/sudo.js';
 import { deployFleet, deployPhase, type FleetOptions } from '../remote/fleet.js';
-import { RunError } from '../errors.js';
+import { RunError, UsageError } from '../errors.js';
 import { selectHosts, type HostSelection } from '../files/layout.js';
 import { buildPlan } from '../plan/plan.js';
 import { finishRotation, loadRotations } from '../ca/rotations.js';
 import { jobsOf, withSession } from '../runner/session.js';
-import { isRelay } from '../settings/index.js';
+import { isRelay, type Host } from '../settings/index.js';
 import { recordRelaysDeployed, relaysBehind } from '../state/relays-deployed.js';
 import { sshOptionsFor } from '../remote/ssh-options.js';
 
 export interface DeployArgs extends GlobalArgs {
   which: HostSelection;
+  /** Only these hosts (fqdn or host name) of the selection. */
+  hosts?: string[];
   sshOption?: string[];
+  askSudoPass?: boolean;
+}
+
+/** The selection narrowed to the named hosts; a name that is not in it is a usage error. */
+function namedHosts(all: Host[], names: readonly string[] | undefined, domain: string): Host[] {
+  if (!names?.length) return all;
+  return names.map((n) => {
+    const h = all.find((x) => x.fqdn === n || x.fqdn === `${n}.${domain}`);
+    if (!h) throw new UsageError(`deploy: ${n} is not one of the selected hosts (${all.map((x) => x.fqdn).join(', ')}); check smtp_client_hostnames in settings.mk`);
+    return h;
+  });
 }
 
 /** Hosts deployed at once when --jobs is not given: a few, so that a fleet goes faster without flooding. */
@@ -23,7 +41,7 @@ export const DEPLOY_JOBS = 4;
 
 function summary(r: HostDeploy): string {
   if (r.state === 'failed') return `${r.fqdn}: FAILED (see the error above)`;
-  if (r.state === 'skipped') return `${r.fqdn}: skipped (${r.error})`;
+  if (r.state === 'skipped') return r.error === 'revoked' ? `${r.fqdn}: skipped (revoked)` : `${r.fqdn}: skipped (${r.error})`;
   if (r.state === 'unchanged') return `${r.fqdn}: unchanged`;
   const parts = [];
   if (r.files.length) parts.push(`${r.files.length} file(s) updated`);
@@ -42,8 +60,13 @@ export async function deploy(args: DeployArgs): Promise<number> {
   const s = ctx.settings;
   const options = sshOptionsFor(args.sshOption, s, ctx.report);
   const jobs = args.jobs === undefined ? DEPLOY_JOBS : jobsOf(args.jobs);
-  const hosts = selectHosts(s, args.which);
-  const plans = hosts.map((h) => ({ host: h, cmds: hostCommands(s, h, options) }));
+  const selected = namedHosts(selectHosts(s, args.which), args.hosts, s.domain);
+  // A revoked client's bundle never ships again; it is named and skipped.
+  const revoked = revokedHosts(s, { revoked: revokedSerials(ctx.projectDir, s) });
+  const hosts = selected.filter((h) => !revoked.has(h.fqdn));
+  const skippedRevoked = selected.filter((h) => revoked.has(h.fqdn));
+  const sudoMode = args.askSudoPass ? 'stdin' as const : 'nopasswd' as const;
+  const plans = hosts.map((h) => ({ host: h, cmds: hostCommands(s, h, options, sudoMode) }));
   const relaysIncluded = hosts.filter(isRelay);
   // Relays not in this run are read first: they must already list the clients' entries.
   const guards = hosts.some((h) => !isRelay(h)) ? s.servers.filter((r) => !relaysIncluded.includes(r)).map((r) => ({ relay: r, cmd: relayAllowlistProbe(r, options).cmd })) : [];
@@ -67,18 +90,22 @@ export async function deploy(args: DeployArgs): Promise<number> {
         ready: stale === null,
         jobs,
         relayAllowlistChecks: guards.map((g) => ({ fqdn: g.relay.fqdn, command: g.cmd.display })),
-        hosts: plans.map((p) => ({ fqdn: p.host.fqdn, role: p.host.role, rsync: p.cmds.rsync.display, apply: p.cmds.apply.display, reloadIfOnlyFilesChanged: p.cmds.reload.display })),
+        hosts: plans.map((p) => ({ fqdn: p.host.fqdn, role: p.host.role, prerequisites: p.cmds.prerequisites.display, stage: p.cmds.stage?.display ?? null, rsync: p.cmds.rsync.display, apply: p.cmds.apply.display, reloadIfOnlyFilesChanged: p.cmds.reload.display, sudoers: p.cmds.sudoers })),
+        skippedRevoked: skippedRevoked.map((h) => h.fqdn),
         rotationsToFinish: rotating,
       },
       () => [
         ...guards.map((g) => `${g.relay.fqdn} (a relay): would read its allowlist, to make sure it lists the clients\n  ${g.cmd.display}`),
         ...plans.map((p) => [
           `${p.host.fqdn} (${isRelay(p.host) ? 'a relay' : 'smtp client'}): would run`,
+          `  ${p.cmds.prerequisites.display}`,
+          ...(p.cmds.stage ? [`  ${p.cmds.stage.display}`] : []),
           `  ${p.cmds.rsync.display}`,
           `  ${p.cmds.apply.display}`,
           `  and, if rsync replaced a file but apply.sh changed nothing:`,
           `  ${p.cmds.reload.display}`,
         ].join('\n')),
+        ...skippedRevoked.map((h) => `${h.fqdn}: skipped (revoked)`),
         `up to ${jobs} host(s) at once: the relays, then the clients`,
         ...(then ? [then] : []),
       ].join('\n'),
@@ -89,9 +116,11 @@ export async function deploy(args: DeployArgs): Promise<number> {
   return withSession(ctx, async (session) => {
     const t0 = performance.now();
     await assertBundlesReady(s, hosts);
-    const fleet: FleetOptions = { settings: s, sshOptions: options, jobs, out: ctx.report };
+    const sudoPassword = args.askSudoPass && hosts.some(usesSudo) ? await readSecret('sudo password on the hosts: ') : undefined;
+    for (const h of skippedRevoked) ctx.report.info(`${h.fqdn}: skipped: its certificate is revoked (postfix-tls-relay revoke); its bundle is not deployed`);
+    const fleet: FleetOptions = { settings: s, sshOptions: options, jobs, out: ctx.report, sudoMode, sudoPassword };
     const { relays, clients } = await deployFleet(fleet, hosts);
-    const results = [...relays, ...clients];
+    const results = [...relays, ...clients, ...skippedRevoked.map((h) => emptyResult(h, 'skipped', 'revoked'))];
     recordRelaysDeployed(ctx.projectDir, relays.filter((r) => r.state !== 'failed').map((r) => r.fqdn));
 
     // Clients that run with their new key now: the relays can forget the old one.
@@ -111,7 +140,8 @@ export async function deploy(args: DeployArgs): Promise<number> {
       ctx.report.warn(`${behind.map((r) => r.fqdn).join(', ')} still list the previous entries of ${finished.join(', ')}; drop them with: postfix-tls-relay deploy server`);
     }
 
-    const failed = [...results, ...relaysAgain].filter((r) => r.state === 'failed' || r.state === 'skipped');
+    sudoPassword?.fill(0);
+    const failed = [...results, ...relaysAgain].filter((r) => r.state === 'failed' || (r.state === 'skipped' && r.error !== 'revoked'));
     ctx.report.result({ ok: failed.length === 0, jobs, hosts: results, rotationsFinished: finished, relaysAfterRotation: relaysAgain, relayAfterRotation: relaysAgain[0] ?? null }, () =>
       [
         ...results.map(summary),

@@ -1,9 +1,7 @@
 // `instructions` and `status`: read-only reports on the project.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { rsyncFiles, ssh as sshCommand } from '../programs/ssh.js';
-import { bundleFiles } from '../remote/deploy.js';
-import { shq } from '../programs/shell.js';
+import { hostCommands } from '../remote/host-commands.js';
 import { loadContext, type GlobalArgs } from '../cli/context.js';
 import { ALLOWLIST, allHosts, bundleDir, remoteFiles } from '../files/layout.js';
 import { applyContext } from '../plan/plan.js';
@@ -21,16 +19,19 @@ export async function instructions(args: GlobalArgs): Promise<void> {
   } catch {
     allowlist = ['(not built yet: run postfix-tls-relay build)'];
   }
-  const hosts = allHosts(s).map((h) => ({
+  const hosts = allHosts(s).map((h) => ({ h, cmds: hostCommands(s, h, s.sshOptions) })).map(({ h, cmds }) => ({
     ...(applyContext(s, h) as { files: { path: string; mode: string }[]; relay: unknown }),
     role: h.role,
     fqdn: h.fqdn,
     postfixDir: h.postfixDir,
     bundle: path.relative(process.cwd(), path.join(ctx.projectDir, bundleDir(h))) || '.',
     sshTarget: `${h.ssh.user}@${h.ssh.host}`,
-    // The same rsync `deploy` runs: only the bundle's files, parent directories such as /etc untouched.
-    rsync: rsyncFiles({ root: path.relative(process.cwd(), path.join(ctx.projectDir, bundleDir(h), 'root')) || '.', files: bundleFiles(s, h), target: h.ssh, options: s.sshOptions }).display,
-    ssh: sshCommand(h.ssh, s.sshOptions, `sh ${shq(remoteFiles(s, h).applyScript)}`).display,
+    // The same commands `deploy` runs: only the bundle's files, parent directories such as /etc untouched
+    // (paths relative to the project directory, as deploy runs them there).
+    rsync: [cmds.stage, cmds.rsync].filter((c) => c !== null).map((c) => c.display).join('\n     '),
+    ssh: cmds.apply.display,
+    sshUser: h.ssh.user,
+    sudoers: cmds.sudoers,
     applyScript: remoteFiles(s, h).applyScript,
   }));
   const text = await renderEjs('instructions.ejs', {
@@ -40,7 +41,7 @@ export async function instructions(args: GlobalArgs): Promise<void> {
     allowlist,
     domain: s.domain,
   });
-  ctx.report.result({ hosts: hosts.map((h) => ({ fqdn: h.fqdn, role: h.role, bundle: h.bundle, files: h.files, applyScript: h.applyScript })), allowlist }, () => text);
+  ctx.report.result({ hosts: hosts.map((h) => ({ fqdn: h.fqdn, role: h.role, bundle: h.bundle, files: h.files, applyScript: h.applyScript, sudoers: h.sudoers })), allowlist }, () => text);
 }
 
 export interface StatusArgs extends GlobalArgs {

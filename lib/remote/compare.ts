@@ -3,7 +3,9 @@
 import { createHash, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { bundleRoot } from './deploy.js';
+import { bundleRoot } from './bundle-files.js';
+import { LOOKUPS, liveProbeArgv, resolveArgv } from './live.js';
+import { asRoot, type SudoMode } from './sudo.js';
 import { remoteFiles } from '../files/layout.js';
 import { bundleSteps } from '../plan/plan.js';
 import { clientConfig, relayConfig, takesRelayList, type Param } from '../postfix/config.js';
@@ -57,15 +59,28 @@ function clientParams(s: Settings, host: Host): string[] {
   return [...new Set([...c.main, ...c.relays.list, ...c.relays.fallback, ...c.tlsFiles.modern, ...c.tlsFiles.legacy].map((p) => p.name))];
 }
 
+/** What `check` runs as root on a host: reading the deployed key's digest and public half, the live probe. */
+export function checkRootJobs(s: Settings, host: Host, live: boolean): string[][] {
+  const key = expectedFiles(s, host).find((f) => f.kind === 'key');
+  return [
+    ...(key ? [['sha256sum', '--', key.path], ['openssl', 'pkey', '-in', key.path, '-pubout']] : []),
+    ...(live && host.role === 'client' ? s.servers.flatMap((r) => LOOKUPS.map((m) => liveProbeArgv(s, host, r, m))) : []),
+  ];
+}
+
 /** The read-only remote command of `check` for one host. */
-/** `live`: the live probes of check --live, one per relay, run as sections live.0, live.1, … */
-export function probeScript(s: Settings, host: Host, live: readonly (readonly string[])[] = []): ProbeScript {
+export function probeScript(s: Settings, host: Host, live = false, mode: SudoMode = 'nopasswd'): ProbeScript {
   const d = host.postfixDir;
+  const root = (argv: string[]) => asRoot(host, argv, mode);
   const p = new ProbeScript().postconf('mail_version', d, ['-dh', 'mail_version']);
   if (host.role === 'client') {
     const c = clientConfig(s, host);
     p.postconf('main', d, clientParams(s, host));
     p.postconf('obsolete', d, ['-n', ...c.obsolete]);
+    // The relay's name as this host's Postfix will look it up (smtp_host_lookup: dns, native or both).
+    p.postconf('lookup', d, ['-h', 'smtp_host_lookup']);
+    // Sections per relay, by its place in the list: resolve.0.dns, live.1.native …
+    s.servers.forEach((relay, i) => { for (const m of LOOKUPS) p.add(`resolve.${i}.${m}`, resolveArgv(relay, m)); });
   } else if (isRelay(host)) {
     const r = relayConfig(s, host);
     p.postconf('master', d, ['-M', r.service]);
@@ -73,16 +88,16 @@ export function probeScript(s: Settings, host: Host, live: readonly (readonly st
   }
   expectedFiles(s, host).forEach((f, i) => {
     p.add(`stat.${i}`, ['stat', '-c', STAT_FORMAT, '--', f.path]);
-    p.add(`sha.${i}`, ['sha256sum', '--', f.path]);
+    p.add(`sha.${i}`, f.kind === 'key' ? root(['sha256sum', '--', f.path]) : ['sha256sum', '--', f.path]);
     if (f.kind === 'ca' || f.kind === 'cert' || f.kind === 'table') p.add(`cat.${i}`, ['cat', '--', f.path]);
     // Only the public half of the deployed key comes back, never the key itself.
-    if (f.kind === 'key') p.add(`pub.${i}`, ['openssl', 'pkey', '-in', f.path, '-pubout']);
+    if (f.kind === 'key') p.add(`pub.${i}`, root(['openssl', 'pkey', '-in', f.path, '-pubout']));
     if (f.kind === 'table') {
       const t = relayConfig(s, host as Server).table;
       if (t.needsPostmap) p.add(`db.${i}`, ['stat', '-c', STAT_FORMAT, '--', `${f.path}${t.dbSuffix}`]);
     }
   });
-  live.forEach((argv, i) => p.add(`live.${i}`, argv));
+  if (live && host.role === 'client') s.servers.forEach((relay, i) => { for (const m of LOOKUPS) p.add(`live.${i}.${m}`, root(liveProbeArgv(s, host, relay, m))); });
   return p;
 }
 

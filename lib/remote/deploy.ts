@@ -5,27 +5,18 @@ import path from 'node:path';
 import * as sshCmd from '../programs/ssh.js';
 import type { Command } from '../programs/command.js';
 import { RunError } from '../errors.js';
-import { ALLOWLIST, bundleDir, caFiles, remoteFiles } from '../files/layout.js';
+import { ALLOWLIST, caFiles, remoteFiles } from '../files/layout.js';
+import { bundleFiles, bundleRoot } from './bundle-files.js';
+import { HOST_PACKAGES, type HostCommands } from './host-commands.js';
+import { sudoFailure } from './sudo.js';
 import { Passphrase } from '../secrets/passphrase.js';
-import { buildPlan, bundleSteps } from '../plan/plan.js';
+import { buildPlan } from '../plan/plan.js';
 import { ProbeScript } from './probe.js';
-import { reasonOf, runRemote, unreachable } from './run.js';
+import { reasonOf, runRemote, unreachable, type RemoteResult } from './run.js';
 import { runPlan } from '../runner/runner.js';
 import type { Host, Server, Settings } from '../settings/index.js';
-import { shJoin } from '../programs/shell.js';
 
-export function bundleRoot(host: Host): string {
-  return `${bundleDir(host)}/root`;
-}
-
-/** Absolute paths on the host of every file in its bundle's root/ (what the build put there, nothing else). */
-export function bundleFiles(s: Settings, host: Host): string[] {
-  const prefix = bundleRoot(host);
-  return bundleSteps(s, host)
-    .flatMap((st) => st.outputs)
-    .filter((o) => o.startsWith(`${prefix}/`))
-    .map((o) => o.slice(prefix.length));
-}
+export { bundleFiles, bundleRoot } from './bundle-files.js';
 
 /**
  * Refuses to deploy what the build has not finished, and anything that looks like the CA key: the
@@ -79,29 +70,6 @@ export function parseApplyResult(stdout: string, fqdn: string): number | undefin
   return m[2] === undefined ? 0 : Number(m[2]);
 }
 
-export interface HostCommands {
-  rsync: Command;
-  apply: Command;
-  /** Run only when rsync replaced a file Postfix reads and apply.sh changed (and reloaded) nothing. */
-  reload: Command;
-}
-
-const REMOTE_PATH = 'PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH';
-
-export function hostCommands(s: Settings, host: Host, sshOptions: readonly string[]): HostCommands {
-  const dir = sshCmd.rsyncFiles({ root: bundleRoot(host), files: bundleFiles(s, host), target: host.ssh, options: sshOptions });
-  const pf = shJoin(['postfix', '-c', host.postfixDir]);
-  return {
-    rsync: dir,
-    apply: sshCmd.ssh(host.ssh, sshOptions, shJoin(['sh', remoteFiles(s, host).applyScript])),
-    reload: sshCmd.ssh(
-      host.ssh,
-      sshOptions,
-      `${REMOTE_PATH}; if ${pf} status >/dev/null 2>&1; then ${pf} reload; else echo ${shJoin([`Postfix (${host.postfixDir}) is not running; nothing to reload`])}; fi`,
-    ),
-  };
-}
-
 export type DeployState = 'unchanged' | 'updated' | 'failed' | 'skipped';
 
 export interface HostDeploy {
@@ -137,24 +105,48 @@ export function emptyResult(host: Host, state: DeployState, error: string | null
   };
 }
 
+/** The sudo password (with --ask-sudo-pass) as sudo -S reads it: one line on stdin; nothing otherwise. */
+function sudoInput(cmds: HostCommands, password: Buffer | undefined): Buffer | undefined {
+  return cmds.sudoStdin && password ? Buffer.concat([password, Buffer.from('\n')]) : undefined;
+}
+
 /** Deploys one host; throws RunError (with the host named) when a step fails. */
-export async function deployHost(s: Settings, host: Host, cmds: HostCommands, onProgress: (line: string) => void): Promise<HostDeploy> {
+export async function deployHost(s: Settings, host: Host, cmds: HostCommands, onProgress: (line: string) => void, sudoPassword?: Buffer): Promise<HostDeploy> {
   const dir = s.projectDir;
   const result = emptyResult(host, 'unchanged');
 
-  onProgress(`+ ${cmds.rsync.display}`);
-  const rs = await runRemote(dir, `deploy-rsync:${host.fqdn}`, cmds.rsync);
-  if (rs.exitCode !== 0) {
-    throw unreachable(host, rs) ?? new RunError(`${host.fqdn}: rsync failed (exit ${rs.exitCode}): ${reasonOf(rs.stderr)}`, rs.stderr);
+  const input = sudoInput(cmds, sudoPassword);
+  const failed = (what: string, r: RemoteResult) =>
+    unreachable(host, r) ?? new RunError(sudoFailure(host, r.stderr, cmds.sudoers) ?? `${host.fqdn}: ${what} failed (exit ${r.exitCode}): ${reasonOf(r.stderr)}`, r.stderr);
+
+  onProgress(`+ ${cmds.prerequisites.display}`);
+  const pre = await runRemote(dir, `deploy-prerequisites:${host.fqdn}`, cmds.prerequisites);
+  if (pre.exitCode !== 0) throw failed('the prerequisite check', pre);
+  const missing = pre.stdoutText.split('\n').filter((l) => l.startsWith('missing ')).map((l) => l.slice(8).trim());
+  if (missing.length) {
+    const names = missing.map((p) => `${p} (Debian package ${HOST_PACKAGES[p] ?? p})`).join(', ');
+    throw new RunError(`${host.fqdn}: ${host.ssh.user}@${host.ssh.host} has no ${names}; install it there first (apt-get install ${[...new Set(missing.map((p) => HOST_PACKAGES[p] ?? p))].join(' ')}), nothing was sent`);
   }
+  const refused = pre.stdoutText.split('\n').findIndex((l) => l === 'sudo-refused');
+  if (refused >= 0) {
+    const said = pre.stdoutText.split('\n')[refused + 1] ?? '';
+    throw new RunError(sudoFailure(host, said, cmds.sudoers) ?? `${host.fqdn}: sudo as ${host.ssh.user}@${host.ssh.host} does not allow what deploy runs (${said.trim() || 'sudo -l refused'}); add to /etc/sudoers.d/postfix-tls-relay there: ${cmds.sudoers.join(' ; ')}`);
+  }
+
+  if (cmds.stage) {
+    onProgress(`+ ${cmds.stage.display}`);
+    const st = await runRemote(dir, `deploy-stage:${host.fqdn}`, cmds.stage);
+    if (st.exitCode !== 0) throw failed('rsync to the stage directory', st);
+  }
+  onProgress(`+ ${cmds.rsync.display}`);
+  const rs = await runRemote(dir, `deploy-rsync:${host.fqdn}`, cmds.rsync, input);
+  if (rs.exitCode !== 0) throw failed('rsync', rs);
   result.files = parseItemized(rs.stdoutText);
 
   onProgress(`+ ${cmds.apply.display}`);
-  const ap = await runRemote(dir, `deploy-apply:${host.fqdn}`, cmds.apply);
+  const ap = await runRemote(dir, `deploy-apply:${host.fqdn}`, cmds.apply, input);
   result.applyOutput = ap.stdoutText.split('\n').filter((l) => l.startsWith('apply: '));
-  if (ap.exitCode !== 0) {
-    throw unreachable(host, ap) ?? new RunError(`${host.fqdn}: apply script failed (exit ${ap.exitCode}): ${reasonOf(ap.stderr)}`, ap.stderr);
-  }
+  if (ap.exitCode !== 0) throw failed('apply script', ap);
   const changes = parseApplyResult(ap.stdoutText, host.fqdn);
   if (changes === undefined) {
     throw new RunError(`${host.fqdn}: the apply script printed no result line ("apply: ${host.fqdn}: …"); run ${cmds.apply.display} to see why`);
@@ -167,10 +159,8 @@ export async function deployHost(s: Settings, host: Host, cmds: HostCommands, on
   const replaced = result.files.some((f) => /^[<>]f/.test(f.change) && f.path !== applyScript);
   if (replaced && changes === 0) {
     onProgress(`+ ${cmds.reload.display}`);
-    const rl = await runRemote(dir, `deploy-reload:${host.fqdn}`, cmds.reload);
-    if (rl.exitCode !== 0) {
-      throw unreachable(host, rl) ?? new RunError(`${host.fqdn}: postfix reload failed (exit ${rl.exitCode}): ${reasonOf(rl.stderr)}`, rl.stderr);
-    }
+    const rl = await runRemote(dir, `deploy-reload:${host.fqdn}`, cmds.reload, cmds.sudoStdin && input ? Buffer.concat([input, input]) : input);
+    if (rl.exitCode !== 0) throw failed('postfix reload', rl);
     result.reloaded = !/is not running/.test(rl.stdoutText);
   }
   result.state = result.files.length === 0 && changes === 0 ? 'unchanged' : 'updated';
@@ -179,7 +169,7 @@ export async function deployHost(s: Settings, host: Host, cmds: HostCommands, on
 
 /**
  * A relay's allowlist as it is on the relay, read over ssh: before a client is deployed without that relay
- * (deploy client, or the relay failed), it must already list the client's entry, or the client would start
+ * in the run (deploy client), it must already list the client's entry, or the client would start
  * presenting a certificate that relay rejects (554, mail bounces).
  */
 export function relayAllowlistProbe(relay: Server, sshOptions: readonly string[]): { script: ProbeScript; cmd: Command } {
@@ -195,7 +185,7 @@ export async function clientsMissingOn(s: Settings, relay: Server, clients: read
   const { script, cmd } = relayAllowlistProbe(relay, sshOptions);
   const r = await runRemote(s.projectDir, `deploy-relay-allowlist:${relay.fqdn}`, cmd);
   const down = unreachable(relay, r);
-  if (down) throw new RunError(`cannot read the allowlist of the relay ${relay.fqdn}: ${down.message}`);
+  if (down) throw new RunError(`cannot read the allowlist of the relay ${relay.fqdn} before deploying clients: ${down.message}`);
   const section = script.parse(r.stdoutText).get('allowlist');
   if (!section || section.exit !== 0) {
     throw new RunError(`the relay ${relay.fqdn} has no readable ${relay.relayClientcertsPath} (${(section?.out ?? reasonOf(r.stderr)).trim()}); deploy it first: postfix-tls-relay deploy server`);

@@ -4,7 +4,9 @@
 // none goes after a relay of this run failed.
 import { RunError } from '../errors.js';
 import { ALLOWLIST } from '../files/layout.js';
-import { deployHost, emptyResult, clientsMissingOn, hostCommands, type HostCommands, type HostDeploy } from './deploy.js';
+import { deployHost, emptyResult, clientsMissingOn, type HostDeploy } from './deploy.js';
+import { hostCommands, type HostCommands } from './host-commands.js';
+import type { SudoMode } from './sudo.js';
 import { mapConcurrent } from './pool.js';
 import { isRelay, type Host, type Server, type Settings } from '../settings/index.js';
 
@@ -20,6 +22,9 @@ export interface FleetOptions {
   sshOptions: readonly string[];
   jobs: number;
   out: FleetOutput;
+  /** How sudo gets its password for a non-root ssh user (see sudo.ts), and the password with --ask-sudo-pass. */
+  sudoMode: SudoMode;
+  sudoPassword?: Buffer;
 }
 
 type Line = [keyof FleetOutput, string];
@@ -30,7 +35,7 @@ async function deployKept(o: FleetOptions, host: Host, cmds: HostCommands): Prom
   const t0 = performance.now();
   let r: HostDeploy;
   try {
-    r = await deployHost(o.settings, host, cmds, (line) => lines.push(['detail', `${host.fqdn}: ${line}`]));
+    r = await deployHost(o.settings, host, cmds, (line) => lines.push(['detail', `${host.fqdn}: ${line}`]), o.sudoPassword);
     for (const f of r.files) lines.push(['info', `${host.fqdn}: ${f.change} ${f.path}`]);
     for (const l of r.applyOutput.slice(0, -1)) lines.push(['info', `${host.fqdn}: ${l}`]);
   } catch (err) {
@@ -45,7 +50,7 @@ async function deployKept(o: FleetOptions, host: Host, cmds: HostCommands): Prom
 
 /** Deploys `hosts` of one phase, up to o.jobs at once; results in the hosts' order. */
 export function deployPhase(o: FleetOptions, hosts: readonly Host[]): Promise<HostDeploy[]> {
-  return mapConcurrent(hosts, o.jobs, (h) => deployKept(o, h, hostCommands(o.settings, h, o.sshOptions)));
+  return mapConcurrent(hosts, o.jobs, (h) => deployKept(o, h, hostCommands(o.settings, h, o.sshOptions, o.sudoMode)));
 }
 
 /**
