@@ -65,6 +65,12 @@ const TASKS = `  tasks:
       changed_when: false
       failed_when: ptr_encrypted.rc != 1
 
+    - name: directories of the bundle files (only missing ones are made; existing ones such as /etc stay as they are)
+      ansible.builtin.file:
+        path: "{{ item }}"
+        state: directory
+      loop: "{{ ptr_files | map(attribute='path') | map('dirname') | unique }}"
+
     - name: bundle files (from out/ as built now), owned by root with the bundle's modes
       ansible.builtin.copy:
         src: "{{ ptr_project }}/out/{{ inventory_hostname }}/root{{ item.path }}"

@@ -100,6 +100,8 @@ export async function startKeeper(name: string): Promise<Keeper> {
           reject(new Error(`${name}: ${argv.join(' ').slice(0, 300)} failed (exit ${r.code}${signal ? `, ${signal}` : ''}):\n${stdout.slice(-2000)}\n${stderr.slice(-2000)}`));
         } else resolve(r);
       });
+      // A program that exits before reading its input must not crash the runner (EPIPE): its exit code tells.
+      child.stdin!.on('error', () => undefined);
       child.stdin!.end(o.input ?? '');
     });
 
