@@ -172,7 +172,7 @@ describe('e2e hosts lab: two relays, failover, revoke and rekey on both', functi
     const d = json<DeployJson>(await lab!.ws.cli(['deploy', ...set, '--json']));
     expect(d.hosts.map((h) => [h.fqdn, h.state])).to.deep.include.members([[relay1.fqdn, 'unchanged'], [mailhost.fqdn, 'updated']]);
     expect(d.hosts.map((h) => h.fqdn)).to.not.include(relay2.fqdn);
-    expect((await mailhost.postfix!.postconf(['-h', 'relayhost', 'smtp_fallback_relay'])).trim().split('\n')).to.deep.equal([`[${relay1.fqdn}]:2500`, '']);
+    expect((await mailhost.postfix!.postconf(['relayhost', 'smtp_fallback_relay'])).trim().split('\n')).to.deep.equal([`relayhost = [${relay1.fqdn}]:2500`, 'smtp_fallback_relay =']);
     await relayedBy(lab!, mailhost, relay1);
   });
 });
@@ -202,12 +202,13 @@ describe('e2e hosts lab: fresh hosts with deploy --jobs 3, and with the exported
   });
 
   it('ansible-playbook brings fresh hosts to the state deploy makes; its second run reports changed=0 everywhere', async function () {
+    this.timeout(540_000); // two playbook runs: Ansible starts Python on every host for every task
     lab = await newLab();
     await ok(lab, ['export', 'ansible', 'fleet']);
     const fleet = path.join(lab.ws.projectDir, 'fleet');
     const inventory = fs.readFileSync(path.join(fleet, 'inventory.yml'), 'utf8');
     expect(inventory).to.not.match(/PRIVATE KEY|ca\.key|-ca\.key\.pem/);
-    const play = () => lab!.ws.keeper.run(['ansible-playbook', 'playbook.yml'], { cwd: `${WS_PROJECT}/fleet`, env: { ...lab!.ws.env, ANSIBLE_NOCOLOR: '1', ANSIBLE_FORCE_COLOR: '0' }, check: false, timeoutMs: 280_000 });
+    const play = () => lab!.ws.keeper.run(['ansible-playbook', 'playbook.yml'], { cwd: `${WS_PROJECT}/fleet`, env: { ...lab!.ws.env, ANSIBLE_NOCOLOR: '1', ANSIBLE_FORCE_COLOR: '0' }, check: false, timeoutMs: 240_000 });
     const recap = (out: string) => new Map([...out.matchAll(/^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)/gm)].map((m) => [m[1]!, { changed: Number(m[3]), unreachable: Number(m[4]), failed: Number(m[5]) }]));
     const first = await play();
     expect(first.code, `${first.stdout}\n${first.stderr}`).to.equal(0);
