@@ -72,7 +72,7 @@ export async function addClient(args: AddClientArgs): Promise<number> {
     ctx2.report.result({ added: existing ? null : host.fqdn, settingsFile: file, line: line || null, relayChanged, deploy: relayChanged ? [...relays.map((r) => r.fqdn), host.fqdn] : [host.fqdn], build: buildResult(ctx2, session, result) }, () =>
       existing
         ? ''
-        : `added ${host.fqdn}: key, certificate and bundle ${bundleDir(host)}/; the relays' allowlist lists it.\nDeploy ${relays.map((r) => `${bundleDir(r)}/ to ${r.fqdn}`).join(', ')}, then ${bundleDir(host)}/ to ${host.fqdn} (postfix-tls-relay deploy does it in this order).`);
+        : `added ${host.fqdn}: key, certificate and bundle ${bundleDir(host)}/; ${relays.length === 1 ? 'the relay\'s allowlist lists' : 'every relay\'s allowlist lists'} it.\nDeploy ${relays.map((r) => `${bundleDir(r)}/ to ${r.fqdn}`).join(', ')}, then ${bundleDir(host)}/ to ${host.fqdn} (postfix-tls-relay deploy does it in this order).`);
     return 0;
   });
 }

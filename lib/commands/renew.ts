@@ -167,8 +167,11 @@ function renewText(ctx: Context, data: { renewed: Renewed[]; ca: { serial: strin
   }
   const dir = (fqdn: string) => path.relative(process.cwd(), path.join(ctx.projectDir, bundleDir(findHost(s, fqdn)!))) || '.';
   const relays = s.servers.map((r) => `${dir(r.fqdn)}/`).join(', ');
-  if (data.relayChanged) out.push(`The relays must be updated: the allowlist changed. Deploy ${relays} first (every relay: postfix-tls-relay deploy server).`);
-  else if (data.renewed.some((r) => r.role === 'client') && !data.ca) out.push('The relays need no change: the allowlist is unchanged.');
+  const one = s.servers.length === 1;
+  if (data.relayChanged) {
+    out.push(one ? `The relay must be updated: its allowlist changed. Deploy ${relays} to ${s.server.fqdn} first.`
+      : `The relays must be updated: the allowlist changed. Deploy ${relays} first (every relay: postfix-tls-relay deploy server).`);
+  } else if (data.renewed.some((r) => r.role === 'client') && !data.ca) out.push(one ? 'The relay needs no change: its allowlist is unchanged.' : 'The relays need no change: the allowlist is unchanged.');
   if (data.deploy.length) out.push(`Deploy, in this order: ${data.deploy.map((f) => `${dir(f)}/`).join(', ')}`);
   const rotating = data.renewed.filter((r) => r.rotation);
   for (const r of rotating) {

@@ -115,7 +115,9 @@ export async function revoke(args: RevokeArgs): Promise<number> {
       [
         `${host.fqdn}: certificate ${serial.slice(0, 8)}… revoked${args.reason ? ` (${args.reason})` : ''}; CRL ${st.crl.file} valid until ${st.crl.nextUpdate?.slice(0, 10)}`,
         relayChanged
-          ? `Removed from ${ALLOWLIST}. Deploy every relay now (postfix-tls-relay deploy server: ${s.servers.map((r) => `${bundleDir(r)}/`).join(', ')}): until a relay has it, that relay still accepts ${host.fqdn}.`
+          ? s.servers.length === 1
+            ? `Removed from ${ALLOWLIST}. Deploy ${bundleDir(s.server)}/ to ${s.server.fqdn} now: until then the relay still accepts ${host.fqdn}.`
+            : `Removed from ${ALLOWLIST}. Deploy every relay now (postfix-tls-relay deploy server: ${s.servers.map((r) => `${bundleDir(r)}/`).join(', ')}): until a relay has it, that relay still accepts ${host.fqdn}.`
           : `${ALLOWLIST} did not list it${host.role === 'server' ? ' (the relay is not on it)' : ''}.`,
         host.inSettings && host.role === 'client'
           ? `${host.fqdn} stays in the settings as revoked; remove it from smtp_client_hostnames, or issue it again with a new key: postfix-tls-relay renew ${host.fqdn}`

@@ -56,7 +56,7 @@ function spkiHash(key: () => KeyObject): string | undefined {
 /** Names of the main.cf parameters a client needs, for Postfix with and without *_tls_chain_files. */
 function clientParams(s: Settings, host: Host): string[] {
   const c = clientConfig(s, host);
-  return [...new Set([...c.main, ...c.relays.list, ...c.relays.fallback, ...c.tlsFiles.modern, ...c.tlsFiles.legacy].map((p) => p.name))];
+  return [...new Set([...c.relays.list, ...c.relays.fallback, ...c.main, ...c.tlsFiles.modern, ...c.tlsFiles.legacy].map((p) => p.name))];
 }
 
 /** What `check` runs as root on a host: reading the deployed key's digest and public half, the live probe. */

@@ -5,7 +5,8 @@ import path from 'node:path';
 import type { KeySpec } from '../programs/openssl.js';
 import { UsageError } from '../errors.js';
 import { KNOWN, MAKEFILE_DEFAULTS, SEED_UNUSED, SETTINGS } from './catalog.js';
-import { MakeSyntaxError, MakeVariables, parseMakeText, type Origin } from './makefile.js';
+import { MakeSyntaxError, MakeVariables, parseMakeText } from './makefile.js';
+import { Reader, where } from './reader.js';
 import * as v from './validate.js';
 
 export type Role = 'client' | 'server';
@@ -281,45 +282,4 @@ function readRelays(r: Reader, domain: string): Server[] {
     port,
     relayClientcertsPath,
   }));
-}
-
-function where(o: Origin | undefined): string {
-  if (!o) return 'settings';
-  if (o.file === '--set') return '--set';
-  if (o.file === '<default>') return 'default';
-  return `${o.file}:${o.line}`;
-}
-
-/** Reads settings by name and turns every failed check into one line naming file, line and setting. */
-class Reader {
-  constructor(private readonly vars: MakeVariables, private readonly shown: string) {}
-
-  origin(name: string): Origin | undefined {
-    return this.vars.origin(name);
-  }
-
-  get(name: string): string {
-    const res = this.vars.resolve(name);
-    if (!res) return '';
-    if (res.undefinedRefs.length) {
-      const refs = res.undefinedRefs.map((x) => `$(${x})`).join(', ');
-      throw new UsageError(`${where(res.origin)}: ${name} refers to undefined ${refs}; define it in ${this.shown} or the environment`);
-    }
-    return res.value;
-  }
-
-  check(name: string, fn: (x: string) => string | undefined, required = false): string {
-    const value = this.get(name);
-    if (value === '' && required) {
-      throw new UsageError(`${where(this.origin(name)) === 'settings' ? this.shown : where(this.origin(name))}: ${name} is not set; add "${name} := …" to ${this.shown}`);
-    }
-    const e = fn(value);
-    if (e) throw new UsageError(`${where(this.origin(name))}: ${name} ${e.startsWith('is ') ? e : `= ${e}`}`);
-    return value;
-  }
-
-  optional(name: string, fn: (x: string) => string | undefined): string | undefined {
-    const value = this.get(name);
-    return value === '' ? undefined : this.check(name, fn);
-  }
 }

@@ -214,7 +214,9 @@ describe('e2e: deploy and check over ssh', function () {
     const reloadsBefore = [reloads(l, 'client'), reloads(l, 'relay')];
     const r = cli(['deploy']);
     expect(r.code, explain(r)).to.equal(0);
-    expect(r.stdout.trim().split('\n')).to.deep.equal([`${RELAY}: unchanged`, `${CLIENT}: unchanged`]);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines.slice(0, -1)).to.deep.equal([`${RELAY}: unchanged`, `${CLIENT}: unchanged`]);
+    expect(lines.at(-1)).to.match(/^deploy: 2 host\(s\): 0 updated, 2 unchanged, 0 failed, 0 skipped \(--jobs 4, [\d.]+ s\)$/);
     expect(files.map(stamp)).to.deep.equal(before);
     await sleep(1000); // a reload would have been logged by now
     expect([reloads(l, 'client'), reloads(l, 'relay')]).to.deep.equal(reloadsBefore);
@@ -276,7 +278,8 @@ describe('e2e: deploy and check over ssh', function () {
   it('deploy client alone first makes sure the relay lists the client', function () {
     const ok = cli(['deploy', 'client']);
     expect(ok.code, explain(ok)).to.equal(0);
-    expect(ok.stdout.trim()).to.equal(`${CLIENT}: unchanged`);
+    expect(ok.stdout.trim().split('\n')[0]).to.equal(`${CLIENT}: unchanged`);
+    expect(ok.stdout.trim().split('\n')).to.have.length(2); // and the summary line
     const saved = fs.readFileSync(allowlist, 'utf8');
     try {
       fs.writeFileSync(allowlist, saved.split('\n').filter((l) => !l.endsWith(` ${CLIENT}`)).join('\n'));
