@@ -89,6 +89,7 @@ export async function deploy(args: DeployArgs): Promise<number> {
         dryRun: true,
         ready: stale === null,
         jobs,
+        relayAllowlistCheck: guards[0]?.cmd.display ?? null,
         relayAllowlistChecks: guards.map((g) => ({ fqdn: g.relay.fqdn, command: g.cmd.display })),
         hosts: plans.map((p) => ({ fqdn: p.host.fqdn, role: p.host.role, prerequisites: p.cmds.prerequisites.display, stage: p.cmds.stage?.display ?? null, rsync: p.cmds.rsync.display, apply: p.cmds.apply.display, reloadIfOnlyFilesChanged: p.cmds.reload.display, sudoers: p.cmds.sudoers })),
         skippedRevoked: skippedRevoked.map((h) => h.fqdn),

@@ -11,6 +11,8 @@ import { applyContext, buildPlan } from '../../lib/plan/plan.js';
 import { clientConfig, relayConfig, takesRelayList } from '../../lib/postfix/config.js';
 import { renderEjs } from '../../lib/files/render.js';
 import { loadSettings, type Settings } from '../../lib/settings/index.js';
+import { mapConcurrent } from '../../lib/remote/pool.js';
+import { inventory, playbook } from '../../lib/export/ansible.js';
 
 function settings(lines: string[], overrides: string[] = []): Settings {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ptr-relays-'));
@@ -137,6 +139,40 @@ describe('several relays', function () {
       // One relay: nothing to say, the fallback stays empty.
       const one = settings(['smtpd_server_hostname := relay1']);
       expect(await renderEjs('apply.sh.ejs', applyContext(one, one.clients[0]!))).to.not.include('older than 3.5');
+    });
+  });
+
+  describe('fleet', function () {
+    it('mapConcurrent runs at most `jobs` at once and keeps the order of the items', async function () {
+      for (const jobs of [1, 3, 10]) {
+        let running = 0;
+        let most = 0;
+        const out = await mapConcurrent([5, 1, 4, 2, 3, 0], jobs, async (ms, i) => {
+          running++;
+          most = Math.max(most, running);
+          await new Promise((r) => setTimeout(r, ms * 5));
+          running--;
+          return i;
+        });
+        expect(out).to.deep.equal([0, 1, 2, 3, 4, 5]);
+        expect(most).to.equal(Math.min(jobs, 6));
+      }
+    });
+
+    it('export ansible: relays then clients, ssh user/host/port, become only for a non-root user, the bundle files with modes', function () {
+      const s = settings([...TWO, 'smtpd_server_ssh_host := 192.0.2.10', 'smtpd_server_ssh_port := 2222', 'smtp_client_ssh_user := admin', 'ssh_options := IdentityFile=/k/id']);
+      const inv = inventory(s);
+      expect(inv.indexOf('relays:')).to.be.lessThan(inv.indexOf('clients:'));
+      expect(inv).to.include('"relay1.example.org":\n          ansible_host: "192.0.2.10"\n          ansible_port: 2222\n          ansible_user: "root"\n          ptr_postfix_dir');
+      expect(inv).to.include('"mailhost.example.org":\n          ansible_host: "mailhost.example.org"\n          ansible_port: 22\n          ansible_user: "admin"\n          ansible_become: true');
+      expect(inv).to.include('{ path: "/etc/postfix-tls-based-relaying/smtp-client/mailhost.example.org.key.pem", mode: "0600" }');
+      expect(inv).to.include('{ path: "/etc/postfix/relay_clientcerts", mode: "0644" }');
+      expect(inv).to.include('ansible_ssh_common_args: "-o IdentityFile=/k/id"');
+      expect(inv).to.not.match(/-ca\.key\.pem|certs\/ca/);
+      const pb = playbook();
+      expect(pb.indexOf('hosts: relays')).to.be.lessThan(pb.indexOf('hosts: clients'));
+      expect(pb).to.include('any_errors_fatal: true').and.include('serial: "{{ ptr_batch | default(20) }}"');
+      expect(pb).to.include("changed_when: \"not (ptr_applied.stdout_lines | last | default('') is search(': unchanged$'))\"");
     });
   });
 });
