@@ -13,6 +13,9 @@ import { parseCert, type CertFacts } from './cert.js';
 export interface TrustFiles {
   readChecked(rel: string): Buffer | undefined;
   mtime(rel: string): number | undefined;
+  /** A check that passed on these very files (same inode, size, mtime, ctime) need not run again. */
+  remembered(tag: string, rels: readonly string[]): boolean;
+  remember(tag: string, rels: readonly string[]): void;
 }
 
 const START_OVER = 'to start a new CA on purpose, run postfix-tls-relay clean first (it archives the old one)';
@@ -48,6 +51,10 @@ export function checkTrustChain(s: Settings, files: TrustFiles, opts: { adopting
   }
 
   for (const f of leaves) {
+    // Verified before on the same CA certificate, certificate and key: a no-op build of a large fleet
+    // must not verify every signature again.
+    const pair = [ca.cert, ca.key, f.cert, f.key];
+    if (!opts.adopting && files.remembered(`trust:${f.cert}`, pair)) continue;
     const certPem = files.readChecked(f.cert);
     if (!certPem) continue;
     const fix = `delete it to have it re-issued, or restore it from your backup`;
@@ -71,6 +78,7 @@ export function checkTrustChain(s: Settings, files: TrustFiles, opts: { adopting
     if (!pub.equals(spki(leaf.x509.publicKey))) {
       throw new RunError(`${f.key} does not match ${f.cert}; restore the matching key from your backup, or delete both to give the host a new key and certificate`);
     }
+    if (caCert && !opts.adopting) files.remember(`trust:${f.cert}`, pair);
   }
 }
 

@@ -9,6 +9,7 @@ import { loadContext, makeReporter } from '../cli/context.js';
 import { RunError, UsageError } from '../errors.js';
 import { run } from '../programs/exec.js';
 import { allHosts, caFiles, hostFiles, ALLOWLIST } from '../files/layout.js';
+import { readProjectState } from '../state/project.js';
 import { createPassphraseFile } from '../secrets/passphrase-file.js';
 import { shJoin } from '../programs/shell.js';
 import { build } from '../services/build.js';
@@ -55,7 +56,7 @@ export async function demo(args: GlobalArgs & { directory: string }): Promise<vo
     const ctx = loadContext({ ...buildArgs, quiet: true });
     process.stdout.write(`${(await instructions(ctx)).text}\n`);
     const ca = caFiles(ctx.settings);
-    report.info(`Allowlist ${ALLOWLIST}:\n${readFileSync(path.join(dir, ALLOWLIST), 'utf8')}`);
+    report.info(`Allowlist ${ALLOWLIST}:\n${readProjectState(ctx.settings).text(ALLOWLIST) ?? ''}`);
     report.info('Verify summary:');
     for (const h of allHosts(ctx.settings)) {
       const cmd = verify({ caFile: ca.cert, cert: hostFiles(h).cert, purpose: h.role === 'server' ? 'sslserver' : 'sslclient' });

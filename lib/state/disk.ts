@@ -76,6 +76,29 @@ export class DiskState {
     return this.records.verify(rel, st, () => this.read(rel));
   }
 
+  /** The files' identities (inode, size, mtime, ctime) as one string; undefined when one is missing. */
+  identities(rels: readonly string[]): string | undefined {
+    const parts: string[] = [];
+    for (const rel of rels) {
+      const st = this.stat(rel);
+      if (!st) return undefined;
+      parts.push(`${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`);
+    }
+    return parts.join(' ');
+  }
+
+  /** Did the check `tag` pass on exactly these files as they are now? */
+  remembered(tag: string, rels: readonly string[]): boolean {
+    const ids = this.identities(rels);
+    return ids !== undefined && this.records.wasChecked(tag, ids);
+  }
+
+  /** The check `tag` passed on these files as they are now. */
+  remember(tag: string, rels: readonly string[]): void {
+    const ids = this.identities(rels);
+    if (ids !== undefined) this.records.markChecked(tag, ids);
+  }
+
   /** The file changed on disk (written by the runner or a command): read it again when asked. */
   invalidate(rel: string): void {
     this.reads.delete(rel);

@@ -63,6 +63,7 @@ export class ProjectState extends DiskState {
 
   /** Is the host's current certificate revoked? */
   isRevoked(certRel: string): boolean {
+    if (!this.index().some((e) => e.status === 'R')) return false; // no certificate to parse
     const serial = this.cert(certRel)?.serial;
     return serial !== undefined && this.index().some((e) => e.status === 'R' && e.serial === serial);
   }

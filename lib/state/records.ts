@@ -39,17 +39,29 @@ export class Records {
     private readonly outputs: Record<string, OutputRecord>,
     /** Kept files accepted as made from an input's content (an adopted CA certificate and its new config). */
     private readonly accepted: Record<string, Record<string, string>>,
+    /** Checks that passed on files with these identities (the trust chain per host): not repeated while they hold. */
+    private readonly checked: Record<string, string>,
   ) {}
 
   static load(projectDir: string): Records {
     try {
       const data = JSON.parse(readFileSync(path.join(projectDir, STATE_FILE), 'utf8')) as {
-        recipes?: Recipes; outputs?: Record<string, OutputRecord>; accepted?: Record<string, Record<string, string>>;
+        recipes?: Recipes; outputs?: Record<string, OutputRecord>; accepted?: Record<string, Record<string, string>>; checked?: Record<string, string>;
       };
-      return new Records({ ...data.recipes }, { ...data.outputs }, { ...data.accepted });
+      return new Records({ ...data.recipes }, { ...data.outputs }, { ...data.accepted }, { ...data.checked });
     } catch {
-      return new Records({}, {}, {}); // missing or damaged: every generated file is compared by content once
+      return new Records({}, {}, {}, {}); // missing or damaged: every generated file is compared by content once
     }
+  }
+
+  wasChecked(tag: string, identities: string): boolean {
+    return this.checked[tag] === identities;
+  }
+
+  markChecked(tag: string, identities: string): void {
+    if (this.checked[tag] === identities) return;
+    this.checked[tag] = identities;
+    this.dirty = true;
   }
 
   /**
@@ -121,7 +133,7 @@ export class Records {
   save(projectDir: string): void {
     if (!this.dirty) return;
     const sorted = <T>(o: Record<string, T>) => Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-    writeFileAtomic(path.join(projectDir, STATE_FILE), `${JSON.stringify({ recipes: sorted(this.recipes), outputs: sorted(this.outputs), accepted: sorted(this.accepted) }, null, 2)}\n`, 0o600);
+    writeFileAtomic(path.join(projectDir, STATE_FILE), `${JSON.stringify({ recipes: sorted(this.recipes), outputs: sorted(this.outputs), accepted: sorted(this.accepted), checked: sorted(this.checked) }, null, 2)}\n`, 0o600);
     this.dirty = false;
   }
 }

@@ -3,8 +3,7 @@
 import { expect } from 'chai';
 import fs from 'node:fs';
 import { COLOUR, runInTty } from '../support/cli.js';
-import { createTestGpg, type TestGpg } from '../support/gpg.js';
-import { createProject, useProject, type TestProject } from '../support/project.js';
+import { useProject } from '../support/project.js';
 
 const CA_KEY = /^run {9}CA key certs\/ca\/example\.test-ca\.key\.pem \(\d+\.\d\d s\)$/m;
 

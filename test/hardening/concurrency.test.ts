@@ -2,9 +2,8 @@
 import { expect } from 'chai';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createTestGpg, type TestGpg } from '../support/gpg.js';
 import { poll, startCli, type Running } from '../support/proc.js';
-import { createProject, useProject, type TestProject } from '../support/project.js';
+import { useProject, type TestProject } from '../support/project.js';
 import { exampleLayout, expectCaDatabaseSound, expectCompleteTree, snapshot } from '../support/tree.js';
 
 const LOCK = '.postfix-tls-relay/lock';
