@@ -85,16 +85,29 @@ export class ProjectState extends DiskState {
     return this.exists(this.ca.cert) && !this.exists(this.ca.index);
   }
 
-  /** Host certificates signed by our CA key that the CA database does not know (relative paths). */
+  /**
+   * Host certificates signed by our CA key that the CA database does not know (relative paths). A
+   * certificate found in the database stays there (revoking changes its entry, never removes it): that
+   * is remembered by the certificate's identity, so a no-op build of a fleet parses no certificate.
+   */
   unrecorded(): string[] {
-    const ca = this.caCert();
-    if (!ca) return [];
-    const known = new Set(this.index().map((e) => e.serial));
+    if (!this.exists(this.ca.cert)) return [];
+    let known: Set<string> | undefined;
     return allHosts(this.settings)
       .map((h) => hostFiles(h).cert)
       .filter((rel) => {
+        const tag = `recorded:${rel}`;
+        const files = [rel, this.ca.cert];
+        if (this.remembered(tag, files)) return false;
         const c = this.cert(rel);
-        return c !== undefined && !known.has(c.serial) && signedBy(c, ca);
+        const ca = this.caCert();
+        if (c === undefined || ca === undefined) return false;
+        known ??= new Set(this.index().map((e) => e.serial));
+        if (known.has(c.serial)) {
+          this.remember(tag, files);
+          return false;
+        }
+        return signedBy(c, ca);
       });
   }
 
