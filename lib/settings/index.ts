@@ -2,7 +2,7 @@
 // before it has passed through here.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { KeySpec } from '../commands/openssl.js';
+import type { KeySpec } from '../programs/openssl.js';
 import { UsageError } from '../errors.js';
 import { KNOWN, MAKEFILE_DEFAULTS, SEED_UNUSED, SETTINGS } from './catalog.js';
 import { MakeSyntaxError, MakeVariables, parseMakeText, type Origin } from './makefile.js';

@@ -66,7 +66,7 @@ describe('packaging: npm pack, npx, Dockerfile', function () {
 
   it('the tarball holds the compiled tool, templates, openssl configs, the example and the docs; no sources or tests', function () {
     const files = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).trim().split('\n').map((f) => f.replace(/^package\//, ''));
-    const expected = ['bin/postfix-tls-relay.js', 'dist/lib/cli.js', 'dist/lib/cmd/init.js', 'dist/lib/cmd/demo.js', 'examples/demo.settings.mk', 'README.md', 'SECURITY.md', 'package.json'];
+    const expected = ['bin/postfix-tls-relay.js', 'dist/lib/cli/main.js', 'dist/lib/commands/init.js', 'dist/lib/commands/demo.js', 'examples/demo.settings.mk', 'README.md', 'SECURITY.md', 'package.json'];
     for (const dir of ['templates', 'openssl-conf']) {
       for (const e of fs.readdirSync(path.join(REPO_ROOT, dir), { recursive: true, withFileTypes: true })) {
         if (e.isFile()) expected.push(path.relative(REPO_ROOT, path.join(e.parentPath, e.name)));

@@ -52,7 +52,7 @@ describe('build efficiency', () => {
       const result = JSON.parse(r.stdout) as BuildJson;
       expect(result.commands).to.deep.equal([]);
       expect(result.steps.filter((s) => s.state !== 'skipped')).to.deep.equal([]);
-      expect(r.urls.some((u) => u.endsWith('/dist/lib/runner.js')), 'the log saw the runner').to.equal(true);
+      expect(r.urls.some((u) => u.endsWith('/dist/lib/runner/runner.js')), 'the log saw the runner').to.equal(true);
       for (const name of ['yargs', 'execa', 'ejs', 'fs-extra']) expect(r.packages.has(name), name).to.equal(false);
       expect(readFileSync(p.file('audit.log'), 'utf8')).to.equal(audit);
     });

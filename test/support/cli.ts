@@ -1,7 +1,7 @@
 // Runs the real CLI anywhere (no project needed), on pipes or on a real pseudo-terminal (util-linux
 // `script`), to see what a user sees in both cases.
 import { spawnSync } from 'node:child_process';
-import { shJoin } from '../../lib/shell.js';
+import { shJoin } from '../../lib/programs/shell.js';
 import { CLI, type CliResult } from './project.js';
 
 export interface RunOptions {

@@ -4,7 +4,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
 import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { isCompletePem } from '../../lib/pem.js';
+import { isCompletePem } from '../../lib/files/pem.js';
 
 export interface Entry {
   type: 'file' | 'dir' | 'link';

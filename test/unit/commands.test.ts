@@ -1,10 +1,10 @@
 // Command builders and templates are pure: argv and the exact shell text, checked without running anything.
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
-import * as openssl from '../../lib/commands/openssl.js';
-import { gpgDecrypt } from '../../lib/commands/gpg.js';
-import { shJoin, shq } from '../../lib/shell.js';
-import { fingerprintShell } from '../../lib/fingerprint.js';
+import * as openssl from '../../lib/programs/openssl.js';
+import { gpgDecrypt } from '../../lib/programs/gpg.js';
+import { shJoin, shq } from '../../lib/programs/shell.js';
+import { fingerprintShell } from '../../lib/ca/fingerprint.js';
 
 describe('shell quoting', function () {
   it('leaves plain words alone and single-quotes the rest, round-tripping through sh', function () {

@@ -3,7 +3,7 @@
 import { expect } from 'chai';
 import fs from 'node:fs';
 import path from 'node:path';
-import { EPILOG } from '../../lib/cli.js';
+import { EPILOG } from '../../lib/cli/main.js';
 import { SETTINGS } from '../../lib/settings/catalog.js';
 import { settingsTable, TABLE_BEGIN, TABLE_END, withSettingsTable } from '../../lib/settings/reference.js';
 import { runCli } from '../support/cli.js';

@@ -1,7 +1,7 @@
-// lib/exec.ts with real programs: output, exit codes, standard input, a missing program, cancellation.
+// lib/programs/exec.ts with real programs: output, exit codes, standard input, a missing program, cancellation.
 import { expect } from 'chai';
 import { INTERRUPTED, RunError } from '../../lib/errors.js';
-import { run } from '../../lib/exec.js';
+import { run } from '../../lib/programs/exec.js';
 
 async function failure(p: Promise<unknown>): Promise<Error> {
   try {

@@ -2,8 +2,8 @@
 // makes of it, and everything else must be left to yargs.
 import { expect } from 'chai';
 import yargs from 'yargs';
-import { globals } from '../../lib/cli.js';
-import { GLOBAL_OPTIONS, plainBuildArgs } from '../../lib/options.js';
+import { globals } from '../../lib/cli/main.js';
+import { GLOBAL_OPTIONS, plainBuildArgs } from '../../lib/cli/options.js';
 
 function byYargs(argv: string[]): { args: Record<string, unknown>; positionals: unknown[] } {
   const parsed = globals(yargs(argv)).strict(false).help(false).version(false).parseSync() as Record<string, unknown> & { _: unknown[] };

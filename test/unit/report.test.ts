@@ -1,10 +1,10 @@
 // Progress output: the same events rendered for a terminal and for a pipe, with the colour, quiet
 // and verbose rules.
 import { expect } from 'chai';
-import type { Command } from '../../lib/commands/types.js';
-import { colorWanted, Reporter, type ProgressStream } from '../../lib/report.js';
-import type { RunEvent } from '../../lib/runner.js';
-import type { ExecStep, Step, WriteStep } from '../../lib/steps.js';
+import type { Command } from '../../lib/programs/command.js';
+import { colorWanted, Reporter, type ProgressStream } from '../../lib/cli/report.js';
+import type { RunEvent } from '../../lib/runner/runner.js';
+import type { ExecStep, Step, WriteStep } from '../../lib/plan/step.js';
 
 class Capture implements ProgressStream {
   text = '';
@@ -44,7 +44,7 @@ function play(r: Reporter): void {
 
 const opts = { quiet: false, verbose: false, json: false };
 
-describe('progress output (lib/report.ts)', () => {
+describe('progress output (lib/cli/report.ts)', () => {
   it('on a pipe: the command, then one plain line per step with state and duration, and a summary', () => {
     const out = new Capture(false);
     play(new Reporter(opts, out, {}));

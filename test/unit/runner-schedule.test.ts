@@ -5,11 +5,11 @@ import { expect } from 'chai';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { tmpName } from '../../lib/atomic.js';
-import { Passphrase } from '../../lib/passphrase.js';
-import { runPlan, type RunEvent } from '../../lib/runner.js';
-import { shJoin } from '../../lib/shell.js';
-import type { ExecStep } from '../../lib/steps.js';
+import { tmpName } from '../../lib/files/atomic.js';
+import { Passphrase } from '../../lib/secrets/passphrase.js';
+import { runPlan, type RunEvent } from '../../lib/runner/runner.js';
+import { shJoin } from '../../lib/programs/shell.js';
+import type { ExecStep } from '../../lib/plan/step.js';
 
 /** A step whose command sleeps, appends its id to `trace` and writes its output (a PEM block, as openssl would). */
 function sleeper(id: string, seconds: number, opts: { inputs?: string[]; serial?: string; trace?: string } = {}): ExecStep {

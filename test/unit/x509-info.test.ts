@@ -6,7 +6,7 @@ import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { caExtensions, crlInfo } from '../../lib/x509-info.js';
+import { caExtensions, crlInfo } from '../../lib/ca/x509-info.js';
 
 const openssl = (args: string[], cwd: string) => execFileSync('openssl', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 

@@ -1,0 +1,157 @@
+// Command-line interface: global options, one yargs command per job, exit codes 0/1/2.
+// yargs is loaded only when needed: a plain `build` is parsed without it (see options.ts).
+import type { Argv, Options } from 'yargs';
+import type { InitArgs } from '../commands/init.js';
+import type { GlobalArgs } from './context.js';
+import { REVOKE_REASONS } from '../programs/openssl.js';
+import { exitCodeOf, RunError, UsageError } from '../errors.js';
+import { GLOBAL_OPTIONS, plainBuildArgs } from './options.js';
+
+/** Shown under every command's --help. */
+export const EPILOG = [
+  'Exit codes: 0 success, 1 runtime failure (a command failed, a file is missing or wrong),',
+  '2 bad usage or invalid settings (the message names the option, setting or file).',
+  'NO_COLOR turns colours off. GNUPGHOME: the GnuPG home that decrypts the CA passphrase.',
+].join('\n');
+
+export function globals(y: Argv): Argv<GlobalArgs> {
+  const options: Record<string, Options> = {};
+  for (const o of GLOBAL_OPTIONS) {
+    options[o.name] = { type: o.type, describe: o.describe, ...(o.alias ? { alias: o.alias } : {}), ...(o.array ? { array: true } : {}), ...(o.default !== undefined ? { default: o.default } : {}) };
+  }
+  return y.options(options) as unknown as Argv<GlobalArgs>;
+}
+
+function sshOption<T>(y: Argv<T>) {
+  return y.option('ssh-option', {
+    type: 'string',
+    array: true,
+    describe: 'Pass -o KEY=VALUE to every ssh and rsync call (repeatable; wins over the ssh_options setting)',
+  });
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    const plain = plainBuildArgs(argv);
+    if (plain) {
+      await (await import('../commands/build.js')).build(plain);
+      return 0;
+    }
+    return await withYargs(argv);
+  } catch (err) {
+    const c = exitCodeOf(err);
+    const msg = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`postfix-tls-relay: ${msg}\n`);
+    // One line by default; the failed command and its whole output with -v.
+    const detail = err instanceof RunError ? err.detail : undefined;
+    if (detail && argv.some((x) => x === '-v' || x === '--verbose')) process.stderr.write(`${detail.replace(/^/gm, '  ')}\n`);
+    if (c === 1 && !(err instanceof Error && err.name === 'RunError') && err instanceof Error && err.stack && process.env.POSTFIX_TLS_RELAY_DEBUG) {
+      process.stderr.write(`${err.stack}\n`);
+    }
+    return c;
+  }
+}
+
+async function withYargs(argv: string[]): Promise<number> {
+  const { default: yargs } = await import('yargs');
+  let code = 0;
+  const set = (p: Promise<number | void> | number | void) => Promise.resolve(p).then((c) => {
+    code = typeof c === 'number' ? c : 0;
+  });
+  const parser = globals(yargs(argv))
+    .scriptName('postfix-tls-relay')
+    .usage('$0 [command] [options]\n\nBuilds a private CA, TLS keys and certificates and the Postfix configuration so that a relay\nforwards mail only for clients whose certificate fingerprint it lists.')
+    .command(['build', '$0'], 'Build the CA, every key and certificate, the allowlist and the per-host bundles (default)', (y) =>
+      y.epilog(EPILOG).example('$0 build -C ~/relay-ca', 'build from ~/relay-ca/settings.mk').example('$0 --set smtpd_server_port=2525', 'override one setting'),
+    async (a) => set((await import('../commands/build.js')).build(a as unknown as GlobalArgs).then(() => 0)))
+    .command('plan', 'Show the steps a build would run; --format sh prints them as a replayable POSIX script', (y) =>
+      y.epilog(EPILOG).option('format', { choices: ['text', 'sh'] as const, default: 'text' as const, describe: 'Output format' })
+        .example('$0 plan --format sh > build.sh && sh build.sh', 'the same build as plain shell'),
+    async (a) => set((await import('../commands/build.js')).showPlan(a as unknown as GlobalArgs, (a as { format: 'text' | 'sh' }).format).then(() => 0)))
+    .command('instructions', 'Print copy-paste steps for each host: files, rsync, apply.sh, postconf', (y) =>
+      y.epilog(EPILOG).example('$0 instructions -C ~/relay-ca', 'what to do on the relay and on each client'),
+    async (a) => set((await import('../commands/info.js')).instructions(a as unknown as GlobalArgs)))
+    .command('status', 'Show every certificate: serial, expiry, fingerprint, listed on the relay, revoked; the CRL; rotations', (y) =>
+      y.epilog(EPILOG).option('check', { type: 'boolean', default: false, describe: 'Exit 1 when something expires within --warn-days, is missing, or is revoked but listed' })
+        .option('warn-days', { type: 'number', default: 30, describe: 'Days before expiry that count as a problem' })
+        .option('crl-warn-days', { type: 'number', default: 7, describe: 'Days before the CRL\'s next update that count as a problem' })
+        .example('$0 status --json', 'the same as data')
+        .example('$0 status --check --warn-days 21 -q', 'from cron or a monitoring system: silent and exit 0 when all is well'),
+    async (a) => set((await import('../commands/info.js')).status(a as unknown as import('../commands/info.js').StatusArgs)))
+    .command('renew [hosts..]', 'Renew certificates expiring soon (same key: the relay needs no change); --rekey with an overlap window; --ca', (y) =>
+      y.epilog(EPILOG).positional('hosts', { type: 'string', array: true, default: [], describe: 'Hosts to renew (fqdn or host name); default: those expiring within --within days' })
+        .option('within', { type: 'number', default: 30, describe: 'Renew what expires within this many days (without host names)' })
+        .option('all', { type: 'boolean', default: false, describe: 'Renew every certificate that is not revoked' })
+        .option('rekey', { type: 'boolean', default: false, describe: 'New keys; the relay lists old and new until renew --finish' })
+        .option('finish', { type: 'boolean', default: false, describe: 'End the rotation of the named clients: drop their old allowlist entry' })
+        .option('ca', { type: 'boolean', default: false, describe: 'Re-sign the CA certificate with its key (issued certificates stay valid)' })
+        .example('$0 renew', 'renew what expires within 30 days')
+        .example('$0 renew mailhost --rekey', 'new key for mailhost; the relay accepts old and new')
+        .example('$0 renew --finish mailhost', 'mailhost runs with its new key: drop the old one from the relay')
+        .example('$0 renew --ca', 'extend the CA certificate'),
+    async (a) => set((await import('../commands/renew.js')).renew(a as unknown as import('../commands/renew.js').RenewArgs)))
+    .command('revoke <host>', 'Take a client off the relay\'s allowlist, revoke its certificate and regenerate the CRL', (y) =>
+      y.epilog(EPILOG).positional('host', { type: 'string', demandOption: true, describe: 'Host to revoke (fqdn or host name)' })
+        .option('reason', { choices: REVOKE_REASONS, describe: 'CRL reason code' })
+        .example('$0 revoke oldhost --reason keyCompromise', 'refuse oldhost at the relay once its bundle is deployed'),
+    async (a) => set((await import('../commands/revoke.js')).revoke(a as unknown as import('../commands/revoke.js').RevokeArgs)))
+    .command('crl', 'Regenerate the CRL from the CA database (it is valid for crl_days)', (y) =>
+      y.epilog(EPILOG).example('$0 crl -q', 'from cron, before the CRL expires'),
+    async (a) => set((await import('../commands/revoke.js')).crl(a as unknown as GlobalArgs)))
+    .command('add-client <host>', 'Add an smtp client to smtp_client_hostnames in settings.mk (in place) and build it', (y) =>
+      y.epilog(EPILOG).positional('host', { type: 'string', demandOption: true, describe: 'Host name (completed with domain) or fqdn' })
+        .example('$0 add-client backup-mailhost', 'its key, certificate and bundle; the relay lists it'),
+    async (a) => set((await import('../commands/add-client.js')).addClient(a as unknown as import('../commands/add-client.js').AddClientArgs)))
+    .command('deploy [which]', 'Copy each host\'s bundle with rsync and run its apply script over ssh (the relay first)', (y) =>
+      sshOption(y.epilog(EPILOG).positional('which', { choices: ['client', 'server', 'all'] as const, default: 'all' as const, describe: 'Which hosts' }))
+        .example('$0 deploy -C ~/relay-ca', 'the relay, then every client; a second run says "unchanged"')
+        .example('$0 deploy server -n --ssh-option IdentityFile=~/.ssh/relay_ed25519', 'show the exact rsync and ssh commands, run nothing'),
+    async (a) => set((await import('../commands/deploy.js')).deploy(a as unknown as import('../commands/deploy.js').DeployArgs)))
+    .command('check [which]', 'Compare each host\'s Postfix settings and deployed files with this project over ssh; OK/FAIL per item', (y) =>
+      sshOption(y.epilog(EPILOG).positional('which', { choices: ['client', 'server', 'all'] as const, default: 'all' as const, describe: 'Which hosts' }))
+        .option('live', { type: 'boolean', default: false, describe: 'Also probe the relay with STARTTLS from each client host, using its certificate' })
+        .example('$0 check --live', 'every setting and file, and a live TLS handshake client → relay; exit 1 on any FAIL')
+        .example('$0 check server --json', 'the relay\'s checks as data'),
+    async (a) => set((await import('../commands/check.js')).check(a as unknown as import('../commands/check.js').CheckArgs)))
+    .command('clean', 'Move generated files to archive/clean-<time>/ (the CA key is kept there, never deleted)', (y) =>
+      y.epilog(EPILOG).example('$0 clean -n', 'show what would be moved'),
+    async (a) => set((await import('../commands/clean.js')).clean(a as unknown as GlobalArgs)))
+    .command('init', 'Create settings.mk for a new setup and a random CA passphrase, GnuPG-encrypted from memory', (y) =>
+      y.epilog(EPILOG).option('domain', { type: 'string', describe: 'Mail domain, e.g. example.org' })
+        .option('relay', { type: 'string', describe: 'Relay (smtpd server) host name or fqdn' })
+        .option('port', { type: 'string', describe: 'Port of the relay service (default 2500)' })
+        .option('client', { type: 'string', array: true, describe: 'Client (internal mail host) name or fqdn; repeatable' })
+        .option('gpg-recipient', { type: 'string', describe: 'GnuPG key (fingerprint or e-mail) that encrypts the CA passphrase (default: your only secret key)' })
+        .option('passphrase-file', { type: 'string', describe: 'Where the encrypted passphrase goes (default: <dir>/ca-passphrase.gpg)' })
+        .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'Do not ask: take the flags and defaults' })
+        .option('force', { type: 'boolean', default: false, describe: 'Replace an existing settings file or passphrase file (never one that a CA key depends on)' })
+        .option('keep-passphrase', { type: 'boolean', default: false, describe: 'Keep the existing passphrase file (e.g. to rewrite settings.mk for an existing CA)' })
+        .example('$0 init -C ~/relay-ca', 'ask for everything on the terminal')
+        .example('$0 init --domain example.org --relay relayhost --client mailhost --gpg-recipient admin@example.org -y', 'the same in a script'),
+    async (a) => set((await import('../commands/init.js')).init(a as unknown as InitArgs)))
+    .command('demo [directory]', 'Build a complete example project (CA, relay, two clients) with a throwaway GnuPG home', (y) =>
+      y.epilog(EPILOG).positional('directory', { type: 'string', default: 'demo', describe: 'Where to build it' })
+        .example('$0 demo', 'build ./demo; run again and nothing is done'),
+    async (a) => set((await import('../commands/demo.js')).demo(a as unknown as GlobalArgs & { directory: string })))
+    .command('completion', 'Print a bash or zsh completion script (chosen by $SHELL) for commands and options', (y) =>
+      y.epilog(EPILOG).example('$0 completion >> ~/.bashrc', 'complete commands and options in bash')
+        .example('SHELL=zsh $0 completion >> ~/.zshrc', 'the same for zsh'),
+    () => {
+      // yargs 18 takes ($0, command); its older typings do not.
+      (parser as unknown as { showCompletionScript($0: string, cmd: string): void }).showCompletionScript('postfix-tls-relay', 'completion');
+    })
+    // Answers the script's --get-yargs-completions queries; a hidden name, since `completion` above is documented.
+    .completion('__completion', false)
+    .epilog(EPILOG)
+    .strict()
+    .recommendCommands()
+    .help()
+    .alias('help', 'h')
+    .version(false)
+    .wrap(Math.min(120, process.stdout.columns || 100))
+    .fail((msg, err) => {
+      throw err ?? new UsageError(`${msg}; see postfix-tls-relay --help`);
+    });
+  await parser.parseAsync();
+  return code;
+}

@@ -1,0 +1,37 @@
+// `clean`: move generated files into a timestamped archive. Nothing is deleted, least of all the CA key.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { loadContext, type GlobalArgs } from '../cli/context.js';
+import { acquireLock } from '../runner/lock.js';
+import { caFiles, STATE_FILE } from '../files/layout.js';
+
+const GENERATED = ['certs', 'etc', 'out', STATE_FILE];
+
+export async function clean(args: GlobalArgs): Promise<void> {
+  const ctx = loadContext(args);
+  const { default: fse } = await import('fs-extra');
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const archive = path.join('archive', `clean-${stamp}`);
+  const present = GENERATED.filter((p) => existsSync(path.join(ctx.projectDir, p)));
+  if (args.dryRun) {
+    ctx.report.result({ archive, moved: present, dryRun: true }, () => present.map((p) => `would move ${p} to ${archive}/${p}`).join('\n') || 'nothing to clean');
+    return;
+  }
+  const release = await acquireLock(ctx.projectDir);
+  try {
+    for (const p of present) {
+      await fse.move(path.join(ctx.projectDir, p), path.join(ctx.projectDir, archive, p));
+    }
+    await fse.chmod(path.join(ctx.projectDir, 'archive'), 0o700).catch(() => undefined);
+  } finally {
+    release();
+  }
+  const caKey = caFiles(ctx.settings).key;
+  const keptKey = existsSync(path.join(ctx.projectDir, archive, caKey)) ? path.join(archive, caKey) : null;
+  ctx.report.result({ archive, moved: present, caKey: keptKey }, () =>
+    [
+      present.length ? `moved ${present.join(', ')} to ${archive}/` : 'nothing to clean',
+      keptKey ? `the CA private key is kept in ${keptKey}; move it back to ${caKey} to keep using this CA` : '',
+    ].filter(Boolean).join('\n'),
+  );
+}

@@ -1,0 +1,115 @@
+// Where every file lives: in the project directory (relative paths, as the commands see them) and on the hosts.
+import path from 'node:path';
+import type { Host, Role, Settings } from '../settings/index.js';
+
+export const ROLE_DIR: Record<Role, string> = { client: 'smtp-client', server: 'smtpd-server' };
+
+export interface CaFiles {
+  readonly dir: string;
+  readonly key: string;
+  readonly cert: string;
+  readonly crl: string;
+  /** openssl req config of the CA certificate (subject, v3_ca). */
+  readonly reqConfig: string;
+  /** openssl ca config: database, policy, defaults. */
+  readonly caConfig: string;
+  readonly dbDir: string;
+  readonly index: string;
+  readonly indexAttr: string;
+  readonly crlnumber: string;
+  readonly newcerts: string;
+}
+
+export interface HostFiles {
+  readonly key: string;
+  readonly csr: string;
+  readonly cert: string;
+  /** Request and extension config of this host. */
+  readonly config: string;
+}
+
+export interface RemoteFiles {
+  readonly caCert: string;
+  readonly key: string;
+  readonly cert: string;
+  readonly applyScript: string;
+}
+
+export function caFiles(s: Settings): CaFiles {
+  const dir = 'certs/ca';
+  const name = `${s.domain}-ca`;
+  const dbDir = `${dir}/db`;
+  return {
+    dir,
+    key: `${dir}/${name}.key.pem`,
+    cert: `${dir}/${name}.crt.pem`,
+    crl: `${dir}/${name}.crl.pem`,
+    reqConfig: `${dir}/${name}.cnf`,
+    caConfig: `${dir}/openssl-ca.cnf`,
+    dbDir,
+    index: `${dbDir}/index.txt`,
+    indexAttr: `${dbDir}/index.txt.attr`,
+    crlnumber: `${dbDir}/crlnumber`,
+    newcerts: `${dbDir}/newcerts`,
+  };
+}
+
+export function hostFiles(host: Pick<Host, 'role' | 'fqdn'>): HostFiles {
+  const base = `certs/${ROLE_DIR[host.role]}/${host.fqdn}`;
+  return { key: `${base}.key.pem`, csr: `${base}.csr.pem`, cert: `${base}.crt.pem`, config: `${base}.cnf` };
+}
+
+/** The allowlist as built locally (seed path). */
+export const ALLOWLIST = 'etc/postfix/relay_clientcerts';
+export const AUDIT_LOG = 'audit.log';
+export const STATE_DIR = '.postfix-tls-relay';
+export const STATE_FILE = `${STATE_DIR}/state.json`;
+export const LOCK_FILE = `${STATE_DIR}/lock`;
+/** Clients whose previous key or certificate stays on the allowlist until their rotation finishes. */
+export const ROTATIONS_FILE = `${STATE_DIR}/rotations.json`;
+
+/** Where a replaced key is kept (renew --rekey, reissue after revoke): never deleted, only set aside. */
+export function retiredKey(host: Pick<Host, 'role' | 'fqdn'>, serial: string): string {
+  return `certs/${ROLE_DIR[host.role]}/retired/${host.fqdn}.${serial}.key.pem`;
+}
+
+export function remoteFiles(s: Settings, host: Host): RemoteFiles {
+  const r = s.certsRemoteDir;
+  return {
+    caCert: `${r}/ca/${s.domain}-ca.crt.pem`,
+    key: `${r}/${ROLE_DIR[host.role]}/${host.fqdn}.key.pem`,
+    cert: `${r}/${ROLE_DIR[host.role]}/${host.fqdn}.crt.pem`,
+    applyScript: `${r}/apply-${host.role === 'server' ? 'smtpd-server' : 'smtp-client'}.sh`,
+  };
+}
+
+export function bundleDir(host: Host): string {
+  return `out/${host.fqdn}`;
+}
+
+/** Path inside a bundle's root/ for an absolute target path on the host. */
+export function inBundle(host: Host, remotePath: string): string {
+  return path.posix.join(bundleDir(host), 'root', remotePath);
+}
+
+export function allHosts(s: Settings): Host[] {
+  return [s.server, ...s.clients];
+}
+
+/** A host of the settings by fqdn or by host name (completed with the domain, as settings.mk does). */
+export function findHost(s: Settings, name: string): Host | undefined {
+  const fqdn = (name.includes('.') ? name : `${name}.${s.domain}`).toLowerCase().replace(/\.$/, '');
+  return allHosts(s).find((h) => h.fqdn === fqdn);
+}
+
+export type HostSelection = 'client' | 'server' | 'all';
+
+/**
+ * The hosts `deploy` and `check` work on, the relay first: a client must never start using a
+ * certificate the relay does not trust yet.
+ */
+export function selectHosts(s: Settings, which: HostSelection): Host[] {
+  if (which === 'server') return [s.server];
+  if (which === 'client') return [...s.clients];
+  return allHosts(s);
+}

@@ -1,0 +1,91 @@
+// The Postfix settings each host needs, as data. Templates print them; `check` compares against them.
+import { remoteFiles } from '../files/layout.js';
+import type { Host, Settings } from '../settings/index.js';
+
+export interface Param {
+  readonly name: string;
+  readonly value: string;
+}
+
+/** Parameters for Postfix ≥ 3.4 (chain files) and for older versions (the legacy pair). */
+export interface TlsFileParams {
+  readonly modern: readonly Param[];
+  readonly legacy: readonly Param[];
+}
+
+export interface ClientConfig {
+  readonly main: readonly Param[];
+  readonly tlsFiles: TlsFileParams;
+  /** Obsolete parameters removed with `postconf -X` when present (left by the Makefile's snippet). */
+  readonly obsolete: readonly string[];
+}
+
+export interface RelayConfig {
+  /** master.cf service name, e.g. "2500/inet". */
+  readonly service: string;
+  /** Full master.cf entry for `postconf -M`. */
+  readonly entry: string;
+  /** The entry's fields as `postconf -Fh` prints them: type private unprivileged chroot wakeup process_limit command. */
+  readonly fields: readonly string[];
+  readonly overrides: readonly Param[];
+  readonly tlsFiles: TlsFileParams;
+  readonly table: { readonly type: string; readonly path: string; readonly needsPostmap: boolean; readonly dbSuffix: string };
+}
+
+const p = (name: string, value: string): Param => ({ name, value });
+
+export function clientConfig(s: Settings, host: Host): ClientConfig {
+  const f = remoteFiles(s, host);
+  return {
+    main: [
+      // Brackets: no MX lookup; the relay's certificate must name this host (security level secure).
+      p('relayhost', `[${s.server.fqdn}]:${s.server.port}`),
+      p('smtp_tls_security_level', 'secure'),
+      p('smtp_tls_CAfile', f.caCert),
+      // Debian points CApath at every public CA: any of them could then vouch for the relay's name.
+      p('smtp_tls_CApath', ''),
+      p('smtp_tls_loglevel', String(host.tlsLoglevel)),
+    ],
+    tlsFiles: {
+      modern: [p('smtp_tls_chain_files', `${f.key},${f.cert}`), p('smtp_tls_cert_file', ''), p('smtp_tls_key_file', '')],
+      legacy: [p('smtp_tls_cert_file', f.cert), p('smtp_tls_key_file', f.key)],
+    },
+    obsolete: ['smtp_enforce_tls', 'smtp_tls_enforce_peername'],
+  };
+}
+
+const DB_SUFFIX: Record<string, string> = { texthash: '', hash: '.db', lmdb: '.lmdb', cdb: '.cdb' };
+
+export function relayConfig(s: Settings): RelayConfig {
+  const f = remoteFiles(s, s.server);
+  const path = s.server.relayClientcertsPath;
+  return {
+    service: `${s.server.port}/inet`,
+    entry: `${s.server.port} inet n - n - - smtpd`,
+    fields: ['inet', 'n', '-', 'n', '-', '-', 'smtpd'],
+    overrides: [
+      p('smtpd_tls_security_level', 'encrypt'),
+      // Only certificates from our CA get past TLS; the allowlist then picks the hosts.
+      p('smtpd_tls_req_ccert', 'yes'),
+      p('smtpd_tls_ask_ccert', 'yes'),
+      p('smtpd_tls_CAfile', f.caCert),
+      p('smtpd_tls_CApath', ''),
+      p('smtpd_tls_loglevel', String(s.server.tlsLoglevel)),
+      // Explicit: the default digest depends on compatibility_level (md5 before 3.6, sha256 after).
+      p('smtpd_tls_fingerprint_digest', s.fingerprintDigest),
+      p('relay_clientcerts', `${s.tableType}:${path}`),
+      p('smtpd_relay_restrictions', 'permit_tls_clientcerts,reject'),
+      // main.cf policies (e.g. reject_unknown_client_hostname) must not block a dynamic-IP client.
+      p('smtpd_client_restrictions', ''),
+      p('smtpd_helo_restrictions', ''),
+      p('smtpd_sender_restrictions', ''),
+      p('smtpd_recipient_restrictions', ''),
+      p('smtpd_data_restrictions', ''),
+    ],
+    tlsFiles: {
+      modern: [p('smtpd_tls_chain_files', `${f.key},${f.cert}`), p('smtpd_tls_cert_file', ''), p('smtpd_tls_key_file', '')],
+      legacy: [p('smtpd_tls_cert_file', f.cert), p('smtpd_tls_key_file', f.key)],
+    },
+    table: { type: s.tableType, path, needsPostmap: s.tableType !== 'texthash', dbSuffix: DB_SUFFIX[s.tableType] ?? '' },
+  };
+}

@@ -1,0 +1,60 @@
+// The only place that starts programs, through execa. execa is imported on first use: its import
+// costs about as much as starting node (~90 ms, `npm run bench -- --only imports`), so a run with
+// nothing to do never pays it; a build that runs commands pays it once.
+import { accessSync, constants, statSync } from 'node:fs';
+import path from 'node:path';
+import { INTERRUPTED, RunError } from '../errors.js';
+
+export interface ExecResult {
+  exitCode: number;
+  stdout: Buffer;
+  stderr: string;
+}
+
+const PACKAGES: Record<string, string> = { openssl: 'openssl', gpg: 'gnupg', rsync: 'rsync', ssh: 'openssh-client', postconf: 'postfix', make: 'make' };
+
+export function notFound(program: string): RunError {
+  const pkg = PACKAGES[program];
+  return new RunError(`${program}: command not found on PATH; install it${pkg ? ` (Debian package ${pkg})` : ''}`);
+}
+
+/** Throws notFound() unless `program` is an executable file on PATH: checked before a build writes anything. */
+export function requireProgram(program: string, envPath = process.env.PATH ?? ''): void {
+  for (const d of envPath.split(path.delimiter)) {
+    const f = path.join(d || '.', program);
+    try {
+      accessSync(f, constants.X_OK);
+      if (statSync(f).isFile()) return;
+    } catch {
+      /* not here */
+    }
+  }
+  throw notFound(program);
+}
+
+export async function run(
+  argv: readonly string[],
+  opts: { cwd?: string; input?: Buffer; signal?: AbortSignal; env?: Record<string, string | undefined> } = {},
+): Promise<ExecResult> {
+  const [file, ...args] = argv as [string, ...string[]];
+  if (opts.signal?.aborted) throw new RunError(INTERRUPTED);
+  const { execa } = await import('execa');
+  const r = await execa(file, args, {
+    cwd: opts.cwd,
+    env: opts.env,
+    extendEnv: true,
+    input: opts.input,
+    stdin: opts.input === undefined ? 'ignore' : undefined,
+    encoding: 'buffer',
+    reject: false,
+    stripFinalNewline: false,
+    cancelSignal: opts.signal,
+  });
+  if (r.isCanceled || opts.signal?.aborted) throw new RunError(INTERRUPTED);
+  if (r.exitCode === undefined) {
+    const code = (r.cause as NodeJS.ErrnoException | undefined)?.code;
+    if (code === 'ENOENT') throw notFound(file);
+    throw new RunError(`${file}: could not run (${r.signal ? `killed by ${r.signal}` : r.shortMessage})`);
+  }
+  return { exitCode: r.exitCode, stdout: Buffer.from(r.stdout), stderr: Buffer.from(r.stderr).toString('utf8') };
+}

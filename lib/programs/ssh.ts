@@ -1,0 +1,61 @@
+// Typed builders for the ssh and rsync calls of `deploy` and `check`. Each returns argv plus its exact shell text.
+// Host keys are checked by the user's own ssh configuration: nothing here weakens it.
+import type { SshTarget } from '../settings/index.js';
+import { shJoin } from './shell.js';
+import type { Command } from './command.js';
+
+function command(argv: string[]): Command {
+  return { argv, passphraseOnStdin: false, display: shJoin(argv) };
+}
+
+/** `user@host` for ssh. */
+export function sshDestination(t: SshTarget): string {
+  return `${t.user}@${t.host}`;
+}
+
+/** `user@host:/` for rsync; an IPv6 address needs brackets there. */
+export function rsyncDestination(t: SshTarget, dir = '/'): string {
+  return `${t.user}@${t.host.includes(':') ? `[${t.host}]` : t.host}:${dir}`;
+}
+
+/**
+ * `-p PORT -o KEY=VALUE …`. ssh keeps the FIRST value it gets for an option, so callers pass the
+ * command line's --ssh-option values before the settings' ssh_options: the command line wins.
+ */
+export function sshArgs(t: SshTarget, options: readonly string[]): string[] {
+  return ['-p', String(t.port), ...options.flatMap((o) => ['-o', o])];
+}
+
+/** `ssh … user@host 'REMOTE'`: the remote command is one string, already shell-quoted for the remote shell. */
+export function ssh(t: SshTarget, options: readonly string[], remote: string): Command {
+  return command(['ssh', ...sshArgs(t, options), sshDestination(t), remote]);
+}
+
+/**
+ * Copies the listed files of a bundle tree to the same absolute paths on the host.
+ *
+ * Flags, and why:
+ * - Sources are `ROOT/./etc/…` with --relative: only the listed files are sent (never a stray file of
+ *   out/, never the CA key), each at the path after `/./`.
+ * - --no-implied-dirs: the parent directories (/etc, /etc/postfix, …) are not part of the transfer, so
+ *   their modes, owners and times on the host are never touched; a missing one is created with default
+ *   attributes (apply.sh then sets 0755 on the directories it owns).
+ * - --perms --owner --group --chown=root:root: files keep the bundle's modes (keys 0600) and belong to
+ *   root (--chown needs -o/-g, and root on the far side).
+ * - --checksum: compare contents, not size+time, so an unchanged file is never sent.
+ * - No --times: a file that is sent gets the time of the transfer. That keeps "the allowlist is newer
+ *   than its .db" true after a redeploy, so apply.sh's postmap runs; unchanged files keep their times.
+ * - --itemize-changes: one line per changed file, so the caller can say "unchanged" and reload only
+ *   when something Postfix reads was replaced. rsync writes each file to a temp name and renames it.
+ */
+export function rsyncFiles(opts: { root: string; files: readonly string[]; target: SshTarget; options: readonly string[] }): Command {
+  if (opts.files.length === 0) throw new Error('rsyncFiles: no files to send');
+  // rsync splits -e itself on spaces (options are validated: no spaces or quotes in them).
+  const rsh = ['ssh', ...sshArgs(opts.target, opts.options)].join(' ');
+  const root = opts.root.replace(/\/+$/, '');
+  const sources = opts.files.map((f) => `${root}/./${f.replace(/^\/+/, '')}`);
+  return command([
+    'rsync', '--relative', '--no-implied-dirs', '--perms', '--owner', '--group', '--chown=root:root',
+    '--checksum', '--itemize-changes', '-e', rsh, ...sources, rsyncDestination(opts.target),
+  ]);
+}

@@ -1,0 +1,208 @@
+// `check`: what a host should have (lib/postfix/config.ts and the local bundle, the same data apply.sh is made
+// from) against what it has (one read-only probe over ssh). Pure comparison; the ssh call is in commands/check.ts.
+import { createHash, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { bundleRoot } from './deploy.js';
+import { remoteFiles } from '../files/layout.js';
+import { bundleSteps } from '../plan/plan.js';
+import { clientConfig, relayConfig, type Param } from '../postfix/config.js';
+import { parsePostconf, parseSha256sum, parseStat, ProbeScript, STAT_FORMAT, type Probe } from './probe.js';
+import type { Host, Settings } from '../settings/index.js';
+
+export interface CheckResult {
+  name: string;
+  ok: boolean;
+  expected: string;
+  actual: string;
+}
+
+type FileKind = 'ca' | 'cert' | 'key' | 'table' | 'script';
+
+interface ExpectedFile {
+  kind: FileKind;
+  /** Absolute path on the host. */
+  path: string;
+  /** The bundle's copy, relative to the project directory. */
+  local: string;
+  mode: string;
+}
+
+/** Every file of the host's bundle with the mode the build gave it. */
+export function expectedFiles(s: Settings, host: Host): ExpectedFile[] {
+  const r = remoteFiles(s, host);
+  const prefix = bundleRoot(host);
+  const kinds: Record<string, FileKind> = { [r.caCert]: 'ca', [r.cert]: 'cert', [r.key]: 'key', [r.applyScript]: 'script' };
+  if (host.role === 'server') kinds[s.server.relayClientcertsPath] = 'table';
+  return bundleSteps(s, host)
+    .filter((st) => st.kind === 'copy' && st.output.startsWith(`${prefix}/`))
+    .map((st) => {
+      const remote = st.outputs[0]!.slice(prefix.length);
+      return { kind: kinds[remote] ?? 'script', path: remote, local: st.outputs[0]!, mode: (st.kind === 'copy' ? st.mode : 0o644).toString(8).padStart(4, '0') };
+    });
+}
+
+/** sha256 of a public key's DER (SubjectPublicKeyInfo), or undefined when it cannot be read. */
+function spkiHash(key: () => KeyObject): string | undefined {
+  try {
+    return createHash('sha256').update(key().export({ type: 'spki', format: 'der' })).digest('hex');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Names of the main.cf parameters a client needs, for Postfix with and without *_tls_chain_files. */
+function clientParams(s: Settings, host: Host): string[] {
+  const c = clientConfig(s, host);
+  return [...new Set([...c.main, ...c.tlsFiles.modern, ...c.tlsFiles.legacy].map((p) => p.name))];
+}
+
+/** The read-only remote command of `check` for one host. */
+export function probeScript(s: Settings, host: Host, live?: readonly string[]): ProbeScript {
+  const d = host.postfixDir;
+  const p = new ProbeScript().postconf('mail_version', d, ['-dh', 'mail_version']);
+  if (host.role === 'client') {
+    const c = clientConfig(s, host);
+    p.postconf('main', d, clientParams(s, host));
+    p.postconf('obsolete', d, ['-n', ...c.obsolete]);
+  } else {
+    const r = relayConfig(s);
+    p.postconf('master', d, ['-M', r.service]);
+    p.postconf('overrides', d, ['-P', r.service]);
+  }
+  expectedFiles(s, host).forEach((f, i) => {
+    p.add(`stat.${i}`, ['stat', '-c', STAT_FORMAT, '--', f.path]);
+    p.add(`sha.${i}`, ['sha256sum', '--', f.path]);
+    if (f.kind === 'ca' || f.kind === 'cert' || f.kind === 'table') p.add(`cat.${i}`, ['cat', '--', f.path]);
+    // Only the public half of the deployed key comes back, never the key itself.
+    if (f.kind === 'key') p.add(`pub.${i}`, ['openssl', 'pkey', '-in', f.path, '-pubout']);
+    if (f.kind === 'table') {
+      const t = relayConfig(s).table;
+      if (t.needsPostmap) p.add(`db.${i}`, ['stat', '-c', STAT_FORMAT, '--', `${f.path}${t.dbSuffix}`]);
+    }
+  });
+  if (live) p.add('live', live);
+  return p;
+}
+
+/** Postfix 3.4 and later take key and certificate in *_tls_chain_files (apply.sh chooses the same way). */
+export function usesChainFiles(mailVersion: string): boolean {
+  const [major = 0, minor = 0] = mailVersion.trim().split('.').map((x) => Number.parseInt(x, 10));
+  return major > 3 || (major === 3 && minor >= 4);
+}
+
+const show = (v: string) => (v === '' ? '(empty)' : v);
+const short = (hex: string) => `sha256:${hex.slice(0, 16)}…`;
+const firstLine = (text: string) => text.trim().split('\n')[0] ?? '';
+const DAY = 86_400_000;
+
+function compareParams(prefix: string, want: readonly Param[], have: Map<string, string>, key: (name: string) => string): CheckResult[] {
+  return want.map((p) => {
+    const actual = have.get(key(p.name));
+    return { name: `${prefix} ${p.name}`, ok: actual === p.value, expected: show(p.value), actual: actual === undefined ? '(not set)' : show(actual) };
+  });
+}
+
+function section(probe: Probe, name: string): { out: string; exit: number } {
+  return probe.get(name) ?? { out: '(no output: the probe stopped early)', exit: -1 };
+}
+
+export function evaluate(s: Settings, host: Host, probe: Probe, now = Date.now()): CheckResult[] {
+  const out: CheckResult[] = [];
+  const version = section(probe, 'mail_version');
+  const mailVersion = version.exit === 0 ? version.out.trim() : '';
+  out.push({ name: 'Postfix mail_version', ok: mailVersion !== '', expected: 'a Postfix version', actual: mailVersion || firstLine(version.out) || '(none)' });
+  const chain = usesChainFiles(mailVersion || '3.4');
+
+  if (host.role === 'client') {
+    const c = clientConfig(s, host);
+    const main = parsePostconf(section(probe, 'main').out);
+    out.push(...compareParams('main.cf', [...c.main, ...(chain ? c.tlsFiles.modern : c.tlsFiles.legacy)], main, (n) => n));
+    const set = parsePostconf(section(probe, 'obsolete').out);
+    for (const name of c.obsolete) {
+      out.push({ name: `main.cf ${name} (obsolete)`, ok: !set.has(name), expected: '(not set)', actual: set.has(name) ? show(set.get(name)!) : '(not set)' });
+    }
+  } else {
+    const r = relayConfig(s);
+    const master = section(probe, 'master').out.trim();
+    const fields = master.split(/\s+/);
+    const oAt = fields.indexOf('-o');
+    const entry = (oAt < 0 ? fields : fields.slice(0, oAt)).join(' ');
+    out.push({ name: `master.cf ${r.service}`, ok: entry === r.entry.split(/\s+/).join(' '), expected: r.entry, actual: master ? entry : '(no such service)' });
+    const overrides = parsePostconf(section(probe, 'overrides').out);
+    out.push(...compareParams(`master.cf ${r.service} -o`, [...r.overrides, ...(chain ? r.tlsFiles.modern : r.tlsFiles.legacy)], overrides, (n) => `${r.service}/${n}`));
+  }
+
+  const files = expectedFiles(s, host);
+  const certs = new Map<FileKind, X509Certificate>();
+  files.forEach((f, i) => {
+    const local = readFileSync(path.join(s.projectDir, f.local));
+    const stat = parseStat(section(probe, `stat.${i}`).out);
+    const missing = stat === undefined ? `missing (${firstLine(section(probe, `stat.${i}`).out)})` : undefined;
+    const want = createHash('sha256').update(local).digest('hex');
+    const have = parseSha256sum(section(probe, `sha.${i}`).out);
+    const content: CheckResult = { name: `file ${f.path}`, ok: have === want, expected: `${short(want)} (as ${f.local})`, actual: missing ?? (have ? short(have) : firstLine(section(probe, `sha.${i}`).out)) };
+    if (f.kind === 'table' && !content.ok && missing === undefined) content.actual += tableDiff(local.toString('utf8'), section(probe, `cat.${i}`).out);
+    out.push(content);
+    out.push({ name: `mode ${f.path}`, ok: stat !== undefined && stat.mode === f.mode && stat.owner === '0:0', expected: `${f.mode} root (0:0)`, actual: stat ? `${stat.mode} ${stat.owner}` : 'missing' });
+
+    if ((f.kind === 'ca' || f.kind === 'cert') && stat !== undefined) {
+      let cert: X509Certificate | undefined;
+      try {
+        cert = new X509Certificate(section(probe, `cat.${i}`).out);
+      } catch {
+        cert = undefined;
+      }
+      if (cert) certs.set(f.kind, cert);
+      const until = cert ? new Date(cert.validTo) : undefined;
+      const from = cert ? new Date(cert.validFrom) : undefined;
+      out.push({
+        name: `expiry ${f.path}`,
+        ok: until !== undefined && from !== undefined && from.getTime() <= now && now < until.getTime(),
+        expected: 'valid now',
+        actual: until && from
+          ? now < from.getTime() ? `not valid before ${from.toISOString()}` : `${now < until.getTime() ? 'valid until' : 'EXPIRED on'} ${until.toISOString().slice(0, 10)} (${Math.floor((until.getTime() - now) / DAY)} days left)`
+          : 'not a certificate',
+      });
+    }
+    if (f.kind === 'key' && stat !== undefined) {
+      const pub = section(probe, `pub.${i}`);
+      const keyHash = spkiHash(() => createPublicKey(pub.out));
+      const certAt = files.findIndex((x) => x.kind === 'cert');
+      const certHash = spkiHash(() => new X509Certificate(section(probe, `cat.${certAt}`).out).publicKey);
+      out.push({
+        name: `key ${f.path} matches the certificate`,
+        ok: keyHash !== undefined && keyHash === certHash,
+        expected: certHash ? `public key ${short(certHash)}` : 'a readable certificate',
+        actual: keyHash ? `public key ${short(keyHash)}` : `unreadable key: ${firstLine(pub.out) || `openssl exit ${pub.exit}`}`,
+      });
+    }
+    if (f.kind === 'table' && probe.has(`db.${i}`)) {
+      const db = parseStat(section(probe, `db.${i}`).out);
+      const t = relayConfig(s).table;
+      out.push({
+        name: `table ${f.path}${t.dbSuffix} newer than ${path.posix.basename(f.path)}`,
+        ok: db !== undefined && stat !== undefined && db.mtime >= stat.mtime,
+        expected: 'postmap run after the last change',
+        actual: db === undefined ? 'missing' : stat === undefined ? 'source missing' : db.mtime >= stat.mtime ? 'newer' : `older by ${stat.mtime - db.mtime} s`,
+      });
+    }
+  });
+  const ca = certs.get('ca');
+  const leaf = certs.get('cert');
+  if (ca && leaf) {
+    const issued = leaf.checkIssued(ca) && leaf.verify(ca.publicKey);
+    out.push({ name: `certificate ${remoteFiles(s, host).cert} signed by the CA`, ok: issued, expected: ca.subject.replace(/\n/g, ', '), actual: issued ? ca.subject.replace(/\n/g, ', ') : `issuer ${leaf.issuer.replace(/\n/g, ', ')}, signature not by the deployed CA` });
+  }
+  return out;
+}
+
+/** Lines only on one side, for the allowlist's FAIL line. */
+function tableDiff(local: string, remote: string): string {
+  const lines = (t: string) => t.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const a = new Set(lines(local));
+  const b = new Set(lines(remote));
+  const extra = [...b].filter((l) => !a.has(l));
+  const lacking = [...a].filter((l) => !b.has(l));
+  return [extra.length ? `; not in the local allowlist: ${extra.join(' | ')}` : '', lacking.length ? `; missing: ${lacking.join(' | ')}` : ''].join('');
+}

@@ -1,0 +1,104 @@
+// One working session on a project: the lock, Ctrl-C handling and the CA passphrase (decrypted at most
+// once however many plans run), shared by build, renew, revoke and add-client. Before a plan writes
+// anything, everything that can fail on bad input or a broken trust chain fails.
+import { availableParallelism } from 'node:os';
+import { isForeignTree } from '../ca/adopt.js';
+import { removeStaleTemps } from '../files/atomic.js';
+import { finishInterruptedRotation, protectCaDatabase } from '../ca/database-guard.js';
+import type { Context } from '../cli/context.js';
+import { UsageError } from '../errors.js';
+import { requireProgram } from '../programs/exec.js';
+import { STATE_FILE } from '../files/layout.js';
+import { acquireLock } from './lock.js';
+import { Passphrase } from '../secrets/passphrase.js';
+import { runPlan, type RunResult } from './runner.js';
+import { commandOf, type Step } from '../plan/step.js';
+import { checkCaKey, checkTrustChain } from '../ca/trust.js';
+
+/** Steps run in parallel by default: one per CPU this process may use (honours taskset/affinity, unlike cpus().length). */
+export function defaultJobs(): number {
+  return Math.max(1, availableParallelism());
+}
+
+/** --jobs as given, checked: a whole number of at least 1, or the default. */
+export function jobsOf(jobs: number | undefined): number {
+  if (jobs === undefined) return defaultJobs();
+  if (!Number.isInteger(jobs) || jobs < 1) {
+    throw new UsageError('--jobs: expected a whole number of steps to run at once, 1 or more, e.g. --jobs 2');
+  }
+  return jobs;
+}
+
+export interface Session {
+  readonly passphrase: Passphrase;
+  /** Runs a plan with progress on the reporter; the audit log records every command. */
+  run(steps: readonly Step[]): Promise<RunResult>;
+}
+
+export async function withSession<T>(ctx: Context, fn: (session: Session) => Promise<T>): Promise<T> {
+  const dir = ctx.projectDir;
+  const jobs = jobsOf(ctx.args.jobs);
+  // Whatever the user's umask, files (openssl's too: index.txt, newcerts/) are private from their first
+  // byte; the runner gives public files (certificates, apply.sh) their mode explicitly.
+  const umask = process.umask(0o077);
+  // The first SIGINT/SIGTERM stops the run cleanly (children stopped, temp files removed, lock
+  // released); a second one ends the process at once. process.on, not once, so that the second signal
+  // also comes here (and no library's exit handler finds itself the only listener and re-raises it).
+  const abort = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (!abort.signal.aborted) return abort.abort();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    process.kill(process.pid, sig);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  // The CA key is checked against the CA certificate the first time the passphrase is used.
+  const passphrase = new Passphrase(ctx.settings.passphraseFile, abort.signal, (pass) => checkCaKey(ctx.settings, dir, pass));
+  try {
+    const release = await acquireLock(dir);
+    try {
+      for (const f of finishInterruptedRotation(ctx.settings, dir)) ctx.report.warn(`${f}: restored from ${f}.new (left by an interrupted openssl ca)`);
+      return await fn({
+        passphrase,
+        run: async (steps) => {
+          await preflight(ctx, steps, passphrase);
+          removeStaleTemps(dir, [...steps.flatMap((st) => st.outputs), STATE_FILE]);
+          return runPlan(steps, {
+            projectDir: dir,
+            passphrase,
+            jobs,
+            signal: abort.signal,
+            onEvent: ctx.report.onEvent,
+            // Every openssl ca run is all or nothing for the CA database.
+            protect: (step) => (step.serial ? protectCaDatabase(ctx.settings, dir) : undefined),
+          });
+        },
+      });
+    } finally {
+      release();
+    }
+  } finally {
+    await passphrase.dispose();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    process.umask(umask);
+  }
+}
+
+/**
+ * In-process checks before a plan runs (no program is started unless the plan needs it anyway): the
+ * trust chain on disk, the programs the pending steps run, and the passphrase (decrypted now, and the
+ * CA key checked with it, when a pending step needs it).
+ */
+async function preflight(ctx: Context, steps: readonly Step[], passphrase: Passphrase): Promise<void> {
+  const dir = ctx.projectDir;
+  checkTrustChain(ctx.settings, dir, { adopting: isForeignTree(ctx.settings) });
+  const pending = (await runPlan(steps, { projectDir: dir, passphrase, dryRun: true })).outcomes.filter((o) => o.state === 'would-run');
+  const commands = pending.map((o) => commandOf(o.step)).filter((c) => c !== undefined);
+  for (const program of new Set(commands.map((c) => c.argv[0]!))) requireProgram(program);
+  if (commands.some((c) => c.passphraseOnStdin)) {
+    requireProgram('gpg');
+    await passphrase.get();
+  }
+}
