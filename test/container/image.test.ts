@@ -148,7 +148,7 @@ describe('the Docker image (podman, the README\'s command lines)', function () {
       podman.run(['build', '--network', 'none', '-f', path.join(probeDir, 'Containerfile'), '-t', 'localhost/ctx-probe', context]);
       const seen = podman.run(['run', '--rm', '--network', 'none', 'localhost/ctx-probe', 'sh', '-c', 'cd /ctx && find . -type f | sort']).trim().split('\n');
       expect(seen).to.include('./package.json');
-      expect(seen).to.include('./lib/cli.ts');
+      expect(seen.filter((f) => f.startsWith('./lib/') && f.endsWith('.ts'))).to.not.be.empty;
       expect(seen.filter((f) => /(^|\/)settings\.mk$|\.gpg$|-ca\.key\.pem$|^\.\/(certs|out)\//.test(f))).to.deep.equal([]);
       podman.run(['rmi', 'localhost/ctx-probe']);
       // And nothing planted anywhere in the image.
@@ -163,7 +163,7 @@ describe('the Docker image (podman, the README\'s command lines)', function () {
         fs.rmSync(argvLog, { force: true });
         const r = run(root, '--help', { tty });
         expect(r.code, `${tty ? 'tty' : 'no tty'}: ${r.stderr}${r.stdout}`).to.equal(0);
-        expect(r.stdout, tty ? 'tty' : 'no tty').to.match(/^\0?postfix-tls-relay \[command\] \[options\]/m);
+        expect(r.stdout, tty ? 'tty' : 'no tty').to.match(/(^|\^@)postfix-tls-relay \[command\] \[options\]/m);
         const words = fs.readFileSync(argvLog, 'utf8').trim().split(' ');
         expect(words.slice(0, 3)).to.deep.equal(['run', '--rm', '-i']);
         expect(words.includes('-t'), tty ? 'tty' : 'no tty').to.equal(tty);
