@@ -6,7 +6,7 @@ import { bundleFiles } from '../remote/deploy.js';
 import { expectedFiles } from '../remote/compare.js';
 import { remoteFiles } from '../files/layout.js';
 import type { Host, Settings } from '../settings/index.js';
-import { TOOL_VERSION } from '../plan/plan.js';
+import { TOOL_VERSION } from '../plan/bundle.js';
 
 export interface ExportFile {
   name: string;

@@ -1,6 +1,6 @@
-// Which files of a host's bundle go to the host, and where they are in out/.
+// Which files of a host's bundle go to the host, and where they are in out/: the bundle manifest's.
 import { bundleDir } from '../files/layout.js';
-import { bundleSteps } from '../plan/plan.js';
+import { bundleManifest, bundleTargets } from '../plan/bundle.js';
 import type { Host, Settings } from '../settings/index.js';
 
 export function bundleRoot(host: Host): string {
@@ -9,9 +9,5 @@ export function bundleRoot(host: Host): string {
 
 /** Absolute paths on the host of every file in its bundle's root/ (what the build put there, nothing else). */
 export function bundleFiles(s: Settings, host: Host): string[] {
-  const prefix = bundleRoot(host);
-  return bundleSteps(s, host)
-    .flatMap((st) => st.outputs)
-    .filter((o) => o.startsWith(`${prefix}/`))
-    .map((o) => o.slice(prefix.length));
+  return bundleTargets(bundleManifest(s, host));
 }

@@ -25,6 +25,8 @@ export interface FleetOptions {
   /** How sudo gets its password for a non-root ssh user (see sudo.ts), and the password with --ask-sudo-pass. */
   sudoMode: SudoMode;
   sudoPassword?: Buffer;
+  /** The allowlist as built (etc/postfix/relay_clientcerts): what a relay outside the run must list. */
+  allowlist: string;
 }
 
 type Line = [keyof FleetOutput, string];
@@ -61,7 +63,7 @@ export async function blockedClients(o: FleetOptions, clients: readonly Host[], 
   const blocked = new Map<string, string>();
   const found = await mapConcurrent(unsure, o.jobs, async (relay) => {
     try {
-      return { relay, missing: await clientsMissingOn(o.settings, relay, clients, o.sshOptions), error: undefined };
+      return { relay, missing: await clientsMissingOn(o.settings, relay, clients, o.sshOptions, o.allowlist), error: undefined };
     } catch (err) {
       if (!(err instanceof RunError)) throw err;
       return { relay, missing: [...clients], error: err.message };

@@ -8,7 +8,8 @@ import { createTestGpg, type TestGpg } from './gpg.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const CLI = path.join(REPO_ROOT, 'bin', 'postfix-tls-relay.js');
-export const SEED_DIR = path.join(REPO_ROOT, '..', 'shared', 'reference', 'seed');
+/** The project's own stand-ins for the seed's Makefile and settings.mk.example (same format and variables). */
+export const SEED_DIR = path.join(REPO_ROOT, 'test', 'fixtures', 'seed');
 export const PASSPHRASE = 'correct horse battery staple 4711';
 
 export interface CliResult {
@@ -63,6 +64,39 @@ export function createProject(opts: { settings?: (passphraseFile: string) => str
     dispose() {
       if (!opts.gpg) gpg.dispose();
       rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * The usual fixture as mocha hooks: one GnuPG home for the suite and a project made with it, fresh for
+ * each test (`each`, the default) or one for the whole suite. Read `.p` and `.gpg` inside the tests.
+ */
+export function useProject(opts: { settings?: (passphraseFile: string) => string; each?: boolean } = {}): { readonly p: TestProject; readonly gpg: TestGpg } {
+  let gpg: TestGpg | undefined;
+  let p: TestProject | undefined;
+  const each = opts.each ?? true;
+  const make = () => {
+    p = createProject({ gpg, settings: opts.settings });
+  };
+  before(() => {
+    gpg = createTestGpg();
+    if (!each) make();
+  });
+  after(() => {
+    if (!each) p?.dispose();
+    gpg?.dispose();
+  });
+  if (each) {
+    beforeEach(make);
+    afterEach(() => p?.dispose());
+  }
+  return {
+    get p() {
+      return p!;
+    },
+    get gpg() {
+      return gpg!;
     },
   };
 }

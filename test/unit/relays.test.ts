@@ -7,7 +7,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { UsageError } from '../../lib/errors.js';
 import { allHosts, selectHosts } from '../../lib/files/layout.js';
-import { applyContext, buildPlan } from '../../lib/plan/plan.js';
+import { buildPlan } from '../../lib/plan/plan.js';
+import { applyContext } from '../../lib/plan/bundle.js';
+import { readProjectState } from '../../lib/state/project.js';
 import { clientConfig, relayConfig, takesRelayList } from '../../lib/postfix/config.js';
 import { renderEjs } from '../../lib/files/render.js';
 import { loadSettings, type Settings } from '../../lib/settings/index.js';
@@ -80,7 +82,7 @@ describe('several relays', function () {
 
     it('gives each relay its own key, certificate (SAN = its fqdn, serverAuth) and a bundle with the one allowlist', function () {
       const s = settings(TWO);
-      const plan = buildPlan(s, { rotations: [], revoked: new Set(), adopt: [] });
+      const plan = buildPlan(s, readProjectState(s)); // a project with nothing built yet
       for (const fqdn of ['relay1.example.org', 'relay2.example.org']) {
         const config = plan.find((st) => st.id === `config:${fqdn}`);
         expect(config && config.kind === 'write' ? config.context : undefined).to.deep.include({ fqdn, extendedKeyUsage: 'serverAuth' });

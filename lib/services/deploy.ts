@@ -1,0 +1,155 @@
+// The deploy service (`deploy [client|server|all]`): every relay first, then each client, up to --jobs hosts at once; one host
+// failing never undoes or stops another. A client in a key rotation that now runs with its new key ends
+// the rotation: the allowlist is rebuilt without the old entry and the relays of this deploy get it.
+import type { Context, GlobalArgs } from '../cli/context.js';
+import { emptyResult, relayAllowlistProbe, type HostDeploy } from '../remote/deploy.js';
+import { assertBundlesReady } from './bundles.js';
+import { finishRotations, rotating as rotatingOf } from './rotation.js';
+import { readProjectState } from '../state/project.js';
+import { hostCommands } from '../remote/host-commands.js';
+import { revokedHosts } from '../plan/hosts.js';
+import { readSecret } from '../cli/secret-prompt.js';
+import { usesSudo } from '../remote/sudo.js';
+import { deployFleet, deployPhase, type FleetOptions } from '../remote/fleet.js';
+import { RunError, UsageError } from '../errors.js';
+import { ALLOWLIST, selectHosts, type HostSelection } from '../files/layout.js';
+import { buildPlan } from '../plan/plan.js';
+import { jobsOf, withSession } from '../runner/session.js';
+import { isRelay, type Host } from '../settings/index.js';
+import { recordRelaysDeployed, relaysBehind } from '../state/relays-deployed.js';
+import { sshOptionsFor } from '../remote/ssh-options.js';
+
+export interface DeployArgs extends GlobalArgs {
+  which: HostSelection;
+  /** Only these hosts (fqdn or host name) of the selection. */
+  hosts?: string[];
+  sshOption?: string[];
+  askSudoPass?: boolean;
+}
+
+/** The selection narrowed to the named hosts; a name that is not in it is a usage error. */
+function namedHosts(all: Host[], names: readonly string[] | undefined, domain: string): Host[] {
+  if (!names?.length) return all;
+  return names.map((n) => {
+    const h = all.find((x) => x.fqdn === n || x.fqdn === `${n}.${domain}`);
+    if (!h) throw new UsageError(`deploy: ${n} is not one of the selected hosts (${all.map((x) => x.fqdn).join(', ')}); check smtp_client_hostnames in settings.mk`);
+    return h;
+  });
+}
+
+/** Hosts deployed at once when --jobs is not given: a few, so that a fleet goes faster without flooding. */
+export const DEPLOY_JOBS = 4;
+
+function summary(r: HostDeploy): string {
+  if (r.state === 'failed') return `${r.fqdn}: FAILED (see the error above)`;
+  if (r.state === 'skipped') return r.error === 'revoked' ? `${r.fqdn}: skipped (revoked)` : `${r.fqdn}: skipped (${r.error})`;
+  if (r.state === 'unchanged') return `${r.fqdn}: unchanged`;
+  const parts = [];
+  if (r.files.length) parts.push(`${r.files.length} file(s) updated`);
+  if (r.applyChanges) parts.push(`${r.applyChanges} change(s) applied`);
+  if (r.reloaded) parts.push('Postfix reloaded');
+  return `${r.fqdn}: ${parts.join(', ')}`;
+}
+
+function totals(results: readonly HostDeploy[], jobs: number, ms: number): string {
+  const n = (st: HostDeploy['state']) => results.filter((r) => r.state === st).length;
+  return `deploy: ${results.length} host(s): ${n('updated')} updated, ${n('unchanged')} unchanged, ${n('failed')} failed, ${n('skipped')} skipped (--jobs ${jobs}, ${(ms / 1000).toFixed(1)} s)`;
+}
+
+export async function deploy(ctx: Context, args: DeployArgs): Promise<number> {
+  const s = ctx.settings;
+  const state = readProjectState(s);
+  const options = sshOptionsFor(args.sshOption, s, ctx.report);
+  const jobs = args.jobs === undefined ? DEPLOY_JOBS : jobsOf(args.jobs);
+  const selected = namedHosts(selectHosts(s, args.which), args.hosts, s.domain);
+  // A revoked client's bundle never ships again; it is named and skipped.
+  const revoked = revokedHosts(s, state);
+  const hosts = selected.filter((h) => !revoked.has(h.fqdn));
+  const skippedRevoked = selected.filter((h) => revoked.has(h.fqdn));
+  const sudoMode = args.askSudoPass ? 'stdin' as const : 'nopasswd' as const;
+  const plans = hosts.map((h) => ({ host: h, cmds: hostCommands(s, h, options, sudoMode) }));
+  const relaysIncluded = hosts.filter(isRelay);
+  // Relays not in this run are read first: they must already list the clients' entries.
+  const guards = hosts.some((h) => !isRelay(h)) ? s.servers.filter((r) => !relaysIncluded.includes(r)).map((r) => ({ relay: r, cmd: relayAllowlistProbe(r, options).cmd })) : [];
+  const rotating = rotatingOf(state, hosts);
+
+  if (args.dryRun) {
+    let stale: string | null = null;
+    try {
+      await assertBundlesReady(state, hosts);
+    } catch (err) {
+      if (!(err instanceof RunError)) throw err;
+      stale = err.message;
+      ctx.report.warn(stale);
+    }
+    const then = rotating.length
+      ? `then, for ${rotating.join(', ')} (in a key rotation): end the rotation, rebuild the allowlist${relaysIncluded.length ? ` and deploy ${relaysIncluded.map((r) => r.fqdn).join(', ')} again` : ''}`
+      : null;
+    ctx.report.result(
+      {
+        dryRun: true,
+        ready: stale === null,
+        jobs,
+        relayAllowlistCheck: guards[0]?.cmd.display ?? null,
+        relayAllowlistChecks: guards.map((g) => ({ fqdn: g.relay.fqdn, command: g.cmd.display })),
+        hosts: plans.map((p) => ({ fqdn: p.host.fqdn, role: p.host.role, prerequisites: p.cmds.prerequisites.display, stage: p.cmds.stage?.display ?? null, rsync: p.cmds.rsync.display, apply: p.cmds.apply.display, reloadIfOnlyFilesChanged: p.cmds.reload.display, sudoers: p.cmds.sudoers })),
+        skippedRevoked: skippedRevoked.map((h) => h.fqdn),
+        rotationsToFinish: rotating,
+      },
+      () => [
+        ...guards.map((g) => `${g.relay.fqdn} (a relay): would read its allowlist, to make sure it lists the clients\n  ${g.cmd.display}`),
+        ...plans.map((p) => [
+          `${p.host.fqdn} (${isRelay(p.host) ? 'a relay' : 'smtp client'}): would run`,
+          `  ${p.cmds.prerequisites.display}`,
+          ...(p.cmds.stage ? [`  ${p.cmds.stage.display}`] : []),
+          `  ${p.cmds.rsync.display}`,
+          `  ${p.cmds.apply.display}`,
+          `  and, if rsync replaced a file but apply.sh changed nothing:`,
+          `  ${p.cmds.reload.display}`,
+        ].join('\n')),
+        ...skippedRevoked.map((h) => `${h.fqdn}: skipped (revoked)`),
+        `up to ${jobs} host(s) at once: the relays, then the clients`,
+        ...(then ? [then] : []),
+      ].join('\n'),
+    );
+    return 0;
+  }
+
+  return withSession(ctx, async (session) => {
+    const t0 = performance.now();
+    await assertBundlesReady(session.state, hosts);
+    const sudoPassword = args.askSudoPass && hosts.some(usesSudo) ? await readSecret('sudo password on the hosts: ') : undefined;
+    for (const h of skippedRevoked) ctx.report.info(`${h.fqdn}: skipped: its certificate is revoked (postfix-tls-relay revoke); its bundle is not deployed`);
+    const fleet: FleetOptions = { settings: s, sshOptions: options, jobs, out: ctx.report, sudoMode, sudoPassword, allowlist: session.state.text(ALLOWLIST) ?? '' };
+    const { relays, clients } = await deployFleet(fleet, hosts);
+    const results = [...relays, ...clients, ...skippedRevoked.map((h) => emptyResult(h, 'skipped', 'revoked'))];
+    recordRelaysDeployed(ctx.projectDir, relays.filter((r) => r.state !== 'failed').map((r) => r.fqdn));
+
+    // Clients that run with their new key now: the relays can forget the old one.
+    const finished = finishRotations(session.state, clients
+      .filter((r) => (r.state === 'updated' || r.state === 'unchanged') && rotating.includes(r.fqdn))
+      .map((r) => r.fqdn));
+    let relaysAgain: HostDeploy[] = [];
+    if (finished.length) {
+      ctx.report.info(`rotation finished for ${finished.join(', ')}: rebuilding the allowlist without the previous entries`);
+      await session.run(buildPlan(s, session.state));
+      relaysAgain = await deployPhase(fleet, relaysIncluded);
+      recordRelaysDeployed(ctx.projectDir, relaysAgain.filter((r) => r.state !== 'failed').map((r) => r.fqdn));
+    }
+    const behind = finished.length ? relaysBehind(s) : [];
+    if (behind.length) {
+      ctx.report.warn(`${behind.map((r) => r.fqdn).join(', ')} still list the previous entries of ${finished.join(', ')}; drop them with: postfix-tls-relay deploy server`);
+    }
+
+    sudoPassword?.fill(0);
+    const failed = [...results, ...relaysAgain].filter((r) => r.state === 'failed' || (r.state === 'skipped' && r.error !== 'revoked'));
+    ctx.report.result({ ok: failed.length === 0, jobs, hosts: results, rotationsFinished: finished, relaysAfterRotation: relaysAgain, relayAfterRotation: relaysAgain[0] ?? null }, () =>
+      [
+        ...results.map(summary),
+        ...relaysAgain.map((r) => `${summary(r)} (previous entries of ${finished.join(', ')} dropped)`),
+        totals([...results, ...relaysAgain], jobs, performance.now() - t0),
+      ].join('\n'),
+    );
+    return failed.length ? 1 : 0;
+  });
+}
