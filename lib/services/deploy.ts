@@ -123,7 +123,7 @@ export async function deploy(ctx: Context, args: DeployArgs): Promise<number> {
     const fleet: FleetOptions = { settings: s, sshOptions: options, jobs, out: ctx.report, sudoMode, sudoPassword, allowlist: session.state.text(ALLOWLIST) ?? '' };
     const { relays, clients } = await deployFleet(fleet, hosts);
     const results = [...relays, ...clients, ...skippedRevoked.map((h) => emptyResult(h, 'skipped', 'revoked'))];
-    recordRelaysDeployed(ctx.projectDir, relays.filter((r) => r.state !== 'failed').map((r) => r.fqdn));
+    recordRelaysDeployed(session.state, relays.filter((r) => r.state !== 'failed').map((r) => r.fqdn));
 
     // Clients that run with their new key now: the relays can forget the old one.
     const finished = finishRotations(session.state, clients
@@ -134,11 +134,11 @@ export async function deploy(ctx: Context, args: DeployArgs): Promise<number> {
       ctx.report.info(`rotation finished for ${finished.join(', ')}: rebuilding the allowlist without the previous entries`);
       await session.run(buildPlan(s, session.state));
       relaysAgain = await deployPhase(fleet, relaysIncluded);
-      recordRelaysDeployed(ctx.projectDir, relaysAgain.filter((r) => r.state !== 'failed').map((r) => r.fqdn));
+      recordRelaysDeployed(session.state, relaysAgain.filter((r) => r.state !== 'failed').map((r) => r.fqdn));
     }
-    const behind = finished.length ? relaysBehind(s) : [];
+    const behind = finished.length ? relaysBehind(session.state) : [];
     if (behind.length) {
-      ctx.report.warn(`${behind.map((r) => r.fqdn).join(', ')} still list the previous entries of ${finished.join(', ')}; drop them with: postfix-tls-relay deploy server`);
+      ctx.report.warn(`${behind.join(', ')} still list the previous entries of ${finished.join(', ')}; drop them with: postfix-tls-relay deploy server`);
     }
 
     sudoPassword?.fill(0);

@@ -136,8 +136,8 @@ export function collectStatus(state: ProjectState, now = Date.now(), opts: { war
     if (!x.hasKeyUsage || x.pathLen === undefined) caNotes.push('made without keyUsage or pathlen (the Makefile\'s CA): renew --ca re-signs it with the proper extensions');
   }
   const crl = crlStatus(state, now);
-  const sha = currentAllowlistSha(s.projectDir);
-  const deployed = loadRelaysDeployed(s.projectDir);
+  const sha = currentAllowlistSha(state);
+  const deployed = loadRelaysDeployed(state);
   const relays = s.servers.map((r): RelayStatus => {
     const d = deployed[r.fqdn];
     return { fqdn: r.fqdn, nexthop: `[${r.fqdn}]:${r.port}`, allowlist: !d ? 'unknown' : d.allowlist === sha ? 'current' : 'behind', deployedAt: d?.at ?? null };
