@@ -166,6 +166,20 @@ describe('e2e hosts lab: two relays, failover, revoke and rekey on both', functi
     await throughBoth(lab!, mailhost);
   });
 
+  it('a relay that cannot be reached fails alone in its phase and keeps every client back', async () => {
+    await relay2.keeper.run(['/etc/init.d/ssh', 'stop']);
+    try {
+      const r = await lab!.ws.cli(['deploy', '--jobs', '3', '--json']);
+      expect(r.code, explain(r)).to.equal(1);
+      const d = json<DeployJson>(r);
+      expect(d.hosts.map((h) => [h.fqdn, h.state])).to.deep.equal([[relay1.fqdn, 'unchanged'], [relay2.fqdn, 'failed'], [mailhost.fqdn, 'skipped'], [backup.fqdn, 'skipped']]);
+      expect(d.hosts[2]!.error).to.equal(`the relay ${relay2.fqdn} was not deployed, and a client must not use a certificate a relay may not trust yet`);
+      expect(r.stderr).to.match(new RegExp(`${esc(relay2.fqdn)}: cannot reach root@${esc(relay2.fqdn)} port 22`));
+    } finally {
+      await relay2.keeper.run(['/etc/init.d/ssh', 'start']);
+    }
+  });
+
   it('a relay taken out of the settings leaves the clients\' relayhost on the next deploy', async () => {
     const set = ['--set', 'smtpd_server_hostnames='];
     await ok(lab!, ['build', ...set]);
