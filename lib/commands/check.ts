@@ -5,18 +5,28 @@ import * as sshCmd from '../programs/ssh.js';
 import type { Command } from '../programs/command.js';
 import { loadContext, type GlobalArgs } from '../cli/context.js';
 import { assertBundlesReady } from '../remote/deploy.js';
-import { RunError } from '../errors.js';
-import { selectHosts, type HostSelection } from '../files/layout.js';
+import { RunError, UsageError } from '../errors.js';
+import { findHost, remoteFiles, selectHosts, type HostSelection } from '../files/layout.js';
 import { liveCheck, liveProbeArgv } from '../remote/live.js';
 import type { Probe, ProbeScript } from '../remote/probe.js';
 import { reasonOf, runRemote, unreachable } from '../remote/run.js';
-import type { Host } from '../settings/index.js';
+import type { Host, Settings } from '../settings/index.js';
 import { sshOptionsFor } from '../remote/ssh-options.js';
+import { checkPlugin, deployedCertDays } from '../monitoring/check-plugin.js';
+import { recordDeployments } from '../remote/deployments.js';
+import { presentedCheck, servedCheck } from '../remote/served.js';
+import { shJoin } from '../programs/shell.js';
+import { DEPLOYMENTS_FILE } from '../files/layout.js';
+import type { Context } from '../cli/context.js';
+import { thresholdsOf } from '../monitoring/thresholds.js';
 
 export interface CheckArgs extends GlobalArgs {
   which: HostSelection;
   sshOption?: string[];
   live: boolean;
+  nagios?: boolean;
+  warnDays?: number;
+  critDays?: number;
 }
 
 interface HostCheck {
@@ -32,7 +42,10 @@ function line(c: CheckResult): string {
 }
 
 export async function check(args: CheckArgs): Promise<number> {
-  const ctx = loadContext(args);
+  // Plugin mode: only the status line on stdout (errors become UNKNOWN in main).
+  const thresholds = args.nagios ? thresholdsOf(args.warnDays, args.critDays) : undefined;
+  if (args.nagios && (args.json || args.dryRun)) throw new UsageError('check --nagios prints a plugin line; it cannot be combined with --json or --dry-run');
+  const ctx = loadContext(args.nagios ? { ...args, quiet: true } : args);
   const s = ctx.settings;
   const options = sshOptionsFor(args.sshOption, s, ctx.report);
   const hosts = selectHosts(s, args.which);
@@ -56,13 +69,24 @@ export async function check(args: CheckArgs): Promise<number> {
   });
 
   const results: HostCheck[] = [];
+  const deployedDays = new Map<string, number | null>();
+  // Whether the relay has the current certificate file: tells a missing deploy from a missing reload.
+  let relayCertFile: boolean | undefined;
   for (const { host, probe: script, cmd } of plans) {
     const checks = await checkHost(ctx.projectDir, host, cmd, script, (l) => ctx.report.detail(l), (probe) => {
       const found = evaluate(s, host, probe);
-      if (args.live && host.role === 'client') found.push(liveCheck(s, probe.get('live')));
+      deployedDays.set(host.fqdn, deployedCertDays(s, host, probe));
+      if (args.live && host.role === 'client') found.push(liveCheck(s, probe.get('live')), ...liveCertChecks(s, host, probe, relayCertFile, options));
       return found;
     });
+    if (host.role === 'server') relayCertFile = checks.find((c) => c.name === `file ${remoteFiles(s, host).cert}`)?.ok;
     results.push({ fqdn: host.fqdn, role: host.role, target: `${host.ssh.user}@${host.ssh.host}:${host.ssh.port}`, ok: checks.every((c) => c.ok), checks });
+  }
+  recordChecks(ctx, results);
+  if (args.nagios) {
+    const r = checkPlugin(results.map((h) => ({ ...h, deployedDays: deployedDays.get(h.fqdn) ?? null, certPath: remoteFiles(s, findHost(s, h.fqdn)!).cert })), thresholds!);
+    process.stdout.write(`${r.line}\n`);
+    return r.code;
   }
   const total = results.reduce((n, r) => n + r.checks.length, 0);
   const failed = results.reduce((n, r) => n + r.checks.filter((c) => !c.ok).length, 0);
@@ -73,6 +97,21 @@ export async function check(args: CheckArgs): Promise<number> {
     ].join('\n'),
   );
   return failed === 0 ? 0 : 1;
+}
+
+/** What the relay serves and what the client presents, seen by the live probe from a client host. */
+function liveCertChecks(s: Settings, host: Host, probe: Probe, relayCertFile: boolean | undefined, options: readonly string[]): CheckResult[] {
+  const reload = sshCmd.ssh(s.server.ssh, options, shJoin(['postfix', '-c', s.server.postfixDir, 'reload'])).display;
+  return [servedCheck(s, probe.get('live'), relayCertFile, reload), presentedCheck(s, host, probe)].filter((c): c is CheckResult => c !== undefined);
+}
+
+/** For monitoring: a host is current when every check but the live ones is OK (those test the path to the relay). */
+function recordChecks(ctx: Context, results: readonly HostCheck[]): void {
+  try {
+    recordDeployments(ctx.settings, 'check', results.map((r) => ({ host: findHost(ctx.settings, r.fqdn)!, ok: r.checks.every((c) => c.ok || c.name.startsWith('live ')) })));
+  } catch (err) {
+    ctx.report.warn(`${DEPLOYMENTS_FILE}: not updated (${err instanceof Error ? err.message : String(err)})`);
+  }
 }
 
 async function checkHost(

@@ -4,10 +4,11 @@
 import { loadContext, type Context, type GlobalArgs } from '../cli/context.js';
 import { assertBundlesReady, assertRelayTrusts, deployHost, emptyResult, hostCommands, relayAllowlistProbe, type HostCommands, type HostDeploy } from '../remote/deploy.js';
 import { RunError } from '../errors.js';
-import { selectHosts, type HostSelection } from '../files/layout.js';
+import { DEPLOYMENTS_FILE, findHost, selectHosts, type HostSelection } from '../files/layout.js';
 import { buildPlan } from '../plan/plan.js';
 import { finishRotation, loadRotations } from '../ca/rotations.js';
-import { withSession } from '../runner/session.js';
+import { withSession, type Session } from '../runner/session.js';
+import { recordDeployments } from '../remote/deployments.js';
 import type { Host } from '../settings/index.js';
 import { sshOptionsFor } from '../remote/ssh-options.js';
 
@@ -88,54 +89,89 @@ export async function deploy(args: DeployArgs): Promise<number> {
   }
 
   return withSession(ctx, async (session) => {
-    await assertBundlesReady(s, hosts);
-    const results: HostDeploy[] = [];
-    // Set when the clients must wait: a client must never use a certificate the relay may not trust yet.
-    let skip: string | undefined;
-    if (guard) {
-      try {
-        await assertRelayTrusts(s, hosts, options);
-      } catch (err) {
-        if (!(err instanceof RunError)) throw err;
-        ctx.report.error(err.message);
-        skip = `the relay ${s.server.fqdn} does not list it yet`;
-      }
-    }
-    for (const { host, cmds } of plans) {
-      if (skip) {
-        results.push(emptyResult(host, 'skipped', skip));
-        continue;
-      }
-      const r = await deployReported(ctx, host, cmds);
-      results.push(r);
-      if (r.state === 'failed' && host.role === 'server') {
-        skip = `the relay ${s.server.fqdn} was not deployed, and a client must not use a certificate the relay may not trust yet`;
-      }
-    }
-
-    // Clients that run with their new key now: the relay can forget the old one.
-    const finished = results
-      .filter((r) => r.role === 'client' && (r.state === 'updated' || r.state === 'unchanged') && rotating.includes(r.fqdn))
-      .map((r) => r.fqdn)
-      .filter((fqdn) => finishRotation(ctx.projectDir, fqdn));
-    let relayAgain: HostDeploy | null = null;
-    if (finished.length) {
-      ctx.report.info(`rotation finished for ${finished.join(', ')}: rebuilding the allowlist without the previous entries`);
-      await session.run(buildPlan(s));
-      if (relayIncluded) {
-        relayAgain = await deployReported(ctx, s.server, hostCommands(s, s.server, options));
-      } else {
-        ctx.report.warn(`the relay still lists the previous entries of ${finished.join(', ')}; drop them with: postfix-tls-relay deploy server`);
-      }
-    }
-
-    const failed = [...results, ...(relayAgain ? [relayAgain] : [])].filter((r) => r.state === 'failed' || r.state === 'skipped');
-    ctx.report.result({ ok: failed.length === 0, hosts: results, rotationsFinished: finished, relayAfterRotation: relayAgain }, () =>
-      [
-        ...results.map(summary),
-        ...(relayAgain ? [`${summary(relayAgain)} (previous entries of ${finished.join(', ')} dropped)`] : []),
-      ].join('\n'),
-    );
-    return failed.length ? 1 : 0;
+    const r = await deployInSession(ctx, session, hosts, options);
+    ctx.report.result(r.data, () => r.text);
+    return r.failed ? 1 : 0;
   });
+}
+
+/**
+ * The deploy itself, inside a session that holds the project lock (also renew --deploy's): the relay
+ * first, clients only once the relay lists them; what each host ended with is recorded for monitoring.
+ */
+export async function deployInSession(ctx: Context, session: Session, hosts: readonly Host[], options: readonly string[]): Promise<{ failed: number; data: DeployData; text: string }> {
+  const s = ctx.settings;
+  const plans = hosts.map((h) => ({ host: h, cmds: hostCommands(s, h, options) }));
+  const relayIncluded = hosts.some((h) => h.role === 'server');
+  const guard = !relayIncluded;
+  const rotating = loadRotations(ctx.projectDir).map((r) => r.fqdn).filter((f) => hosts.some((h) => h.fqdn === f));
+  await assertBundlesReady(s, hosts);
+  const results: HostDeploy[] = [];
+  // Set when the clients must wait: a client must never use a certificate the relay may not trust yet.
+  let skip: string | undefined;
+  if (guard) {
+    try {
+      await assertRelayTrusts(s, hosts, options);
+    } catch (err) {
+      if (!(err instanceof RunError)) throw err;
+      ctx.report.error(err.message);
+      skip = `the relay ${s.server.fqdn} does not list it yet`;
+    }
+  }
+  for (const { host, cmds } of plans) {
+    if (skip) {
+      results.push(emptyResult(host, 'skipped', skip));
+      continue;
+    }
+    const r = await deployReported(ctx, host, cmds);
+    results.push(r);
+    if (r.state === 'failed' && host.role === 'server') {
+      skip = `the relay ${s.server.fqdn} was not deployed, and a client must not use a certificate the relay may not trust yet`;
+    }
+  }
+
+  // Clients that run with their new key now: the relay can forget the old one.
+  const finished = results
+    .filter((r) => r.role === 'client' && (r.state === 'updated' || r.state === 'unchanged') && rotating.includes(r.fqdn))
+    .map((r) => r.fqdn)
+    .filter((fqdn) => finishRotation(ctx.projectDir, fqdn));
+  let relayAgain: HostDeploy | null = null;
+  if (finished.length) {
+    ctx.report.info(`rotation finished for ${finished.join(', ')}: rebuilding the allowlist without the previous entries`);
+    await session.run(buildPlan(s));
+    if (relayIncluded) {
+      relayAgain = await deployReported(ctx, s.server, hostCommands(s, s.server, options));
+    } else {
+      ctx.report.warn(`the relay still lists the previous entries of ${finished.join(', ')}; drop them with: postfix-tls-relay deploy server`);
+    }
+  }
+
+  const all = [...results, ...(relayAgain ? [relayAgain] : [])];
+  record(ctx, all);
+  const failed = all.filter((r) => r.state === 'failed' || r.state === 'skipped');
+  return {
+    failed: failed.length,
+    data: { ok: failed.length === 0, hosts: results, rotationsFinished: finished, relayAfterRotation: relayAgain },
+    text: [
+      ...results.map(summary),
+      ...(relayAgain ? [`${summary(relayAgain)} (previous entries of ${finished.join(', ')} dropped)`] : []),
+    ].join('\n'),
+  };
+}
+
+export interface DeployData {
+  ok: boolean;
+  hosts: HostDeploy[];
+  rotationsFinished: string[];
+  relayAfterRotation: HostDeploy | null;
+}
+
+/** What each host it reached has now, for status --format prometheus; a failure to record is only a warning. */
+function record(ctx: Context, results: readonly HostDeploy[]): void {
+  const tried = results.filter((r) => r.state !== 'skipped');
+  try {
+    recordDeployments(ctx.settings, 'deploy', tried.map((r) => ({ host: findHost(ctx.settings, r.fqdn)!, ok: r.state !== 'failed' })));
+  } catch (err) {
+    ctx.report.warn(`${DEPLOYMENTS_FILE}: not updated (${err instanceof Error ? err.message : String(err)}); monitoring shows the previous deploy`);
+  }
 }

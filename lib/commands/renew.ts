@@ -14,6 +14,7 @@ import { withSession } from '../runner/session.js';
 import type { Host } from '../settings/index.js';
 import { allowlistText, collectStatus, type Status } from '../state/status.js';
 import { runBuild, showPlan } from './build.js';
+import { bundleDigests, deployChanged } from './renew-deploy.js';
 
 export interface RenewArgs extends GlobalArgs {
   hosts: string[];
@@ -22,6 +23,9 @@ export interface RenewArgs extends GlobalArgs {
   rekey: boolean;
   ca: boolean;
   finish: boolean;
+  /** Deploy the hosts whose files changed, quiet unless something fails (for timers and cron). */
+  deploy?: boolean;
+  sshOption?: string[];
 }
 
 export interface Renewed {
@@ -65,13 +69,19 @@ function select(ctx: Context, args: RenewArgs, st: Status): { hosts: Host[]; ski
 }
 
 export async function renew(args: RenewArgs): Promise<number> {
-  const ctx = loadContext(args);
+  if (args.deploy && (args.finish || args.dryRun)) throw new UsageError('renew --deploy: cannot be combined with --finish or --dry-run; run renew -n to see what would be renewed');
+  // Unattended: only problems are printed (one line each), unless -v asks for the steps.
+  const ctx = loadContext(args.deploy && !args.verbose ? { ...args, quiet: true } : args);
   if (args.finish) return finish(ctx, args);
   const s = ctx.settings;
   const before = collectStatus(s);
   const { hosts, skipped } = select(ctx, args, before);
   for (const note of skipped) ctx.report.info(note);
   if (hosts.length === 0 && !args.ca) {
+    if (args.deploy) {
+      // Nothing to renew; a host an earlier run could not reach still gets its files.
+      return withSession(ctx, async (session) => ((await deployChanged(ctx, session, bundleDigests(ctx), args.sshOption))?.failed ? 1 : 0));
+    }
     const next = before.hosts.filter((h) => !h.revoked && h.daysLeft !== null).sort((a, b) => a.daysLeft! - b.daysLeft!)[0];
     ctx.report.result({ renewed: [], ca: null, relayChanged: false, rotations: before.rotations }, () =>
       `nothing expires within ${args.within} days${next ? ` (next: ${next.fqdn} in ${next.daysLeft} days)` : ''}; name hosts or use --all to renew anyway`);
@@ -113,8 +123,10 @@ export async function renew(args: RenewArgs): Promise<number> {
 
   return withSession(ctx, async (session) => {
     const allowlistBefore = allowlistText(ctx.projectDir);
+    const bundlesBefore = args.deploy ? bundleDigests(ctx) : undefined;
     saveRotations(ctx.projectDir, rotations);
     const result = await runBuild(ctx, session, opts);
+    const deployed = bundlesBefore ? await deployChanged(ctx, session, bundlesBefore, args.sshOption) : null;
     const after = collectStatus(s);
     const relayChanged = allowlistText(ctx.projectDir) !== allowlistBefore;
     const renewed = hosts.map((h): Renewed => {
@@ -134,9 +146,10 @@ export async function renew(args: RenewArgs): Promise<number> {
       relayChanged,
       rotations: after.rotations,
       deploy: deployOrder(ctx, renewed, relayChanged, args.ca),
+      ...(args.deploy ? { deployed: deployed?.data ?? null } : {}),
     };
     ctx.report.result(data, () => renewText(ctx, data));
-    return 0;
+    return deployed?.failed ? 1 : 0;
   });
 }
 

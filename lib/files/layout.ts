@@ -67,6 +67,8 @@ export const STATE_FILE = `${STATE_DIR}/state.json`;
 export const LOCK_FILE = `${STATE_DIR}/lock`;
 /** Clients whose previous key or certificate stays on the allowlist until their rotation finishes. */
 export const ROTATIONS_FILE = `${STATE_DIR}/rotations.json`;
+/** What the last deploy or check found on each host (monitoring reads it). */
+export const DEPLOYMENTS_FILE = `${STATE_DIR}/deployments.json`;
 
 /** Where a replaced key is kept (renew --rekey, reissue after revoke): never deleted, only set aside. */
 export function retiredKey(host: Pick<Host, 'role' | 'fqdn'>, serial: string): string {

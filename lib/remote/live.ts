@@ -10,10 +10,11 @@ import type { Host, Settings } from '../settings/index.js';
 export function liveProbeArgv(s: Settings, host: Host): string[] {
   const f = remoteFiles(s, host);
   // MAIL_CONFIG: posttls-finger reads main.cf, of the instance that relays. -h native: the system
-  // resolver, like the client's own lookups of the relay name; -t/-T: give up after 10 s, not 30.
+  // resolver, like the client's own lookups of the relay name; -t/-T: give up after 10 s, not 30;
+  // -C: print the certificate the relay serves (compared with the project's in served.ts).
   return [
     'env', `MAIL_CONFIG=${host.postfixDir}`,
-    'posttls-finger', '-h', 'native', '-o', 'dnssec_probe=', '-t', '10', '-T', '10', '-l', 'secure',
+    'posttls-finger', '-h', 'native', '-o', 'dnssec_probe=', '-t', '10', '-T', '10', '-l', 'secure', '-C',
     '-F', f.caCert, '-k', f.cert, '-K', f.key, `[${s.server.fqdn}]:${s.server.port}`,
   ];
 }
