@@ -8,6 +8,7 @@ import path from 'node:path';
 import { createLab, freePort, labPrerequisites, requirePrerequisites, sleep, type Lab } from '../support/lab.js';
 import { createProject, settingsText, type CliResult, type TestProject } from '../support/project.js';
 import { startSshd, sshdPrerequisites, type Sshd } from '../support/sshd.js';
+import { sshLabSettings as labSettings } from '../support/ssh-lab-settings.js';
 
 const RELAY = 'relayhost.example.test';
 const CLIENT = 'mailhost.example.test';
@@ -20,31 +21,6 @@ interface CheckJson {
   ok: boolean;
   failed: number;
   hosts: { fqdn: string; ok: boolean; checks: { name: string; ok: boolean; expected: string; actual: string }[] }[];
-}
-
-/** The sshd's `-o` options (not Port, which comes from *_ssh_port; not -F, which is no -o option). */
-function sshOptionPairs(sshd: Sshd): string[] {
-  const pairs: string[] = [];
-  sshd.sshOptions.forEach((a, i) => {
-    const next = sshd.sshOptions[i + 1];
-    if (a === '-o' && next && !next.startsWith('Port=')) pairs.push(next);
-  });
-  return pairs;
-}
-
-function labSettings(lab: Lab, sshd: Sshd): string {
-  return [
-    `smtp_client_postfix_dir := ${lab.clientDir}`,
-    `smtpd_server_postfix_dir := ${lab.relayDir}`,
-    `certs_remote_dir := ${lab.root}/etc/postfix-tls-based-relaying`,
-    `smtpd_server_relay_clientcerts_in := ${lab.relayDir}/relay_clientcerts`,
-    'smtp_client_ssh_host := 127.0.0.1',
-    'smtpd_server_ssh_host := 127.0.0.1',
-    `smtp_client_ssh_port := ${sshd.port}`,
-    `smtpd_server_ssh_port := ${sshd.port}`,
-    `ssh_options := ${sshOptionPairs(sshd).join(' ')}`,
-    `smtpd_server_port := ${lab.relayPort}`,
-  ].join('\n');
 }
 
 function json<T>(r: CliResult): T {
