@@ -34,6 +34,10 @@ export class Passphrase {
       const lines = r.stderr.split('\n').map((l) => l.trim()).filter((l) => l && !/^gpg: (encrypted with|keybox .* created)/.test(l) && !/^"/.test(l));
       // gpg's last line can be as vague as "decrypt_message failed: Unknown system error"; its reason comes first.
       const why = (lines.find((l) => /no valid OpenPGP data|No secret key|decryption failed|bad passphrase|can't open/i.test(l)) ?? lines.pop() ?? `exit ${r.exitCode}`).replace(/\.$/, '');
+      // gpg asked for the secret key's passphrase and there was no one to type it (timer, cron, ssh without a tty).
+      if (/Inappropriate ioctl|pinentry|Operation cancelled|Timeout/i.test(r.stderr)) {
+        throw new RunError(`certs_passphrase_file: gpg cannot decrypt ${this.file} without asking for the secret key's passphrase (${why}); an unattended run needs that passphrase cached in gpg-agent (gpg-preset-passphrase) or a passphrase-less GnuPG key of its own for this file (README: Unattended renewal)`);
+      }
       throw new RunError(`certs_passphrase_file: gpg cannot decrypt ${this.file}: ${why}; check that it is GnuPG data encrypted to a secret key you have (gpg --list-secret-keys)`);
     }
     const firstLine = r.stdout.subarray(0, r.stdout.indexOf(10) === -1 ? r.stdout.length : r.stdout.indexOf(10));

@@ -209,3 +209,82 @@ describe('monitoring: Prometheus metrics and the Nagios plugin on real certifica
     expect(r.stdout.split('\n')).to.have.length(2);
   });
 });
+
+describe('unattended renewal: the CA passphrase without a terminal', function () {
+  let p: TestProject;
+  let home = '';
+  const KEYPASS = 'gpg key passphrase 0815';
+
+  before(function () {
+    // A GnuPG key protected by a passphrase, as on an admin's workstation.
+    home = mkdtempSync(path.join(os.tmpdir(), 'ptr-gpg-locked-'));
+    const env = { ...process.env, GNUPGHOME: home };
+    const gen = spawnSync('gpg', ['--batch', '--pinentry-mode', 'loopback', '--passphrase-fd', '0', '--quick-generate-key', 'ops <ops@example.invalid>', 'future-default', 'default', 'never'], { env, input: `${KEYPASS}\n`, encoding: 'utf8' });
+    expect(gen.status, gen.stderr).to.equal(0);
+    writeFileSync(path.join(home, 'gpg-agent.conf'), 'allow-preset-passphrase\n');
+    spawnSync('gpgconf', ['--kill', 'gpg-agent'], { env }); // the next agent reads the option
+    p = createProject({
+      settings: (pass) => settingsText(pass, 'smtp_client_ssh_host := 127.0.0.1\nsmtpd_server_ssh_host := 127.0.0.1'),
+      gpg: {
+        home,
+        encrypt(secret, file) {
+          const r = spawnSync('gpg', ['--batch', '--yes', '--trust-model', 'always', '--encrypt', '--recipient', 'ops@example.invalid', '--output', file], { env, input: secret });
+          expect(r.status).to.equal(0);
+        },
+        dispose() { /* below */ },
+      },
+    });
+    // The first build asks: done here through the agent with the passphrase preset.
+    preset(true);
+    const b = p.cli(['build', '-q']);
+    expect(b.code, `${b.stdout}\n${b.stderr}`).to.equal(0);
+    preset(false);
+  });
+
+  after(function () {
+    spawnSync('gpgconf', ['--kill', 'all'], { env: { ...process.env, GNUPGHOME: home } });
+    p?.dispose();
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  /** Puts the key's passphrase into gpg-agent, as an admin does once after boot; or stops the agent, which forgets it. */
+  function preset(on: boolean): void {
+    const env = { ...process.env, GNUPGHOME: home };
+    if (!on) {
+      spawnSync('gpgconf', ['--kill', 'gpg-agent'], { env }); // as after a reboot: the cache is gone
+      return;
+    }
+    const grips = spawnSync('gpg', ['--batch', '--with-colons', '--with-keygrip', '--list-secret-keys'], { env, encoding: 'utf8' }).stdout
+      .split('\n').filter((l) => l.startsWith('grp:')).map((l) => l.split(':')[9]!);
+    for (const g of grips) {
+      const r = spawnSync('/usr/lib/gnupg/gpg-preset-passphrase', ['--preset', g], { env, input: `${KEYPASS}\n`, encoding: 'utf8' });
+      expect(r.status, r.stderr).to.equal(0);
+    }
+  }
+
+  /** As a timer runs it: no terminal (setsid), stdin /dev/null. */
+  const timerRun = (args: string[]) => {
+    const r = spawnSync('setsid', ['-w', process.execPath, CLI, ...args, '-C', p.dir], { env: p.env, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+    return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+  };
+
+  it('without the passphrase cached: exit 1, one line saying what an unattended run needs, nothing renewed', function () {
+    const serial = sh(`openssl x509 -in '${p.file(mailCert)}' -noout -serial`);
+    const r = timerRun(['renew', '--deploy', '--all']);
+    expect(r.code, r.stderr).to.equal(1);
+    expect(r.stdout).to.equal('');
+    const lines = r.stderr.trim().split('\n');
+    expect(lines, r.stderr).to.have.length(1);
+    expect(lines[0]).to.match(/^postfix-tls-relay: certs_passphrase_file: gpg cannot decrypt .* without asking for the secret key's passphrase .*gpg-agent \(gpg-preset-passphrase\) or a passphrase-less GnuPG key/);
+    expect(sh(`openssl x509 -in '${p.file(mailCert)}' -noout -serial`)).to.equal(serial);
+  });
+
+  it('with the passphrase preset in gpg-agent: the same run renews', function () {
+    const serial = sh(`openssl x509 -in '${p.file(mailCert)}' -noout -serial`);
+    preset(true);
+    const r = timerRun(['renew', '--all', '-q']);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stderr).to.equal('');
+    expect(sh(`openssl x509 -in '${p.file(mailCert)}' -noout -serial`)).to.not.equal(serial);
+  });
+});
