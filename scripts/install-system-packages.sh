@@ -14,7 +14,7 @@
 set -eu
 
 RUNTIME_PKGS="openssl gnupg rsync openssh-client ca-certificates"
-TEST_PKGS="postfix swaks openssh-server make strace"
+TEST_PKGS="postfix swaks openssh-server make strace prometheus systemd"
 
 usage() {
 	echo "usage: $0 runtime|test|all" >&2
