@@ -12,6 +12,7 @@ import { PLUGIN_CODES, unknownResult } from '../monitoring/nagios.js';
 export const EPILOG = [
   'Exit codes: 0 success, 1 runtime failure (a command failed, a file is missing or wrong),',
   '2 bad usage or invalid settings (the message names the option, setting or file).',
+  'With --nagios (status, check): 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN, as the plugin API says.',
   'NO_COLOR turns colours off. GNUPGHOME: the GnuPG home that decrypts the CA passphrase.',
 ].join('\n');
 
