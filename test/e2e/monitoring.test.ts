@@ -6,10 +6,10 @@ import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createLab, freePort, labPrerequisites, requirePrerequisites, sleep, type Lab } from '../support/lab.js';
-import { createProject, CLI, settingsText, type CliResult, type TestProject } from '../support/project.js';
-import { sshLabSettings } from '../support/ssh-lab-settings.js';
-import { startSshd, sshdPrerequisites, type Sshd } from '../support/sshd.js';
+import { freePort, labPrerequisites, requirePrerequisites, sleep, type Lab } from '../support/lab.js';
+import { CLI, type CliResult, type TestProject } from '../support/project.js';
+import { startSshLab, stopSshLab, type SshLab } from '../support/ssh-lab-settings.js';
+import { sshdPrerequisites, type Sshd } from '../support/sshd.js';
 import { certFingerprint, serialOf } from '../support/certs.js';
 import { parseExposition, promtool, valueOf } from '../support/prometheus.js';
 import { daysLeft, reissue } from '../support/reissue.js';
@@ -49,13 +49,12 @@ describe('e2e: monitoring the hosts, the served certificate, unattended renewal'
     expect(await lab!.waitForDelivery(subject)).to.include('X-Rcpt-Args: <rcpt@example.org>');
   };
 
+  const parts: SshLab = {};
+
   before(async function () {
     requirePrerequisites(this, labPrerequisites(), sshdPrerequisites());
-    sshd = await startSshd();
-    lab = await createLab({ relayFqdn: RELAY, clientFqdns: [CLIENT], relayPort: await freePort() });
-    await lab.start();
-    proj = createProject({ settings: (pf) => settingsText(pf, sshLabSettings(lab!, sshd!)) });
-    remoteDir = `${lab.root}/etc/postfix-tls-based-relaying`;
+    ({ sshd, lab, proj } = await startSshLab(parts, RELAY, CLIENT));
+    remoteDir = `${lab!.root}/etc/postfix-tls-based-relaying`;
     for (const args of [['build', '-q'], ['deploy', '-q']]) {
       const r = cli(args);
       expect(r.code, explain(r)).to.equal(0);
@@ -63,15 +62,7 @@ describe('e2e: monitoring the hosts, the served certificate, unattended renewal'
   });
 
   after(async function () {
-    const errors: unknown[] = [];
-    for (const step of [() => sshd?.stop(), () => lab?.cleanup(), () => proj?.dispose()]) {
-      try {
-        await step();
-      } catch (e) {
-        errors.push(e);
-      }
-    }
-    if (errors.length) throw errors[0];
+    await stopSshLab(parts);
   });
 
   it('after deploy: mail relays, the metrics say deployed and current, check --live sees the right certificates', async function () {

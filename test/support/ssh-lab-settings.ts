@@ -1,6 +1,7 @@
-// Settings that deploy both roles of a lab over the test sshd on 127.0.0.1 (deploy and monitoring e2e).
-import type { Lab } from './lab.js';
-import type { Sshd } from './sshd.js';
+// A lab whose both roles are deployed over the test sshd on 127.0.0.1 (deploy and monitoring e2e): its settings, start and stop.
+import { createLab, freePort, type Lab } from './lab.js';
+import { createProject, settingsText, type TestProject } from './project.js';
+import { startSshd, type Sshd } from './sshd.js';
 
 /** The sshd's `-o` options (not Port, which comes from *_ssh_port; not -F, which is no -o option). */
 export function sshOptionPairs(sshd: Sshd): string[] {
@@ -25,4 +26,36 @@ export function sshLabSettings(lab: Lab, sshd: Sshd): string {
     `ssh_options := ${sshOptionPairs(sshd).join(' ')}`,
     `smtpd_server_port := ${lab.relayPort}`,
   ].join('\n');
+}
+
+/** The parts of an ssh lab, filled in as they start, so that a failed start is cleaned up as well. */
+export interface SshLab {
+  sshd?: Sshd;
+  lab?: Lab;
+  proj?: TestProject;
+}
+
+/** The test sshd, then the two-instance Postfix lab, then a project whose hosts are both reached over that sshd. */
+export async function startSshLab(into: SshLab, relayFqdn: string, clientFqdn: string): Promise<Required<SshLab>> {
+  // sshd first: the relay port stays unbound until apply.sh adds the service, so a port picked
+  // before sshd listens could be handed to sshd as well.
+  into.sshd = await startSshd();
+  into.lab = await createLab({ relayFqdn, clientFqdns: [clientFqdn], relayPort: await freePort() });
+  await into.lab.start();
+  const { lab, sshd } = into;
+  into.proj = createProject({ settings: (pf) => settingsText(pf, sshLabSettings(lab, sshd)) });
+  return into as Required<SshLab>;
+}
+
+/** Stops whatever of the lab was started, every part even when one fails; then throws the first error. */
+export async function stopSshLab(l: SshLab): Promise<void> {
+  const errors: unknown[] = [];
+  for (const step of [() => l.sshd?.stop(), () => l.lab?.cleanup(), () => l.proj?.dispose()]) {
+    try {
+      await step();
+    } catch (e) {
+      errors.push(e);
+    }
+  }
+  if (errors.length) throw errors[0];
 }
