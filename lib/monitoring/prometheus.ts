@@ -8,7 +8,7 @@ import path from 'node:path';
 import { allHosts } from '../files/layout.js';
 import { isCurrent, type Deployments } from '../remote/deployments.js';
 import type { Settings } from '../settings/index.js';
-import type { Status } from '../state/status.js';
+import type { Status } from '../services/status.js';
 import { exposition, gauge, type Sample } from './exposition.js';
 
 export interface MetricsInput {

@@ -3,7 +3,7 @@
 // listed, the CRL expired); WARNING within --warn-days, a CRL due within --crl-warn-days or lacking a
 // revocation.
 import type { Settings } from '../settings/index.js';
-import type { Status } from '../state/status.js';
+import type { Status } from '../services/status.js';
 import { expiryFinding, pluginResult, type CertDays, type Finding, type Thresholds } from './nagios.js';
 
 export function statusFindings(st: Status, t: Thresholds, crlWarnDays: number, revokedInDb: readonly string[]): Finding[] {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { writeFileAtomic } from '../files/atomic.js';
 import { DEPLOYMENTS_FILE } from '../files/layout.js';
 import type { Host, Settings } from '../settings/index.js';
-import { bundleFiles, bundleRoot } from './deploy.js';
+import { bundleManifest } from '../plan/bundle.js';
 
 export interface HostRecord {
   role: Host['role'];
@@ -28,9 +28,9 @@ export type Deployments = Record<string, HostRecord>;
 export function bundleDigest(s: Settings, host: Host): string | null {
   const h = createHash('sha256');
   try {
-    for (const f of [...bundleFiles(s, host)].sort()) {
-      const data = readFileSync(path.join(s.projectDir, bundleRoot(host), f));
-      h.update(`${f}\0${createHash('sha256').update(data).digest('hex')}\n`);
+    for (const f of [...bundleManifest(s, host).files].sort((a, b) => a.remote.localeCompare(b.remote))) {
+      const data = readFileSync(path.join(s.projectDir, f.local));
+      h.update(`${f.remote}\0${createHash('sha256').update(data).digest('hex')}\n`);
     }
   } catch {
     return null; // not built yet

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fingerprint } from '../ca/fingerprint.js';
 import { hostFiles } from '../files/layout.js';
 import type { Host, Settings } from '../settings/index.js';
-import { listedFingerprints } from '../state/status.js';
+import { readProjectState } from '../state/project.js';
 import { expectedFiles, type CheckResult } from './compare.js';
 import type { Probe, Section } from './probe.js';
 
@@ -60,7 +60,7 @@ export function presentedCheck(s: Settings, host: Host, probe: Probe): CheckResu
   const cert = parse(probe.get(`cat.${at}`)?.out ?? '');
   if (!cert) return undefined; // the file checks report a missing or unreadable certificate
   const fp = fingerprint(cert.raw, s.fingerprintDigest, s.fingerprintKind);
-  const listed = listedFingerprints(s.projectDir).has(fp.toUpperCase());
+  const listed = (readProjectState(s).allowlist() ?? []).some((e) => e.fingerprint === fp.toUpperCase());
   const current = parse(readFileSync(path.join(s.projectDir, hostFiles(host).cert)));
   const isCurrent = current !== undefined && current.fingerprint256 === cert.fingerprint256;
   return {
