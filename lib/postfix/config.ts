@@ -51,6 +51,8 @@ export function clientConfig(s: Settings, host: Host): ClientConfig {
       // The relay's floor, on the client's side too (security level secure uses the mandatory settings).
       p('smtp_tls_mandatory_protocols', TLS_FLOOR),
       p('smtp_tls_mandatory_ciphers', 'high'),
+      // How the client finds the relay's address: set only when asked (e.g. a name in /etc/hosts only).
+      ...(s.clientHostLookup ? [p('smtp_host_lookup', s.clientHostLookup)] : []),
     ],
     tlsFiles: {
       modern: [p('smtp_tls_chain_files', `${f.key},${f.cert}`), p('smtp_tls_cert_file', ''), p('smtp_tls_key_file', '')],

@@ -35,7 +35,7 @@ export function resolveCheck(s: Settings, lookup: Section | undefined, resolved:
   const native = resolved('native')?.exit === 0 && !modes.includes('native') ? '; it is found by the system resolver (e.g. /etc/hosts) only, which Postfix does not use with this setting' : '';
   return {
     name, ok: false, expected: 'an address',
-    actual: `${s.server.fqdn} not found by ${modes.join(', ')}${native}; add a DNS record for ${s.server.fqdn}, or set smtp_host_lookup = dns, native on the client (postconf -e 'smtp_host_lookup = dns, native')`,
+    actual: `${s.server.fqdn} not found by ${modes.join(', ')}${native}; add a DNS record for ${s.server.fqdn}, or set smtp_host_lookup = dns, native on the client (smtp_client_host_lookup := dns, native in settings.mk, then deploy client)`,
   };
 }
 

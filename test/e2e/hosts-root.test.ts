@@ -103,7 +103,7 @@ describe('e2e hosts lab: stock Debian hosts, deployed as root', function () {
       expect(c.ok).to.equal(false);
       const bad = c.hosts.flatMap((h) => h.checks).filter((x) => !x.ok);
       expect(bad.map((x) => x.name)).to.include(`relay ${relay.fqdn} resolves as Postfix looks it up (smtp_host_lookup = dns)`);
-      expect(bad.find((x) => x.name.startsWith('relay '))!.actual).to.match(/not found by dns; it is found by the system resolver .*add a DNS record for relayhost\.example\.test, or set smtp_host_lookup = dns, native/);
+      expect(bad.find((x) => x.name.startsWith('relay '))!.actual).to.match(/not found by dns; it is found by the system resolver .*add a DNS record for relayhost\.example\.test, or set smtp_host_lookup = dns, native on the client \(smtp_client_host_lookup := dns, native in settings\.mk/);
       expect(bad.some((x) => x.name.startsWith('live STARTTLS'))).to.equal(true);
     } finally {
       await lab!.dns.setRecords(lab!.records);
