@@ -5,7 +5,7 @@ import { findCommand } from '../lab.js';
 const PROGRAMS: [string, string][] = [
   ['setpriv', 'util-linux'], ['unshare', 'util-linux'], ['nsenter', 'util-linux'], ['perl', 'perl-base'], ['ip', 'iproute2'],
   ['dnsmasq', 'dnsmasq'], ['nft', 'nftables'], ['swaks', 'swaks'], ['sslscan', 'sslscan'], ['postfix', 'postfix'],
-  ['dpkg-reconfigure', 'debconf'], ['sshd', 'openssh-server'], ['ssh', 'openssh-client'], ['sudo', 'sudo'], ['visudo', 'sudo'],
+  ['dpkg-reconfigure', 'debconf'], ['make-ssl-cert', 'ssl-cert'], ['sshd', 'openssh-server'], ['ssh', 'openssh-client'], ['sudo', 'sudo'], ['visudo', 'sudo'],
   ['rsync', 'rsync'], ['gpg', 'gnupg'], ['openssl', 'openssl'], ['mknod', 'coreutils'],
 ];
 
