@@ -11,13 +11,9 @@ import { bundleSteps } from '../plan/plan.js';
 import { clientConfig, relayConfig, type Param } from '../postfix/config.js';
 import { parsePostconf, parseSha256sum, parseStat, ProbeScript, STAT_FORMAT, type Probe } from './probe.js';
 import type { Host, Settings } from '../settings/index.js';
+import type { CheckResult } from './check-result.js';
 
-export interface CheckResult {
-  name: string;
-  ok: boolean;
-  expected: string;
-  actual: string;
-}
+export type { CheckResult } from './check-result.js';
 
 type FileKind = 'ca' | 'cert' | 'key' | 'table' | 'script';
 

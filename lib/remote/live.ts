@@ -2,7 +2,7 @@
 // deployed client certificate, verifies the relay against the deployed CA (security level secure, as
 // the client's Postfix does) and sends EHLO again inside TLS: the relay answers 250 only to a client
 // certificate from our CA (smtpd_tls_req_ccert). It does not send mail; the allowlist is seen at RCPT.
-import type { CheckResult } from './compare.js';
+import type { CheckResult } from './check-result.js';
 import { remoteFiles } from '../files/layout.js';
 import type { Section } from './probe.js';
 import type { Host, Settings } from '../settings/index.js';
