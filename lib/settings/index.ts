@@ -2,13 +2,14 @@
 // before it has passed through here.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { KeySpec } from '../programs/openssl.js';
 import { UsageError } from '../errors.js';
 import { KNOWN, MAKEFILE_DEFAULTS, SEED_UNUSED, SETTINGS } from './catalog.js';
 import { MakeSyntaxError, MakeVariables, parseMakeText, type Origin } from './makefile.js';
 import * as v from './validate.js';
 
 export type Role = 'client' | 'server';
+/** The key a host or the CA gets (key_algorithm, rsa_bits). */
+export type KeySpec = { algorithm: 'rsa'; bits: number } | { algorithm: 'ec'; curve: 'P-256' };
 export type TableType = 'texthash' | 'hash' | 'lmdb' | 'cdb';
 
 export interface SshTarget {

@@ -1,0 +1,22 @@
+// `status`: the table (or --json); with --check, exit 1 when anything needs attention, for cron and monitoring.
+import { loadContext, type GlobalArgs } from '../cli/context.js';
+import { collectStatus } from '../services/status.js';
+import { statusTable } from '../services/status-table.js';
+import { readProjectState } from '../state/project.js';
+
+export interface StatusArgs extends GlobalArgs {
+  check?: boolean;
+  warnDays?: number;
+  crlWarnDays?: number;
+}
+
+export function status(args: StatusArgs): number {
+  const ctx = loadContext(args);
+  const st = collectStatus(readProjectState(ctx.settings), Date.now(), { warnDays: args.warnDays, crlWarnDays: args.crlWarnDays });
+  ctx.report.result(st, () => statusTable(st));
+  if (!args.check || st.problems.length === 0) return 0;
+  // The text table lists the problems already; -q and --json runs get them on stderr, one per line.
+  if (args.quiet || args.json) for (const p of st.problems) ctx.report.error(p);
+  else ctx.report.error(`status --check: ${st.problems.length} problem(s)`);
+  return 1;
+}

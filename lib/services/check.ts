@@ -1,0 +1,117 @@
+// The check service (`check [client|server|all]`): read each host's Postfix settings and deployed files over ssh and compare
+// them with what this project would deploy. Exit 1 when anything differs or a host cannot be read.
+import { evaluate, probeScript, type CheckResult } from '../remote/compare.js';
+import * as sshCmd from '../programs/ssh.js';
+import type { Command } from '../programs/command.js';
+import type { Context, GlobalArgs } from '../cli/context.js';
+import { assertBundlesReady } from './bundles.js';
+import { readProjectState } from '../state/project.js';
+import { RunError } from '../errors.js';
+import { selectHosts, type HostSelection } from '../files/layout.js';
+import { liveCheck, resolveCheck } from '../remote/live.js';
+import { checkRootJobs } from '../remote/compare.js';
+import { readSecret } from '../cli/secret-prompt.js';
+import { usesSudo } from '../remote/sudo.js';
+import type { Probe, ProbeScript } from '../remote/probe.js';
+import { reasonOf, runRemote, unreachable } from '../remote/run.js';
+import type { Host } from '../settings/index.js';
+import { sshOptionsFor } from '../remote/ssh-options.js';
+
+export interface CheckArgs extends GlobalArgs {
+  which: HostSelection;
+  sshOption?: string[];
+  live: boolean;
+  askSudoPass?: boolean;
+}
+
+interface HostCheck {
+  fqdn: string;
+  role: Host['role'];
+  target: string;
+  ok: boolean;
+  checks: CheckResult[];
+}
+
+function line(c: CheckResult): string {
+  return c.ok ? `  OK    ${c.name}: ${c.actual}` : `  FAIL  ${c.name}: expected ${c.expected}, actual ${c.actual}`;
+}
+
+export async function check(ctx: Context, args: CheckArgs): Promise<number> {
+  const s = ctx.settings;
+  const options = sshOptionsFor(args.sshOption, s, ctx.report);
+  const hosts = selectHosts(s, args.which);
+  if (args.live && !hosts.some((h) => h.role === 'client')) ctx.report.warn('--live probes the relay from the client hosts; run check client --live or check all --live');
+  const plans = hosts.map((host) => {
+    const probe = probeScript(s, host, args.live, args.askSudoPass ? 'stdin' : 'nopasswd');
+    return { host, probe, cmd: sshCmd.ssh(host.ssh, options, probe.text()) };
+  });
+
+  if (args.dryRun) {
+    ctx.report.result(
+      { dryRun: true, hosts: plans.map((p) => ({ fqdn: p.host.fqdn, role: p.host.role, command: p.cmd.display })) },
+      () => plans.map((p) => `${p.host.fqdn}: would run\n  ${p.cmd.display}`).join('\n'),
+    );
+    return 0;
+  }
+  // Expectations come from the bundles: say so when they are not what a build would make now.
+  const state = readProjectState(s);
+  await assertBundlesReady(state, hosts).catch((err: unknown) => {
+    if (!(err instanceof RunError)) throw err;
+    ctx.report.warn(`${err.message}; comparing with the bundles in out/ as they are`);
+  });
+
+  const password = args.askSudoPass && hosts.some(usesSudo) ? await readSecret('sudo password on the hosts: ') : undefined;
+  const results: HostCheck[] = [];
+  for (const { host, probe: script, cmd } of plans) {
+    // sudo -S reads one line per call: the password once for each root command of the probe.
+    const input = password && usesSudo(host) ? Buffer.concat(checkRootJobs(s, host, args.live).map(() => Buffer.concat([password, Buffer.from('\n')]))) : undefined;
+    const checks = await checkHost(ctx.projectDir, host, cmd, input, script, (l) => ctx.report.detail(l), (probe) => {
+      const found = evaluate(s, host, probe, (rel) => state.read(rel) ?? Buffer.alloc(0));
+      if (host.role !== 'client') return found;
+      // The relay's name as this client's Postfix resolves it; only then may the live probe say OK.
+      const { mode, ...resolved } = resolveCheck(s, probe.get('lookup'), (m) => probe.get(`resolve.${m}`));
+      found.push(resolved);
+      if (args.live) {
+        found.push(mode ? liveCheck(s, probe.get(`live.${mode}`)) : { name: `live STARTTLS to [${s.server.fqdn}]:${s.server.port} with the client certificate`, ok: false, expected: 'Verified TLS connection, EHLO 250 inside TLS', actual: `not tried: ${s.server.fqdn} does not resolve as the client's Postfix looks it up` });
+      }
+      return found;
+    });
+    results.push({ fqdn: host.fqdn, role: host.role, target: `${host.ssh.user}@${host.ssh.host}:${host.ssh.port}`, ok: checks.every((c) => c.ok), checks });
+  }
+  password?.fill(0);
+  const total = results.reduce((n, r) => n + r.checks.length, 0);
+  const failed = results.reduce((n, r) => n + r.checks.filter((c) => !c.ok).length, 0);
+  ctx.report.result({ ok: failed === 0, checks: total, failed, hosts: results }, () =>
+    [
+      ...results.map((r) => [`${r.fqdn} (${r.role === 'server' ? 'the relay' : 'smtp client'}, ${r.target})`, ...r.checks.map(line)].join('\n')),
+      failed === 0 ? `all ${total} checks OK` : `${failed} of ${total} checks FAILED`,
+    ].join('\n'),
+  );
+  return failed === 0 ? 0 : 1;
+}
+
+async function checkHost(
+  projectDir: string,
+  host: Host,
+  cmd: Command,
+  input: Buffer | undefined,
+  script: ProbeScript,
+  progress: (line: string) => void,
+  evaluateProbe: (probe: Probe) => CheckResult[],
+): Promise<CheckResult[]> {
+  progress(`+ ${cmd.display}`);
+  let r;
+  try {
+    r = await runRemote(projectDir, `check:${host.fqdn}`, cmd, input);
+  } catch (err) {
+    if (!(err instanceof RunError)) throw err;
+    return [{ name: `ssh ${host.ssh.user}@${host.ssh.host}`, ok: false, expected: 'reachable', actual: err.message }];
+  }
+  const down = unreachable(host, r);
+  if (down) return [{ name: `ssh ${host.ssh.user}@${host.ssh.host} port ${host.ssh.port}`, ok: false, expected: 'reachable', actual: down.message }];
+  const probe = script.parse(r.stdoutText);
+  if (probe.size === 0) {
+    return [{ name: `probe on ${host.fqdn}`, ok: false, expected: 'output of the read-only probe', actual: `exit ${r.exitCode}: ${reasonOf(r.stderr)}` }];
+  }
+  return evaluateProbe(probe);
+}
