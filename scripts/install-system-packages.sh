@@ -4,17 +4,23 @@
 #
 # Usage: install-system-packages.sh runtime|test|all
 #   runtime     openssl gnupg rsync openssh-client ca-certificates
-#   test, all   runtime + postfix swaks openssh-server make strace
+#   test, all   runtime + postfix swaks openssh-server make strace, and for the multi-host lab
+#               libnet-ssleay-perl libio-socket-ssl-perl iproute2 dnsmasq nftables sudo sslscan
 #
 # Packages already installed are skipped (dpkg-query); when nothing is missing, nothing is fetched.
 # postfix is installed as "No configuration": no /etc/postfix/main.cf, so the default instance
-# cannot run; the tests run their own instances (postfix -c DIR). The services that the postfix and
-# openssh-server packages register are disabled and stopped again when this script installed them:
+# cannot run; the tests run their own instances (postfix -c DIR). The services that the postfix,
+# openssh-server and dnsmasq packages register are disabled and stopped again when this script installed them:
 # the tests need the binaries only (the sshd they use is a private one on 127.0.0.1).
 set -eu
 
 RUNTIME_PKGS="openssl gnupg rsync openssh-client ca-certificates"
 TEST_PKGS="postfix swaks openssh-server make strace"
+# The multi-host lab (test/support/hosts): swaks' STARTTLS modules (only Recommends), ip for the lab's
+# network, dnsmasq its name server, nft the ISP's port-25 block, sudo for deploys as a non-root user,
+# sslscan the TLS scan. Namespaces and mounts (unshare, nsenter, setpriv, mount) are util-linux and
+# mount, Essential/required on every Debian; ssl-cert (make-ssl-cert) comes with postfix.
+TEST_PKGS="$TEST_PKGS libnet-ssleay-perl libio-socket-ssl-perl iproute2 dnsmasq nftables sudo sslscan"
 
 usage() {
 	echo "usage: $0 runtime|test|all" >&2
@@ -89,5 +95,6 @@ esac
 case " $MISSING " in
 *" openssh-server "*) quiet_service ssh ssh.service ssh.socket ;;
 esac
+case " $MISSING " in *" dnsmasq "*) quiet_service dnsmasq dnsmasq.service ;; esac
 
 echo "install-system-packages: done"

@@ -5,9 +5,8 @@
 import { expect } from 'chai';
 import fs from 'node:fs';
 import path from 'node:path';
-import { requirePrerequisites } from '../support/lab.js';
+import { hostsLabPrerequisites, requirePrerequisites } from '../support/prereq.js';
 import { createHostsLab, type HostsLab, type LabHost } from '../support/hosts/lab.js';
-import { hostsLabPrerequisites } from '../support/hosts/prereq.js';
 import { belowFloor, highCiphers, sslscan } from '../support/hosts/tls-scan.js';
 import { delivered, explain, failures, inMailbox, initProject, json, ok, reloads, sendMail, swaksIn, type CheckJson, type DeployJson } from '../support/hosts/story.js';
 
