@@ -8,7 +8,10 @@ import { assertBundlesReady } from './bundles.js';
 import { readProjectState } from '../state/project.js';
 import { RunError, UsageError } from '../errors.js';
 import { DEPLOYMENTS_FILE, findHost, remoteFiles, selectHosts, type HostSelection } from '../files/layout.js';
-import { liveCheck, liveProbeArgv } from '../remote/live.js';
+import { liveCheck, resolveCheck } from '../remote/live.js';
+import { checkRootJobs } from '../remote/compare.js';
+import { readSecret } from '../cli/secret-prompt.js';
+import { usesSudo } from '../remote/sudo.js';
 import type { Probe, ProbeScript } from '../remote/probe.js';
 import { reasonOf, runRemote, unreachable } from '../remote/run.js';
 import type { Host, Settings } from '../settings/index.js';
@@ -18,11 +21,13 @@ import { thresholdsOf } from '../monitoring/thresholds.js';
 import { recordDeployments } from '../remote/deployments.js';
 import { presentedCheck, servedCheck } from '../remote/served.js';
 import { shJoin } from '../programs/shell.js';
+import type { Section } from '../remote/probe.js';
 
 export interface CheckArgs extends GlobalArgs {
   which: HostSelection;
   sshOption?: string[];
   live: boolean;
+  askSudoPass?: boolean;
   nagios?: boolean;
   warnDays?: number;
   critDays?: number;
@@ -49,7 +54,7 @@ export async function check(ctx: Context, args: CheckArgs): Promise<number> {
   const hosts = selectHosts(s, args.which);
   if (args.live && !hosts.some((h) => h.role === 'client')) ctx.report.warn('--live probes the relay from the client hosts; run check client --live or check all --live');
   const plans = hosts.map((host) => {
-    const probe = probeScript(s, host, args.live && host.role === 'client' ? liveProbeArgv(s, host) : undefined);
+    const probe = probeScript(s, host, args.live, args.askSudoPass ? 'stdin' : 'nopasswd');
     return { host, probe, cmd: sshCmd.ssh(host.ssh, options, probe.text()) };
   });
 
@@ -67,20 +72,31 @@ export async function check(ctx: Context, args: CheckArgs): Promise<number> {
     ctx.report.warn(`${err.message}; comparing with the bundles in out/ as they are`);
   });
 
+  const password = args.askSudoPass && hosts.some(usesSudo) ? await readSecret('sudo password on the hosts: ') : undefined;
   const results: HostCheck[] = [];
   const deployedDays = new Map<string, number | null>();
   // Whether the relay has the current certificate file: tells a missing deploy from a missing reload.
   let relayCertFile: boolean | undefined;
   for (const { host, probe: script, cmd } of plans) {
-    const checks = await checkHost(ctx.projectDir, host, cmd, script, (l) => ctx.report.detail(l), (probe) => {
+    // sudo -S reads one line per call: the password once for each root command of the probe.
+    const input = password && usesSudo(host) ? Buffer.concat(checkRootJobs(s, host, args.live).map(() => Buffer.concat([password, Buffer.from('\n')]))) : undefined;
+    const checks = await checkHost(ctx.projectDir, host, cmd, input, script, (l) => ctx.report.detail(l), (probe) => {
       const found = evaluate(s, host, probe, (rel) => state.read(rel) ?? Buffer.alloc(0));
       deployedDays.set(host.fqdn, deployedCertDays(s, host, probe));
-      if (args.live && host.role === 'client') found.push(liveCheck(s, probe.get('live')), ...liveCertChecks(s, host, probe, relayCertFile, options));
+      if (host.role !== 'client') return found;
+      // The relay's name as this client's Postfix resolves it; only then may the live probe say OK.
+      const { mode, ...resolved } = resolveCheck(s, probe.get('lookup'), (m) => probe.get(`resolve.${m}`));
+      found.push(resolved);
+      if (args.live) {
+        if (mode) found.push(...liveCertChecks(s, host, probe, probe.get(`live.${mode}`), relayCertFile, options));
+        found.push(mode ? liveCheck(s, probe.get(`live.${mode}`)) : { name: `live STARTTLS to [${s.server.fqdn}]:${s.server.port} with the client certificate`, ok: false, expected: 'Verified TLS connection, EHLO 250 inside TLS', actual: `not tried: ${s.server.fqdn} does not resolve as the client's Postfix looks it up` });
+      }
       return found;
     });
     if (host.role === 'server') relayCertFile = checks.find((c) => c.name === `file ${remoteFiles(s, host).cert}`)?.ok;
     results.push({ fqdn: host.fqdn, role: host.role, target: `${host.ssh.user}@${host.ssh.host}:${host.ssh.port}`, ok: checks.every((c) => c.ok), checks });
   }
+  password?.fill(0);
   recordChecks(ctx, results);
   if (args.nagios) {
     const r = checkPlugin(results.map((h) => ({ ...h, deployedDays: deployedDays.get(h.fqdn) ?? null, certPath: remoteFiles(s, findHost(s, h.fqdn)!).cert })), thresholds!);
@@ -99,9 +115,9 @@ export async function check(ctx: Context, args: CheckArgs): Promise<number> {
 }
 
 /** What the relay serves and what the client presents, seen by the live probe from a client host. */
-function liveCertChecks(s: Settings, host: Host, probe: Probe, relayCertFile: boolean | undefined, options: readonly string[]): CheckResult[] {
+function liveCertChecks(s: Settings, host: Host, probe: Probe, live: Section | undefined, relayCertFile: boolean | undefined, options: readonly string[]): CheckResult[] {
   const reload = sshCmd.ssh(s.server.ssh, options, shJoin(['postfix', '-c', s.server.postfixDir, 'reload'])).display;
-  return [servedCheck(s, probe.get('live'), relayCertFile, reload), presentedCheck(s, host, probe)].filter((c): c is CheckResult => c !== undefined);
+  return [servedCheck(s, live, relayCertFile, reload), presentedCheck(s, host, probe)].filter((c): c is CheckResult => c !== undefined);
 }
 
 /** For monitoring: a host is current when every check but the live ones is OK (those test the path to the relay). */
@@ -117,6 +133,7 @@ async function checkHost(
   projectDir: string,
   host: Host,
   cmd: Command,
+  input: Buffer | undefined,
   script: ProbeScript,
   progress: (line: string) => void,
   evaluateProbe: (probe: Probe) => CheckResult[],
@@ -124,7 +141,7 @@ async function checkHost(
   progress(`+ ${cmd.display}`);
   let r;
   try {
-    r = await runRemote(projectDir, `check:${host.fqdn}`, cmd);
+    r = await runRemote(projectDir, `check:${host.fqdn}`, cmd, input);
   } catch (err) {
     if (!(err instanceof RunError)) throw err;
     return [{ name: `ssh ${host.ssh.user}@${host.ssh.host}`, ok: false, expected: 'reachable', actual: err.message }];

@@ -5,8 +5,7 @@ import type { Context } from '../cli/context.js';
 import { allHosts } from '../files/layout.js';
 import { bundleDigest, loadDeployments } from '../remote/deployments.js';
 import type { Session } from '../runner/session.js';
-import { sshOptionsFor } from '../remote/ssh-options.js';
-import { deployInSession, type DeployData } from './deploy.js';
+import { deployInSession, prepareDeploy, type DeployData } from './deploy.js';
 
 export type Digests = Map<string, string | null>;
 
@@ -26,7 +25,7 @@ export async function deployChanged(ctx: Context, session: Session, before: Dige
   });
   if (changed.length === 0) return null;
   ctx.report.info(`deploying ${changed.map((h) => h.fqdn).join(', ')}: their files changed`);
-  const r = await deployInSession(ctx, session, changed, sshOptionsFor(sshOption ? [...sshOption] : undefined, s, ctx.report));
+  const r = await deployInSession(ctx, session, prepareDeploy(ctx, { which: 'all', hosts: changed.map((h) => h.fqdn), sshOption: sshOption ? [...sshOption] : undefined, askSudoPass: false }));
   ctx.report.info(r.text);
   return { failed: r.failed, data: r.data };
 }
