@@ -94,17 +94,18 @@ describe('packaging: npm pack, npx, Dockerfile', function () {
     expect(r.stderr.match(/^ {2}OK {4}openssl verify /gm)).to.have.length(3);
   });
 
-  it('Dockerfile: runtime packages from the shared script, the packed tool, a non-root user, the project as WORKDIR', function () {
+  it('Dockerfile: runtime packages from the shared script, the packed tool with its locked dependencies, your uid, the project as WORKDIR', function () {
     const all = stages();
     expect(all).to.have.length(2);
-    const runtime = all[1]!;
-    expect(all[0]!.lines).to.include('RUN mkdir /pkg && npm pack --pack-destination /pkg');
-    expect(runtime.lines.join('\n')).to.match(/^RUN \/usr\/local\/sbin\/install-system-packages\.sh runtime /m);
+    const [build, runtime] = [all[0]!, all[1]!];
+    expect(build.lines).to.include('RUN mkdir /pkg && npm pack --pack-destination /pkg');
+    // The packed tool installed with package-lock.json's versions, without devDependencies.
+    expect(build.lines.join('\n')).to.match(/tar -xzf \/pkg\/postfix-tls-relay-\*\.tgz -C \/opt\/postfix-tls-relay .*cp package-lock\.json \/opt\/postfix-tls-relay\/ .*npm ci --omit=dev --ignore-scripts/);
+    expect(runtime.lines.join('\n')).to.match(/^RUN \/usr\/local\/sbin\/install-system-packages\.sh runtime +&& apt-get clean && rm -rf \/var\/lib\/apt\/lists\/\*/m);
     expect(copies(runtime)).to.deep.include({ sources: ['scripts/install-system-packages.sh'], dest: '/usr/local/sbin/install-system-packages.sh' });
-    expect(runtime.lines).to.include('COPY --from=build /pkg/ /tmp/pkg/');
-    expect(runtime.lines.join('\n')).to.match(/^RUN npm install --global .*\/tmp\/pkg\/postfix-tls-relay-\*\.tgz/m);
-    const users = runtime.lines.filter((l) => /^USER /.test(l));
-    expect(users).to.deep.equal(['USER relay']);
+    expect(runtime.lines).to.include('COPY --from=build /opt/postfix-tls-relay/ /usr/local/lib/node_modules/postfix-tls-relay/');
+    expect(runtime.lines.join('\n')).to.not.match(/npm (install|i|ci)\b/); // no second resolution of the dependencies
+    expect(runtime.lines.filter((l) => /^USER /.test(l))).to.deep.equal(['USER ${UID}:${GID}']);
     expect(runtime.lines.join('\n')).to.match(/useradd --uid "\$UID" --gid "\$GID" --create-home .* relay/);
     expect(runtime.lines).to.include('WORKDIR /project');
     expect(runtime.lines).to.include('ENTRYPOINT ["postfix-tls-relay"]');
