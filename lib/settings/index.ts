@@ -64,6 +64,8 @@ export interface Settings {
   /** Absolute path of the gpg-encrypted CA passphrase, or undefined when not set. */
   readonly passphraseFile: string | undefined;
   readonly sshOptions: readonly string[];
+  /** smtp_host_lookup for the clients' Postfix ("dns, native"); undefined leaves each host's own. */
+  readonly clientHostLookup: string | undefined;
   /** Non-fatal remarks, one line each. */
   readonly warnings: readonly string[];
 }
@@ -249,6 +251,7 @@ export function loadSettings(opts: LoadOptions): Settings {
     tableType: r.check('relay_clientcerts_table_type', (x) => v.checkOneOf(x, ['texthash', 'hash', 'lmdb', 'cdb'])) as TableType,
     passphraseFile: passphrase === undefined ? undefined : path.resolve(projectDir, passphrase),
     sshOptions,
+    clientHostLookup: r.optional('smtp_client_host_lookup', v.checkHostLookup)?.split(/[\s,]+/).filter(Boolean).join(', '),
     warnings,
   };
 }
