@@ -79,6 +79,16 @@ export interface LoadOptions {
 }
 
 export function loadSettings(opts: LoadOptions): Settings {
+  try {
+    return readSettings(opts);
+  } catch (err) {
+    // A bad reference can surface late: in --set, or when a recursive variable is expanded (self-reference).
+    if (err instanceof MakeSyntaxError) throw new UsageError(err.file === '--set' ? `--set: ${err.reason}` : err.message);
+    throw err;
+  }
+}
+
+function readSettings(opts: LoadOptions): Settings {
   const projectDir = path.resolve(opts.projectDir);
   const env = opts.env ?? process.env;
   const vars = new MakeVariables({ env, defaults: MAKEFILE_DEFAULTS });
@@ -103,12 +113,7 @@ export function loadSettings(opts: LoadOptions): Settings {
       throw new UsageError(`${shown}: cannot read the settings file (${code}); check its permissions`);
     }
   }
-  try {
-    vars.assignAll(parseMakeText(text, shown));
-  } catch (err) {
-    if (err instanceof MakeSyntaxError) throw new UsageError(err.message);
-    throw err;
-  }
+  vars.assignAll(parseMakeText(text, shown));
 
   for (const pair of opts.overrides ?? []) {
     const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(pair);
@@ -118,7 +123,12 @@ export function loadSettings(opts: LoadOptions): Settings {
       const hint = v.closest(key, KNOWN);
       throw new UsageError(`--set ${key}: unknown setting${hint ? `; did you mean ${hint}?` : ''} (see the settings reference in README.md)`);
     }
-    vars.override(key, value);
+    try {
+      vars.override(key, value);
+    } catch (err) {
+      if (err instanceof MakeSyntaxError) throw new UsageError(`--set ${key}: ${err.reason}`);
+      throw err;
+    }
   }
 
   const unusedSeed: string[] = [];
@@ -141,7 +151,7 @@ export function loadSettings(opts: LoadOptions): Settings {
     }
   }
 
-  const r = new Reader(vars, shown);
+  const r = new Reader(vars, shown, env);
   const get = (name: string) => r.get(name);
 
   const domain = r.check('domain', v.checkFqdnOrLabel, true);
@@ -252,24 +262,29 @@ export function loadSettings(opts: LoadOptions): Settings {
   };
 }
 
+const ENV_ORIGIN: Origin = { file: '<environment>', line: 0 };
+
 function where(o: Origin | undefined): string {
   if (!o) return 'settings';
   if (o.file === '--set') return '--set';
   if (o.file === '<default>') return 'default';
+  if (o.file === ENV_ORIGIN.file) return 'environment';
   return `${o.file}:${o.line}`;
 }
 
 /** Reads settings by name and turns every failed check into one line naming file, line and setting. */
 class Reader {
-  constructor(private readonly vars: MakeVariables, private readonly shown: string) {}
+  constructor(private readonly vars: MakeVariables, private readonly shown: string, private readonly env: Record<string, string | undefined>) {}
 
   origin(name: string): Origin | undefined {
-    return this.vars.origin(name);
+    return this.vars.origin(name) ?? (this.env[name] !== undefined ? ENV_ORIGIN : undefined);
   }
 
   get(name: string): string {
     const res = this.vars.resolve(name);
-    if (!res) return '';
+    // As in make, a setting the files never assign comes from the environment (`days=30 postfix-tls-relay`),
+    // even when empty; an assignment in the file (other than ?=) wins over it. Taken literally, like $(HOME).
+    if (!res) return this.env[name] ?? '';
     if (res.undefinedRefs.length) {
       const refs = res.undefinedRefs.map((x) => `$(${x})`).join(', ');
       throw new UsageError(`${where(res.origin)}: ${name} refers to undefined ${refs}; define it in ${this.shown} or the environment`);
