@@ -5,8 +5,10 @@ import path from 'node:path';
 import type { KeySpec } from '../programs/openssl.js';
 import { UsageError } from '../errors.js';
 import { KNOWN, MAKEFILE_DEFAULTS, SEED_UNUSED, SETTINGS } from './catalog.js';
-import { MakeSyntaxError, MakeVariables, parseMakeText, type Origin } from './makefile.js';
+import { MakeSyntaxError, MakeVariables, parseMakeText } from './makefile.js';
 import * as v from './validate.js';
+import { Reader, where } from './reader.js';
+import { checkRemotePaths } from './remote-paths.js';
 
 export type Role = 'client' | 'server';
 export type TableType = 'texthash' | 'hash' | 'lmdb' | 'cdb';
@@ -170,7 +172,7 @@ function readSettings(opts: LoadOptions): Settings {
 
   const serverHostname = r.check('smtpd_server_hostname', v.checkHostnameOrFqdn, true);
   void serverHostname;
-  const serverFqdn = r.check('smtpd_server_fqdn', v.checkFqdn, true).toLowerCase();
+  const serverFqdn = r.check('smtpd_server_fqdn', (x) => v.checkFqdn(x) ?? v.checkCommonName(x), true).toLowerCase();
   const serverPostfixDir = r.check('smtpd_server_postfix_dir', v.checkRemotePath);
   const server: Server = {
     role: 'server',
@@ -193,11 +195,11 @@ function readSettings(opts: LoadOptions): Settings {
   const clientFqdns: string[] = [];
   if (get('smtp_client_hostname') !== '' || get('smtp_client_fqdn') !== `.${domain}`) {
     r.check('smtp_client_hostname', v.checkHostnameOrFqdn, true);
-    clientFqdns.push(r.check('smtp_client_fqdn', v.checkFqdn, true).toLowerCase());
+    clientFqdns.push(r.check('smtp_client_fqdn', (x) => v.checkFqdn(x) ?? v.checkCommonName(x), true).toLowerCase());
   }
   for (const word of get('smtp_client_hostnames').split(/\s+/).filter(Boolean)) {
     const fq = word.includes('.') ? word : `${word}.${domain}`;
-    const e = word.includes('.') ? v.checkFqdn(word) : v.checkHostname(word);
+    const e = (word.includes('.') ? v.checkFqdn(word) : v.checkHostname(word)) ?? v.checkCommonName(fq);
     if (e) throw new UsageError(`${where(r.origin('smtp_client_hostnames'))}: smtp_client_hostnames: ${e}`);
     clientFqdns.push(fq.toLowerCase());
   }
@@ -237,7 +239,7 @@ function readSettings(opts: LoadOptions): Settings {
     if (e) throw new UsageError(`${where(r.origin('ssh_options'))}: ssh_options: ${e}`);
   }
 
-  return {
+  const settings: Settings = {
     projectDir,
     file,
     domain,
@@ -260,50 +262,6 @@ function readSettings(opts: LoadOptions): Settings {
     sshOptions,
     warnings,
   };
-}
-
-const ENV_ORIGIN: Origin = { file: '<environment>', line: 0 };
-
-function where(o: Origin | undefined): string {
-  if (!o) return 'settings';
-  if (o.file === '--set') return '--set';
-  if (o.file === '<default>') return 'default';
-  if (o.file === ENV_ORIGIN.file) return 'environment';
-  return `${o.file}:${o.line}`;
-}
-
-/** Reads settings by name and turns every failed check into one line naming file, line and setting. */
-class Reader {
-  constructor(private readonly vars: MakeVariables, private readonly shown: string, private readonly env: Record<string, string | undefined>) {}
-
-  origin(name: string): Origin | undefined {
-    return this.vars.origin(name) ?? (this.env[name] !== undefined ? ENV_ORIGIN : undefined);
-  }
-
-  get(name: string): string {
-    const res = this.vars.resolve(name);
-    // As in make, a setting the files never assign comes from the environment (`days=30 postfix-tls-relay`),
-    // even when empty; an assignment in the file (other than ?=) wins over it. Taken literally, like $(HOME).
-    if (!res) return this.env[name] ?? '';
-    if (res.undefinedRefs.length) {
-      const refs = res.undefinedRefs.map((x) => `$(${x})`).join(', ');
-      throw new UsageError(`${where(res.origin)}: ${name} refers to undefined ${refs}; define it in ${this.shown} or the environment`);
-    }
-    return res.value;
-  }
-
-  check(name: string, fn: (x: string) => string | undefined, required = false): string {
-    const value = this.get(name);
-    if (value === '' && required) {
-      throw new UsageError(`${where(this.origin(name)) === 'settings' ? this.shown : where(this.origin(name))}: ${name} is not set; add "${name} := …" to ${this.shown}`);
-    }
-    const e = fn(value);
-    if (e) throw new UsageError(`${where(this.origin(name))}: ${name} ${e.startsWith('is ') ? e : `= ${e}`}`);
-    return value;
-  }
-
-  optional(name: string, fn: (x: string) => string | undefined): string | undefined {
-    const value = this.get(name);
-    return value === '' ? undefined : this.check(name, fn);
-  }
+  checkRemotePaths(settings, (name) => where(r.origin(name)));
+  return settings;
 }
