@@ -2,10 +2,10 @@
 // rendered file, when its recipe changed), and is otherwise skipped. Independent steps may run in
 // parallel up to `jobs`; steps sharing a `serial` lock (the CA database) run one at a time in plan order.
 import { createHash } from 'node:crypto';
-import { appendFileSync, chmodSync, existsSync, linkSync, mkdirSync, readFileSync, rmSync, renameSync, statSync, statfsSync, utimesSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, lstatSync, mkdirSync, readFileSync, rmSync, renameSync, statSync, statfsSync, utimesSync } from 'node:fs';
 import path from 'node:path';
 import { fsyncFileAsync, writeFileAtomicAsync } from '../files/atomic.js';
-import { auditLine as formatAudit } from '../files/audit.js';
+import { appendAuditText, auditLine as formatAudit } from '../files/audit.js';
 import { fsFailure, INTERRUPTED, RunError } from '../errors.js';
 import { run, type ExecResult } from '../programs/exec.js';
 import { AUDIT_LOG, STATE_FILE } from '../files/layout.js';
@@ -107,7 +107,7 @@ export async function runPlan(steps: readonly Step[], opts: RunOptions): Promise
       const line = audit[flushed++];
       if (!line) continue;
       try {
-        appendFileSync(path.join(dir, AUDIT_LOG), line, { mode: 0o644 });
+        appendAuditText(dir, line);
       } catch (err) {
         throw fsFailure(err, AUDIT_LOG);
       }
@@ -373,7 +373,8 @@ function olderThanInputs(step: Step, dir: string): boolean {
 async function putFile(file: string, data: Buffer, mode: number, createOnly: boolean, touch: boolean): Promise<boolean> {
   let current: Buffer | undefined;
   try {
-    current = readFileSync(file);
+    // A symlink at an output is replaced (rename), never read, chmod'ed or touched through.
+    current = lstatSync(file).isSymbolicLink() ? undefined : readFileSync(file);
   } catch {
     current = undefined;
   }

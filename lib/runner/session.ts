@@ -35,7 +35,7 @@ export interface Session {
   run(steps: readonly Step[]): Promise<RunResult>;
 }
 
-export async function withSession<T>(ctx: Context, fn: (session: Session) => Promise<T>): Promise<T> {
+export async function withSession<T>(ctx: Context, fn: (session: Session) => Promise<T>, opts: { lockWaitMs?: number } = {}): Promise<T> {
   const dir = ctx.projectDir;
   const jobs = jobsOf(ctx.args.jobs);
   // Whatever the user's umask, files (openssl's too: index.txt, newcerts/) are private from their first
@@ -56,7 +56,7 @@ export async function withSession<T>(ctx: Context, fn: (session: Session) => Pro
   // The CA key is checked against the CA certificate the first time the passphrase is used.
   const passphrase = new Passphrase(ctx.settings.passphraseFile, abort.signal, (pass) => checkCaKey(ctx.settings, dir, pass));
   try {
-    const release = await acquireLock(dir);
+    const release = await acquireLock(dir, { waitMs: opts.lockWaitMs, onWait: (pid) => ctx.report.info(`waiting for pid ${pid} to finish its work in this project …`) });
     try {
       for (const f of finishInterruptedRotation(ctx.settings, dir)) ctx.report.warn(`${f}: restored from ${f}.new (left by an interrupted openssl ca)`);
       return await fn({
