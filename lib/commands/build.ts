@@ -4,7 +4,8 @@ import { adoptionNotes, isForeignTree } from '../ca/adopt.js';
 import { loadContext, type Context, type GlobalArgs } from '../cli/context.js';
 import { Passphrase } from '../secrets/passphrase.js';
 import { utimesSync } from 'node:fs';
-import { caFiles } from '../files/layout.js';
+import { allHosts, bundleDir, caFiles } from '../files/layout.js';
+import { shJoin } from '../programs/shell.js';
 import { buildPlan, caReqConfigStep, type PlanOptions } from '../plan/plan.js';
 import { runPlan, type RunResult } from '../runner/runner.js';
 import { withSession, type Session } from '../runner/session.js';
@@ -27,7 +28,8 @@ export async function build(args: GlobalArgs): Promise<RunResult> {
       throw err;
     }
     ctx.report.summary(result);
-    ctx.report.result(buildResult(ctx, session, result), () => '');
+    const deploy = changedBundles(ctx, result);
+    ctx.report.result({ ...buildResult(ctx, session, result), deploy: deploy.hosts }, () => deploy.text);
     return result;
   });
 }
@@ -53,6 +55,23 @@ export async function runBuild(ctx: Context, session: Session, opts?: PlanOption
     ctx.report.warn(`the CA certificate expires in ${caLeft} days, before certificates issued now (days = ${s.days}); extend it with its key: postfix-tls-relay renew --ca`);
   }
   return session.run(buildPlan(s, opts));
+}
+
+/** Hosts whose bundle this build changed: they run with the old files until deployed, so say which deploy. */
+export function changedBundles(ctx: Context, result: RunResult): { hosts: string[]; text: string } {
+  const s = ctx.settings;
+  // A bundle file that was missing was never shipped from here (a first build): only a changed one counts.
+  const changed = (o: RunResult['outcomes'][number]) => o.state === 'ran' && !o.reason?.endsWith(' is missing');
+  const hosts = allHosts(s).filter((h) => result.outcomes.some((o) => changed(o) && o.step.outputs.some((f) => f.startsWith(`${bundleDir(h)}/`))));
+  if (hosts.length === 0) return { hosts: [], text: '' };
+  const relay = hosts.some((h) => h.role === 'server');
+  const clients = hosts.filter((h) => h.role === 'client').length;
+  const which = relay && clients ? '' : relay ? ' server' : ' client';
+  const dirArg = path.relative(process.cwd(), ctx.projectDir) ? ` -C ${shJoin([path.relative(process.cwd(), ctx.projectDir)])}` : '';
+  return {
+    hosts: hosts.map((h) => h.fqdn),
+    text: `the bundle${hosts.length === 1 ? ` of ${hosts[0]!.fqdn}` : `s of ${hosts.map((h) => h.fqdn).join(', ')}`} changed; the host${hosts.length === 1 ? '' : 's'} run${hosts.length === 1 ? 's' : ''} the old files until deployed: postfix-tls-relay deploy${which}${dirArg}`,
+  };
 }
 
 export function buildResult(ctx: Context, session: Session, result: RunResult): Record<string, unknown> {

@@ -11,6 +11,7 @@ import { clientConfig, relayConfig } from '../postfix/config.js';
 import { renderEjs } from '../files/render.js';
 import type { Host } from '../settings/index.js';
 import { collectStatus, statusTable } from '../state/status.js';
+import { integrityProblems } from '../state/check.js';
 
 export async function instructions(args: GlobalArgs): Promise<void> {
   const ctx = loadContext(args);
@@ -51,9 +52,11 @@ export interface StatusArgs extends GlobalArgs {
 }
 
 /** The table (or --json); with --check, exit 1 when anything needs attention, for cron and monitoring. */
-export function status(args: StatusArgs): number {
+export async function status(args: StatusArgs): Promise<number> {
   const ctx = loadContext(args);
   const st = collectStatus(ctx.settings, Date.now(), { warnDays: args.warnDays, crlWarnDays: args.crlWarnDays });
+  // --check also fails on every state in which build or deploy would refuse or make something else.
+  if (args.check) st.problems = [...new Set([...st.problems, ...(await integrityProblems(ctx.settings))])];
   ctx.report.result(st, () => statusTable(st));
   if (!args.check || st.problems.length === 0) return 0;
   // The text table lists the problems already; -q and --json runs get them on stderr, one per line.

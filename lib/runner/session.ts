@@ -4,6 +4,7 @@
 import { availableParallelism } from 'node:os';
 import { isForeignTree } from '../ca/adopt.js';
 import { removeStaleTemps } from '../files/atomic.js';
+import { narrowKeyModes, octal } from '../files/key-modes.js';
 import { finishInterruptedRotation, protectCaDatabase } from '../ca/database-guard.js';
 import type { Context } from '../cli/context.js';
 import { UsageError } from '../errors.js';
@@ -59,6 +60,7 @@ export async function withSession<T>(ctx: Context, fn: (session: Session) => Pro
     const release = await acquireLock(dir, { waitMs: opts.lockWaitMs, onWait: (pid) => ctx.report.info(`waiting for pid ${pid} to finish its work in this project …`) });
     try {
       for (const f of finishInterruptedRotation(ctx.settings, dir)) ctx.report.warn(`${f}: restored from ${f}.new (left by an interrupted openssl ca)`);
+      for (const k of narrowKeyModes(dir)) ctx.report.warn(`${k.file}: a private key with mode ${octal(k.mode)}; set back to 0600`);
       return await fn({
         passphrase,
         run: async (steps) => {
