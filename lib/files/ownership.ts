@@ -4,12 +4,12 @@
 import { lstatSync, readdirSync, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { RunError } from '../errors.js';
-import { STATE_DIR } from './layout.js';
+import { AUDIT_LOG, STATE_DIR } from './layout.js';
 
 /** The trees the tool writes, relative to the project directory. */
 export const PROJECT_TREES = ['certs', 'etc', 'out', STATE_DIR, 'archive'];
 /** Files the tool writes or reads at the top of the project. */
-const PROJECT_FILES = ['settings.mk', 'audit.log'];
+const PROJECT_FILES = ['settings.mk', AUDIT_LOG];
 
 const shown = (file: string) => path.relative(process.cwd(), file) || file;
 
@@ -73,6 +73,11 @@ export function checkProjectOwnership(projectDir: string, settingsFile?: string)
   for (const f of new Set(files)) {
     const st = statOrUndefined(f, true);
     if (st) fail(problem(f, st, uid));
+  }
+  // The tool appends to audit.log: a link there would make it append to whatever it points to.
+  const audit = path.join(projectDir, AUDIT_LOG);
+  if (statOrUndefined(audit, false)?.isSymbolicLink()) {
+    throw new RunError(`${shown(audit)}: a symbolic link, and postfix-tls-relay never appends through one; remove it (rm ${shown(audit)}) and run again`);
   }
   for (const t of PROJECT_TREES) {
     const dir = path.join(projectDir, t);
