@@ -13,6 +13,7 @@ import { appendToList, type ListEdit } from '../settings/edit.js';
 import { loadSettings, type Settings } from '../settings/index.js';
 import { checkFqdn, checkHostname } from '../settings/validate.js';
 import { checkTrustChain } from '../ca/trust.js';
+import { isForeignTree } from '../ca/adopt.js';
 import { withSession } from '../runner/session.js';
 import { collectStatus } from '../state/status.js';
 import { buildResult, runBuild } from './build.js';
@@ -73,12 +74,12 @@ export async function addClient(args: AddClientArgs): Promise<number> {
   return withSession(ctx, async (session) => {
     // Read again under the lock: another add-client may have edited it meanwhile.
     const planned = planEdit(ctx, file, shown, name);
-    const ctx2 = { ...ctx, settings: planned?.next ?? loadSettings({ projectDir: ctx.projectDir, settingsFile: s.file, overrides: args.set ?? [] }) };
-    const host = findHost(ctx2.settings, name)!;
+    const reload = () => loadSettings({ projectDir: ctx.projectDir, settingsFile: s.file, overrides: args.set ?? [] });
+    let settings = planned?.next ?? reload();
     let restore: (() => void) | undefined;
     if (planned) {
       // Everything that can fail on this project fails before settings.mk changes.
-      checkTrustChain(ctx2.settings, ctx.projectDir);
+      checkTrustChain(settings, ctx.projectDir, { adopting: isForeignTree(settings) });
       await session.passphrase.get();
       const mode = statSync(file).mode & 0o777;
       const write = (text: string) => {
@@ -93,12 +94,16 @@ export async function addClient(args: AddClientArgs): Promise<number> {
       ctx.report.info(`${shown}:${planned.edit.line}: ${planned.edit.text.split('\n')[planned.edit.line - 1]}`);
     }
     let result;
+    let ctx2 = ctx;
     try {
+      if (restore) settings = reload(); // the settings as written
+      ctx2 = { ...ctx, settings };
       result = await runBuild(ctx2, session);
     } catch (e) {
       restore?.(); // the failure is the one line to show; settings.mk is as it was
       throw e;
     }
+    const host = findHost(ctx2.settings, name)!;
     ctx2.report.summary(result);
     const relay = ctx2.settings.server;
     const relayChanged = result.outcomes.some((o) => o.step.id === 'allowlist' && o.state === 'ran');
