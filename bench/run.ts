@@ -7,6 +7,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { builtCerts, CLI, describeShape, PACKAGE_ROOT, settingsText, Workspace, type Shape } from './fixtures.js';
 import { bootstrap, measure, median, secs, signed, times, timed, type Invocation, type Sample, type Subject } from './harness.js';
+import { ratioCheck, type Check, type Options, type Section, type SectionResult } from './section.js';
+import { FLEET_SECTIONS } from './fleet.js';
 import { describeMachine, type Machine } from './machine.js';
 
 const HELP = `Usage: npm run bench -- [options]   (or: node dist/bench/run.js [options])
@@ -18,7 +20,7 @@ the seed Makefile for reference. Reports medians of repeated, interleaved runs a
 Options:
   --runs N      timed runs per measurement (default: per section, about 5-20; one untimed warm-up each)
   --quick       fewer runs (3-9): a rough answer in 3-4 minutes on 2 CPUs (the full run: 4.5-7)
-  --only LIST   comma-separated sections: full-rsa,full-ec,noop,imports,clients,jobs,make
+  --only LIST   comma-separated sections: fleet,fleet-full,full-rsa,full-ec,noop,imports,clients,jobs,make
   --seed DIR    the seed Makefile's directory (default: ../shared/reference/seed from the package)
   --json        results as JSON on stdout instead of the table
   --keep        keep the temporary workspace (printed on stderr)
@@ -27,54 +29,6 @@ Options:
 Example:
   npm run bench -- --quick --only noop,full-ec
 `;
-
-interface Row {
-  readonly sample: Sample;
-  readonly note?: string;
-}
-
-interface Check {
-  readonly name: string;
-  readonly value: string;
-  readonly target: string;
-  readonly ok: boolean;
-  /** 95 % bootstrap interval of the value, and whether it lies wholly on one side of the target. */
-  readonly interval?: { readonly text: string; readonly decisive: boolean };
-}
-
-/** A ratio check `a / b ≤ limit` (or `≥` with `atLeast`) with its bootstrap interval. */
-function ratioCheck(name: string, a: readonly number[], b: readonly number[], limit: number, atLeast = false): Check {
-  const r = median(a) / median(b);
-  const [lo, hi] = bootstrap([a, b], ([x, y]) => x! / y!);
-  const ok = atLeast ? r >= limit : r <= limit;
-  return {
-    name, value: times(r), target: `${atLeast ? '≥' : '≤'} ${times(limit)}`, ok,
-    interval: { text: `${times(lo)}–${times(hi)}`, decisive: atLeast ? lo >= limit || hi < limit : hi <= limit || lo > limit },
-  };
-}
-
-interface SectionResult {
-  readonly id: string;
-  readonly title: string;
-  readonly runs: number;
-  readonly rows: Row[];
-  readonly checks: Check[];
-  readonly notes: string[];
-  readonly loadAverage: number[];
-}
-
-interface Options {
-  runs?: number;
-  quick: boolean;
-  seedDir: string;
-}
-
-interface Section {
-  readonly id: string;
-  /** Timed runs: [full, quick]. */
-  readonly runs: readonly [number, number];
-  run(ws: Workspace, runs: number, opts: Options): Omit<SectionResult, 'id' | 'runs' | 'loadAverage'> | undefined;
-}
 
 const EC: Shape = { keys: { algorithm: 'ec' }, clients: 1 };
 const RSA: Shape = { keys: { algorithm: 'rsa', caBits: 4096, leafBits: 2048 }, clients: 1 };
@@ -147,6 +101,7 @@ function fullBuild(ws: Workspace, shape: Shape, runs: number, check: (tool: Samp
 }
 
 const SECTIONS: readonly Section[] = [
+  ...FLEET_SECTIONS,
   {
     id: 'full-rsa',
     runs: [9, 3],

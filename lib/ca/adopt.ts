@@ -1,63 +1,35 @@
 // Adopting a tree made by the seed Makefile (or any certificates our CA key signed without the
 // `openssl ca` database): find them so that build records them before it re-issues v3 certificates
 // with the same keys, and say what is kept as it is.
-import { X509Certificate } from 'node:crypto';
-import { chmodSync, existsSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync } from 'node:fs';
 import path from 'node:path';
-import { readIndex } from './database.js';
 import { allHosts, caFiles, hostFiles } from '../files/layout.js';
 import type { Settings } from '../settings/index.js';
+import { signedBy, type CertFacts } from './cert.js';
 import { caExtensions } from './x509-info.js';
 
-function readCert(file: string | Buffer): X509Certificate | undefined {
-  try {
-    return new X509Certificate(Buffer.isBuffer(file) ? file : readFileSync(file));
-  } catch {
-    return undefined;
-  }
-}
-
-/** Upper-case hex serial of a certificate (file path or PEM), undefined when there is none. */
-export function certSerial(file: string | Buffer): string | undefined {
-  return readCert(file)?.serialNumber.toUpperCase();
-}
-
-/** Host certificates signed by our CA key that the CA database does not know (relative paths). */
-export function unrecordedCerts(s: Settings): string[] {
-  const dir = s.projectDir;
-  const ca = readCert(path.join(dir, caFiles(s).cert));
-  if (!ca) return [];
-  const known = new Set(readIndex(dir, s).map((e) => e.serial));
-  return allHosts(s)
-    .map((h) => hostFiles(h).cert)
-    .filter((rel) => {
-      const c = readCert(path.join(dir, rel));
-      return c !== undefined && !known.has(c.serialNumber.toUpperCase()) && c.checkIssued(ca) && c.verify(ca.publicKey);
-    });
-}
-
-/** True when a CA certificate exists but the CA database does not: the tree came from elsewhere. */
-export function isForeignTree(s: Settings): boolean {
-  const ca = caFiles(s);
-  return existsSync(path.join(s.projectDir, ca.cert)) && !existsSync(path.join(s.projectDir, ca.index));
+/** What adoption looks at: the project's certificates and key files (the project state). */
+export interface AdoptedFiles {
+  cert(rel: string): CertFacts | undefined;
+  stat(rel: string): { mode: number } | undefined;
 }
 
 /** Remarks about an existing tree being adopted; fixes private key modes (the Makefile left its CA key 0700). */
-export function adoptionNotes(s: Settings): string[] {
+export function adoptionNotes(s: Settings, files: AdoptedFiles): string[] {
   const dir = s.projectDir;
   const notes: string[] = [];
   const ca = caFiles(s);
-  const caCert = readCert(path.join(dir, ca.cert));
+  const caCert = files.cert(ca.cert);
   if (caCert) {
     for (const h of allHosts(s)) {
       const rel = hostFiles(h).cert;
-      const c = readCert(path.join(dir, rel));
-      if (c && !(c.checkIssued(caCert) && c.verify(caCert.publicKey))) {
+      const c = files.cert(rel);
+      if (c && !signedBy(c, caCert)) {
         // The seed Makefile makes a new CA key whenever its directories change, i.e. on its next run.
         notes.push(`${rel}: not signed by this CA's key (an earlier CA, e.g. from a previous Makefile run); it is re-issued with the same key, not recorded`);
       }
     }
-    const x = caExtensions(caCert);
+    const x = caExtensions(caCert.x509);
     if (!x.hasKeyUsage || x.pathLen === undefined) {
       notes.push(
         `${ca.cert}: kept as it is, although it has ${[!x.hasKeyUsage && 'no keyUsage', x.pathLen === undefined && 'no path length limit'].filter(Boolean).join(' and ')} `
@@ -67,12 +39,9 @@ export function adoptionNotes(s: Settings): string[] {
   }
   for (const key of [ca.key, ...allHosts(s).map((h) => hostFiles(h).key)]) {
     const file = path.join(dir, key);
-    let mode: number;
-    try {
-      mode = statSync(file).mode & 0o777;
-    } catch {
-      continue;
-    }
+    const st = files.stat(key);
+    if (!st) continue;
+    const mode = st.mode & 0o777;
     if (mode !== 0o600) {
       chmodSync(file, 0o600);
       notes.push(`${key}: private key mode was ${mode.toString(8).padStart(4, '0')}, set to 0600`);

@@ -8,11 +8,11 @@ import { caFiles } from '../files/layout.js';
 import type { Settings } from '../settings/index.js';
 
 /**
- * openssl replaces index.txt by renaming it to .old and index.txt.new into place. Killed between the
+ * openssl ca replaces index.txt by renaming it to .old and index.txt.new into place. Killed between the
  * two renames, index.txt is missing while .new holds the complete database: finish the rename instead
  * of letting the build start an empty database. Returns the files restored. Call holding the lock.
  */
-export function finishInterruptedRotation(s: Settings, dir: string): string[] {
+export function completeDatabaseRename(s: Settings, dir: string): string[] {
   const ca = caFiles(s);
   const restored: string[] = [];
   for (const f of [ca.index, ca.indexAttr]) {

@@ -4,8 +4,8 @@ import { shq } from '../programs/shell.js';
 
 export type FingerprintKind = 'pubkey' | 'cert';
 
-export function fingerprint(certPem: string | Buffer, digest: string, kind: FingerprintKind): string {
-  const cert = new X509Certificate(certPem);
+export function fingerprint(certPem: string | Buffer | X509Certificate, digest: string, kind: FingerprintKind): string {
+  const cert = certPem instanceof X509Certificate ? certPem : new X509Certificate(certPem);
   const der = kind === 'cert' ? cert.raw : cert.publicKey.export({ type: 'spki', format: 'der' });
   return colonHex(createHash(digest).update(der).digest());
 }

@@ -1,11 +1,10 @@
 // Rotations in progress: a client whose key (renew --rekey) or certificate fingerprint (renew with
 // fingerprint_kind = cert) changed keeps its previous entry on the relay's allowlist until it runs with
 // the new one (`renew --finish`, or a deploy of that client). Kept in .postfix-tls-relay/rotations.json.
-import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../files/atomic.js';
 import { RunError } from '../errors.js';
+import type { CertFacts } from './cert.js';
 import { fingerprint, type FingerprintKind } from './fingerprint.js';
 import { ROTATIONS_FILE } from '../files/layout.js';
 
@@ -24,13 +23,8 @@ export interface Rotation {
   previous: PreviousCert[];
 }
 
-export function loadRotations(projectDir: string): Rotation[] {
-  let text: string;
-  try {
-    text = readFileSync(path.join(projectDir, ROTATIONS_FILE), 'utf8');
-  } catch {
-    return [];
-  }
+export function parseRotations(text: string | undefined): Rotation[] {
+  if (text === undefined) return [];
   try {
     const data = JSON.parse(text) as { rotations?: Rotation[] };
     return Array.isArray(data.rotations) ? data.rotations : [];
@@ -45,9 +39,8 @@ export function saveRotations(projectDir: string, rotations: readonly Rotation[]
   writeFileAtomic(path.join(projectDir, ROTATIONS_FILE), `${JSON.stringify({ rotations: sorted }, null, 2)}\n`, 0o600);
 }
 
-export function previousOf(certPem: string | Buffer): PreviousCert {
-  const c = new X509Certificate(certPem);
-  return { serial: c.serialNumber.toUpperCase(), notAfter: new Date(c.validTo).toISOString(), pem: c.toString() };
+export function previousOf(cert: CertFacts): PreviousCert {
+  return { serial: cert.serial, notAfter: cert.notAfter.toISOString(), pem: cert.x509.toString() };
 }
 
 /** Adds `prev` to the host's rotation (starting one if needed); a certificate already kept is not added twice. */
@@ -62,18 +55,6 @@ export function withPrevious(rotations: readonly Rotation[], fqdn: string, reaso
 export function without(rotations: readonly Rotation[], fqdns: Iterable<string>): Rotation[] {
   const drop = new Set(fqdns);
   return rotations.filter((r) => !drop.has(r.fqdn));
-}
-
-/**
- * Ends a client's rotation once it runs with its new key or certificate — for deploy, after the client's
- * bundle was applied. The caller rebuilds (the allowlist drops the old entry) and deploys the relay.
- * Returns false when no rotation was in progress.
- */
-export function finishRotation(projectDir: string, fqdn: string): boolean {
-  const current = loadRotations(projectDir);
-  if (!current.some((r) => r.fqdn === fqdn)) return false;
-  saveRotations(projectDir, without(current, [fqdn]));
-  return true;
 }
 
 /** The allowlist lines a rotation keeps: the previous certificates' fingerprints. */

@@ -67,17 +67,17 @@ async function withYargs(argv: string[]): Promise<number> {
     .command('plan', 'Show the steps a build would run; --format sh prints them as a replayable POSIX script', (y) =>
       y.epilog(EPILOG).option('format', { choices: ['text', 'sh'] as const, default: 'text' as const, describe: 'Output format' })
         .example('$0 plan --format sh > build.sh && sh build.sh', 'the same build as plain shell'),
-    async (a) => set((await import('../commands/build.js')).showPlan(a as unknown as GlobalArgs, (a as { format: 'text' | 'sh' }).format).then(() => 0)))
+    async (a) => set((await import('../commands/plan.js')).plan(a as unknown as GlobalArgs, (a as { format: 'text' | 'sh' }).format).then(() => 0)))
     .command('instructions', 'Print copy-paste steps for each host: files, rsync, apply.sh, postconf', (y) =>
       y.epilog(EPILOG).example('$0 instructions -C ~/relay-ca', 'what to do on the relay and on each client'),
-    async (a) => set((await import('../commands/info.js')).instructions(a as unknown as GlobalArgs)))
+    async (a) => set((await import('../commands/instructions.js')).instructions(a as unknown as GlobalArgs)))
     .command('status', 'Show every certificate: serial, expiry, fingerprint, listed on the relay, revoked; the CRL; rotations', (y) =>
       y.epilog(EPILOG).option('check', { type: 'boolean', default: false, describe: 'Exit 1 when something expires within --warn-days, is missing, or is revoked but listed' })
         .option('warn-days', { type: 'string', default: '30', coerce: wholeNumber('warn-days', 'days'), describe: 'Days before expiry that count as a problem' })
         .option('crl-warn-days', { type: 'string', default: '7', coerce: wholeNumber('crl-warn-days', 'days'), describe: 'Days before the CRL\'s next update that count as a problem' })
         .example('$0 status --json', 'the same as data')
         .example('$0 status --check --warn-days 21 -q', 'from cron or a monitoring system: silent and exit 0 when all is well'),
-    async (a) => set((await import('../commands/info.js')).status(a as unknown as import('../commands/info.js').StatusArgs)))
+    async (a) => set((await import('../commands/status.js')).status(a as unknown as import('../commands/status.js').StatusArgs)))
     .command('renew [hosts..]', 'Renew certificates expiring soon (same key: the relay needs no change); --rekey with an overlap window; --ca', (y) =>
       y.epilog(EPILOG).positional('hosts', { type: 'string', array: true, default: [], describe: 'Hosts to renew (fqdn or host name); default: those expiring within --within days' })
         .option('within', { type: 'string', default: '30', coerce: wholeNumber('within', 'days'), describe: 'Renew what expires within this many days (without host names)' })
@@ -97,7 +97,7 @@ async function withYargs(argv: string[]): Promise<number> {
     async (a) => set((await import('../commands/revoke.js')).revoke(a as unknown as import('../commands/revoke.js').RevokeArgs)))
     .command('crl', 'Regenerate the CRL from the CA database (it is valid for crl_days)', (y) =>
       y.epilog(EPILOG).example('$0 crl -q', 'from cron, before the CRL expires'),
-    async (a) => set((await import('../commands/revoke.js')).crl(a as unknown as GlobalArgs)))
+    async (a) => set((await import('../commands/crl.js')).crl(a as unknown as GlobalArgs)))
     .command('add-client <host>', 'Add an smtp client to smtp_client_hostnames in settings.mk (in place) and build it', (y) =>
       y.epilog(EPILOG).positional('host', { type: 'string', demandOption: true, describe: 'Host name (completed with domain) or fqdn' })
         .example('$0 add-client backup-mailhost', 'its key, certificate and bundle; the relay lists it'),

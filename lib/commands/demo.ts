@@ -9,10 +9,11 @@ import { loadContext, makeReporter } from '../cli/context.js';
 import { RunError, UsageError } from '../errors.js';
 import { run } from '../programs/exec.js';
 import { allHosts, caFiles, hostFiles, ALLOWLIST } from '../files/layout.js';
+import { readProjectState } from '../state/project.js';
 import { createPassphraseFile } from '../secrets/passphrase-file.js';
 import { shJoin } from '../programs/shell.js';
-import { build } from './build.js';
-import { instructions } from './info.js';
+import { build } from '../services/build.js';
+import { instructions } from '../services/instructions.js';
 
 const DEMO_EMAIL = 'demo@example.invalid';
 const DEMO_UID = `postfix-tls-relay demo <${DEMO_EMAIL}>`;
@@ -49,13 +50,13 @@ export async function demo(args: GlobalArgs & { directory: string }): Promise<vo
       await createPassphraseFile(passFile, DEMO_EMAIL, { cwd: dir, info: (l) => report.info(l) });
     }
     const buildArgs: GlobalArgs = { ...args, dir, settings: undefined };
-    const result = await build(buildArgs);
+    const result = await build(loadContext(buildArgs));
     if (args.quiet || args.json) return;
     report.info('\nPer-host instructions (postfix-tls-relay instructions -C demo):\n');
-    await instructions({ ...buildArgs, json: false });
     const ctx = loadContext({ ...buildArgs, quiet: true });
+    process.stdout.write(`${(await instructions(ctx)).text}\n`);
     const ca = caFiles(ctx.settings);
-    report.info(`Allowlist ${ALLOWLIST}:\n${readFileSync(path.join(dir, ALLOWLIST), 'utf8')}`);
+    report.info(`Allowlist ${ALLOWLIST}:\n${readProjectState(ctx.settings).text(ALLOWLIST) ?? ''}`);
     report.info('Verify summary:');
     for (const h of allHosts(ctx.settings)) {
       const cmd = verify({ caFile: ca.cert, cert: hostFiles(h).cert, purpose: h.role === 'server' ? 'sslserver' : 'sslclient' });

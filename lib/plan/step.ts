@@ -1,6 +1,7 @@
 // The plan is a list of steps; each declares what it reads and what it writes, like a make rule.
 import type { Command } from '../programs/command.js';
 import type { TemplateRef } from '../files/render.js';
+import type { ProjectState } from '../state/project.js';
 
 interface StepBase {
   /** Stable identifier, e.g. "ca-key" or "cert:mailhost.example.org". */
@@ -41,8 +42,8 @@ export interface WriteStep extends StepBase {
   readonly createOnly: boolean;
   /** Shell that recomputes the file where its content depends on files made earlier in the run. */
   readonly shell?: string;
-  /** Extra data computed from the inputs at render time (e.g. fingerprints). */
-  readonly derive?: (projectDir: string) => Record<string, unknown>;
+  /** Extra data computed at render time from the project state as the run has left it (e.g. fingerprints). */
+  readonly derive?: (state: ProjectState) => Record<string, unknown>;
 }
 
 /** Copies a file into a host's bundle. */

@@ -3,7 +3,7 @@ import { shJoin } from './shell.js';
 import { gpgDecryptDisplay } from './gpg.js';
 import type { Command } from './command.js';
 
-export type KeySpec = { algorithm: 'rsa'; bits: number } | { algorithm: 'ec'; curve: 'P-256' };
+import type { KeySpec } from '../settings/index.js';
 
 function command(argv: string[], passphraseFile?: string): Command {
   const text = shJoin(argv);
@@ -27,11 +27,6 @@ export function genpkey(opts: { key: KeySpec; out: string; cipher?: string; pass
   }
   argv.push('-out', opts.out);
   return command(argv, opts.cipher === undefined ? undefined : opts.passphraseFile);
-}
-
-/** Legacy RSA generation, kept for replaying a Makefile tree's recipe. */
-export function genrsa(opts: { bits: number; out: string }): Command {
-  return command(['openssl', 'genrsa', '-out', opts.out, String(opts.bits)]);
 }
 
 /** `openssl req`: a CSR, or with `x509` a self-signed certificate (the CA). */
@@ -116,11 +111,6 @@ export function caGencrl(opts: { config: string; out: string; days: number; pass
   return command(['openssl', 'ca', '-batch', '-config', opts.config, '-passin', 'stdin', '-gencrl', '-crldays', String(opts.days), '-out', opts.out], opts.passphraseFile);
 }
 
-/** `openssl x509`: re-sign with the same key (CA renewal) or print fields. */
-export function x509(args: string[]): Command {
-  return command(['openssl', 'x509', ...args]);
-}
-
 /** `openssl verify` of a certificate against our CA for one TLS purpose. */
 export function verify(opts: { caFile: string; cert: string; purpose?: 'sslclient' | 'sslserver'; crlFile?: string }): Command {
   const argv = ['openssl', 'verify', '-x509_strict', '-CAfile', opts.caFile];
@@ -128,9 +118,4 @@ export function verify(opts: { caFile: string; cert: string; purpose?: 'sslclien
   if (opts.crlFile) argv.push('-CRLfile', opts.crlFile, '-crl_check');
   argv.push(opts.cert);
   return command(argv);
-}
-
-/** `openssl pkey`: public key of a private key in DER, the input of a public-key fingerprint. */
-export function pkeyPublicDer(opts: { key: string }): Command {
-  return command(['openssl', 'pkey', '-in', opts.key, '-pubout', '-outform', 'DER']);
 }

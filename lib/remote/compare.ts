@@ -1,11 +1,10 @@
 // `check`: what a host should have (lib/postfix/config.ts and the local bundle, the same data apply.sh is made
 // from) against what it has (one read-only probe over ssh). Pure comparison; the ssh call is in commands/check.ts.
 import { createHash, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { bundleRoot } from './deploy.js';
 import { remoteFiles } from '../files/layout.js';
-import { bundleSteps } from '../plan/plan.js';
+import { bundleManifest, type BundleFileKind } from '../plan/bundle.js';
+import { allowlistDiff } from '../postfix/allowlist.js';
 import { clientConfig, relayConfig, type Param } from '../postfix/config.js';
 import { parsePostconf, parseSha256sum, parseStat, ProbeScript, STAT_FORMAT, type Probe } from './probe.js';
 import type { Host, Settings } from '../settings/index.js';
@@ -17,7 +16,7 @@ export interface CheckResult {
   actual: string;
 }
 
-type FileKind = 'ca' | 'cert' | 'key' | 'table' | 'script';
+type FileKind = BundleFileKind;
 
 interface ExpectedFile {
   kind: FileKind;
@@ -28,18 +27,9 @@ interface ExpectedFile {
   mode: string;
 }
 
-/** Every file of the host's bundle with the mode the build gave it. */
+/** Every file of the host's bundle (the manifest) with the mode the build gave it. */
 export function expectedFiles(s: Settings, host: Host): ExpectedFile[] {
-  const r = remoteFiles(s, host);
-  const prefix = bundleRoot(host);
-  const kinds: Record<string, FileKind> = { [r.caCert]: 'ca', [r.cert]: 'cert', [r.key]: 'key', [r.applyScript]: 'script' };
-  if (host.role === 'server') kinds[s.server.relayClientcertsPath] = 'table';
-  return bundleSteps(s, host)
-    .filter((st) => st.kind === 'copy' && st.output.startsWith(`${prefix}/`))
-    .map((st) => {
-      const remote = st.outputs[0]!.slice(prefix.length);
-      return { kind: kinds[remote] ?? 'script', path: remote, local: st.outputs[0]!, mode: (st.kind === 'copy' ? st.mode : 0o644).toString(8).padStart(4, '0') };
-    });
+  return bundleManifest(s, host).files.map((f) => ({ kind: f.kind, path: f.remote, local: f.local, mode: f.mode.toString(8).padStart(4, '0') }));
 }
 
 /** sha256 of a public key's DER (SubjectPublicKeyInfo), or undefined when it cannot be read. */
@@ -107,7 +97,8 @@ function section(probe: Probe, name: string): { out: string; exit: number } {
   return probe.get(name) ?? { out: '(no output: the probe stopped early)', exit: -1 };
 }
 
-export function evaluate(s: Settings, host: Host, probe: Probe, now = Date.now()): CheckResult[] {
+/** `local` reads a file of the project (the bundle's copies). */
+export function evaluate(s: Settings, host: Host, probe: Probe, local: (rel: string) => Buffer, now = Date.now()): CheckResult[] {
   const out: CheckResult[] = [];
   const version = section(probe, 'mail_version');
   const mailVersion = version.exit === 0 ? version.out.trim() : '';
@@ -136,13 +127,13 @@ export function evaluate(s: Settings, host: Host, probe: Probe, now = Date.now()
   const files = expectedFiles(s, host);
   const certs = new Map<FileKind, X509Certificate>();
   files.forEach((f, i) => {
-    const local = readFileSync(path.join(s.projectDir, f.local));
+    const built = local(f.local);
     const stat = parseStat(section(probe, `stat.${i}`).out);
     const missing = stat === undefined ? `missing (${firstLine(section(probe, `stat.${i}`).out)})` : undefined;
-    const want = createHash('sha256').update(local).digest('hex');
+    const want = createHash('sha256').update(built).digest('hex');
     const have = parseSha256sum(section(probe, `sha.${i}`).out);
     const content: CheckResult = { name: `file ${f.path}`, ok: have === want, expected: `${short(want)} (as ${f.local})`, actual: missing ?? (have ? short(have) : firstLine(section(probe, `sha.${i}`).out)) };
-    if (f.kind === 'table' && !content.ok && missing === undefined) content.actual += tableDiff(local.toString('utf8'), section(probe, `cat.${i}`).out);
+    if (f.kind === 'table' && !content.ok && missing === undefined) content.actual += allowlistDiff(built.toString('utf8'), section(probe, `cat.${i}`).out);
     out.push(content);
     out.push({ name: `mode ${f.path}`, ok: stat !== undefined && stat.mode === f.mode && stat.owner === '0:0', expected: `${f.mode} root (0:0)`, actual: stat ? `${stat.mode} ${stat.owner}` : 'missing' });
 
@@ -195,14 +186,4 @@ export function evaluate(s: Settings, host: Host, probe: Probe, now = Date.now()
     out.push({ name: `certificate ${remoteFiles(s, host).cert} signed by the CA`, ok: issued, expected: ca.subject.replace(/\n/g, ', '), actual: issued ? ca.subject.replace(/\n/g, ', ') : `issuer ${leaf.issuer.replace(/\n/g, ', ')}, signature not by the deployed CA` });
   }
   return out;
-}
-
-/** Lines only on one side, for the allowlist's FAIL line. */
-function tableDiff(local: string, remote: string): string {
-  const lines = (t: string) => t.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
-  const a = new Set(lines(local));
-  const b = new Set(lines(remote));
-  const extra = [...b].filter((l) => !a.has(l));
-  const lacking = [...a].filter((l) => !b.has(l));
-  return [extra.length ? `; not in the local allowlist: ${extra.join(' | ')}` : '', lacking.length ? `; missing: ${lacking.join(' | ')}` : ''].join('');
 }

@@ -1,59 +1,15 @@
 // Deploying one host: send its bundle files with rsync, run its apply script over ssh, and reload
 // Postfix when rsync replaced a file Postfix reads but the script had nothing else to change.
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import * as sshCmd from '../programs/ssh.js';
 import type { Command } from '../programs/command.js';
 import { RunError } from '../errors.js';
-import { ALLOWLIST, bundleDir, caFiles, remoteFiles } from '../files/layout.js';
-import { Passphrase } from '../secrets/passphrase.js';
-import { buildPlan, bundleSteps } from '../plan/plan.js';
+import { ALLOWLIST, remoteFiles } from '../files/layout.js';
+import { bundleManifest, bundleTargets } from '../plan/bundle.js';
+import { parseAllowlist } from '../postfix/allowlist.js';
 import { ProbeScript } from './probe.js';
 import { reasonOf, runRemote, unreachable } from './run.js';
-import { runPlan } from '../runner/runner.js';
 import type { Host, Settings } from '../settings/index.js';
 import { shJoin } from '../programs/shell.js';
-
-export function bundleRoot(host: Host): string {
-  return `${bundleDir(host)}/root`;
-}
-
-/** Absolute paths on the host of every file in its bundle's root/ (what the build put there, nothing else). */
-export function bundleFiles(s: Settings, host: Host): string[] {
-  const prefix = bundleRoot(host);
-  return bundleSteps(s, host)
-    .flatMap((st) => st.outputs)
-    .filter((o) => o.startsWith(`${prefix}/`))
-    .map((o) => o.slice(prefix.length));
-}
-
-/**
- * Refuses to deploy what the build has not finished, and anything that looks like the CA key: the
- * bundles are made without it, this makes sure no mistake (or hand edit of out/) ever ships it.
- */
-export async function assertBundlesReady(s: Settings, hosts: readonly Host[]): Promise<void> {
-  const dir = s.projectDir;
-  const plan = await runPlan(buildPlan(s), { projectDir: dir, passphrase: new Passphrase(undefined), dryRun: true });
-  const stale = plan.outcomes.find((o) => o.state === 'would-run');
-  if (stale) {
-    throw new RunError(`the build is not up to date (${stale.step.title}: ${stale.reason}); run postfix-tls-relay build first, then deploy`);
-  }
-  let caKey: Buffer | undefined;
-  try {
-    caKey = readFileSync(path.join(dir, caFiles(s).key));
-  } catch {
-    caKey = undefined;
-  }
-  for (const host of hosts) {
-    for (const f of bundleFiles(s, host)) {
-      const local = path.posix.join(bundleRoot(host), f);
-      const data = readFileSync(path.join(dir, local));
-      if ((caKey && data.equals(caKey)) || /ENCRYPTED PRIVATE KEY|Proc-Type: 4,ENCRYPTED/.test(data.toString('latin1'))) {
-        throw new RunError(`${local} is (or holds) an encrypted private key such as the CA key, which must never leave this workstation; remove it and run postfix-tls-relay build`);
-      }
-    }
-  }
-}
 
 export interface FileChange {
   /** Absolute path on the host. */
@@ -89,7 +45,8 @@ export interface HostCommands {
 const REMOTE_PATH = 'PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH';
 
 export function hostCommands(s: Settings, host: Host, sshOptions: readonly string[]): HostCommands {
-  const dir = sshCmd.rsyncFiles({ root: bundleRoot(host), files: bundleFiles(s, host), target: host.ssh, options: sshOptions });
+  const m = bundleManifest(s, host);
+  const dir = sshCmd.rsyncFiles({ root: m.root, files: bundleTargets(m), target: host.ssh, options: sshOptions });
   const pf = shJoin(['postfix', '-c', host.postfixDir]);
   return {
     rsync: dir,
@@ -183,9 +140,9 @@ export function relayAllowlistProbe(s: Settings, sshOptions: readonly string[]):
   return { script, cmd: sshCmd.ssh(s.server.ssh, sshOptions, script.text()) };
 }
 
-export async function assertRelayTrusts(s: Settings, clients: readonly Host[], sshOptions: readonly string[]): Promise<void> {
-  const entries = (text: string) => new Set(text.split('\n').map((l) => l.trim().replace(/\s+/g, ' ')).filter((l) => l && !l.startsWith('#')));
-  const local = [...entries(readFileSync(path.join(s.projectDir, ALLOWLIST), 'utf8'))];
+/** `localAllowlist`: the allowlist as built (etc/postfix/relay_clientcerts). */
+export async function assertRelayTrusts(s: Settings, clients: readonly Host[], sshOptions: readonly string[], localAllowlist: string): Promise<void> {
+  const local = parseAllowlist(localAllowlist).map((e) => e.line);
   const { script, cmd } = relayAllowlistProbe(s, sshOptions);
   const r = await runRemote(s.projectDir, `deploy-relay-allowlist:${s.server.fqdn}`, cmd);
   const down = unreachable(s.server, r);
@@ -194,7 +151,7 @@ export async function assertRelayTrusts(s: Settings, clients: readonly Host[], s
   if (!section || section.exit !== 0) {
     throw new RunError(`the relay ${s.server.fqdn} has no readable ${s.server.relayClientcertsPath} (${(section?.out ?? reasonOf(r.stderr)).trim()}); deploy it first: postfix-tls-relay deploy server`);
   }
-  const remote = entries(section.out);
+  const remote = new Set(parseAllowlist(section.out).map((e) => e.line));
   const missing = clients.filter((c) => !local.some((l) => l.endsWith(` ${c.fqdn}`) && remote.has(l)));
   if (missing.length) {
     throw new RunError(`the relay ${s.server.fqdn} does not list ${missing.map((c) => c.fqdn).join(', ')} as built in ${ALLOWLIST}; deploy the relay first (postfix-tls-relay deploy server, or deploy all)`);

@@ -2,19 +2,20 @@
 // once however many plans run), shared by build, renew, revoke and add-client. Before a plan writes
 // anything, everything that can fail on bad input or a broken trust chain fails.
 import { availableParallelism } from 'node:os';
-import { isForeignTree } from '../ca/adopt.js';
 import { removeStaleTemps } from '../files/atomic.js';
 import { narrowKeyModes, octal } from '../files/key-modes.js';
-import { finishInterruptedRotation, protectCaDatabase } from '../ca/database-guard.js';
-import type { Context } from '../cli/context.js';
+import { completeDatabaseRename, protectCaDatabase } from '../ca/database-guard.js';
 import { UsageError } from '../errors.js';
 import { requireProgram } from '../programs/exec.js';
 import { STATE_FILE } from '../files/layout.js';
 import { acquireLock } from './lock.js';
 import { Passphrase } from '../secrets/passphrase.js';
-import { runPlan, type RunResult } from './runner.js';
+import { runPlan, type RunEvent, type RunResult } from './runner.js';
+import type { Settings } from '../settings/index.js';
+import { stale } from './staleness.js';
 import { commandOf, type Step } from '../plan/step.js';
 import { checkCaKey, checkTrustChain } from '../ca/trust.js';
+import { readProjectState, type ProjectState } from '../state/project.js';
 
 /** Steps run in parallel by default: one per CPU this process may use (honours taskset/affinity, unlike cpus().length). */
 export function defaultJobs(): number {
@@ -32,11 +33,21 @@ export function jobsOf(jobs: number | undefined): number {
 
 export interface Session {
   readonly passphrase: Passphrase;
+  /** The project as this session sees it: read once, kept current by every plan run in it. */
+  readonly state: ProjectState;
   /** Runs a plan with progress on the reporter; the audit log records every command. */
   run(steps: readonly Step[]): Promise<RunResult>;
 }
 
-export async function withSession<T>(ctx: Context, fn: (session: Session) => Promise<T>, opts: { lockWaitMs?: number } = {}): Promise<T> {
+/** What a session needs from the command (cli/context's Context is one). */
+export interface SessionContext {
+  readonly projectDir: string;
+  readonly settings: Settings;
+  readonly args: { readonly jobs?: number };
+  readonly report: { warn(line: string): void; info?(line: string): void; onEvent(e: RunEvent): void };
+}
+
+export async function withSession<T>(ctx: SessionContext, fn: (session: Session) => Promise<T>, opts: { lockWaitMs?: number } = {}): Promise<T> {
   const dir = ctx.projectDir;
   const jobs = jobsOf(ctx.args.jobs);
   // Whatever the user's umask, files (openssl's too: index.txt, newcerts/) are private from their first
@@ -54,20 +65,25 @@ export async function withSession<T>(ctx: Context, fn: (session: Session) => Pro
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  let state: ProjectState | undefined;
   // The CA key is checked against the CA certificate the first time the passphrase is used.
-  const passphrase = new Passphrase(ctx.settings.passphraseFile, abort.signal, (pass) => checkCaKey(ctx.settings, dir, pass));
+  const passphrase = new Passphrase(ctx.settings.passphraseFile, abort.signal, (pass) => checkCaKey(ctx.settings, state!, pass));
   try {
-    const release = await acquireLock(dir, { waitMs: opts.lockWaitMs, onWait: (pid) => ctx.report.info(`waiting for pid ${pid} to finish its work in this project …`) });
+    const release = await acquireLock(dir, { waitMs: opts.lockWaitMs, onWait: (pid) => ctx.report.info?.(`waiting for pid ${pid} to finish its work in this project …`) });
     try {
-      for (const f of finishInterruptedRotation(ctx.settings, dir)) ctx.report.warn(`${f}: restored from ${f}.new (left by an interrupted openssl ca)`);
+      for (const f of completeDatabaseRename(ctx.settings, dir)) ctx.report.warn(`${f}: restored from ${f}.new (left by an interrupted openssl ca)`);
       for (const k of narrowKeyModes(dir)) ctx.report.warn(`${k.file}: a private key with mode ${octal(k.mode)}; set back to 0600`);
+      // Read under the lock, after the database is whole: no other run changes it until we are done.
+      const st = (state = readProjectState(ctx.settings));
       return await fn({
         passphrase,
+        state: st,
         run: async (steps) => {
-          await preflight(ctx, steps, passphrase);
-          removeStaleTemps(dir, [...steps.flatMap((st) => st.outputs), STATE_FILE]);
+          await preflight(ctx, st, steps, passphrase);
+          removeStaleTemps(dir, [...steps.flatMap((x) => x.outputs), STATE_FILE]);
           return runPlan(steps, {
             projectDir: dir,
+            state: st,
             passphrase,
             jobs,
             signal: abort.signal,
@@ -93,11 +109,9 @@ export async function withSession<T>(ctx: Context, fn: (session: Session) => Pro
  * trust chain on disk, the programs the pending steps run, and the passphrase (decrypted now, and the
  * CA key checked with it, when a pending step needs it).
  */
-async function preflight(ctx: Context, steps: readonly Step[], passphrase: Passphrase): Promise<void> {
-  const dir = ctx.projectDir;
-  checkTrustChain(ctx.settings, dir, { adopting: isForeignTree(ctx.settings) });
-  const pending = (await runPlan(steps, { projectDir: dir, passphrase, dryRun: true })).outcomes.filter((o) => o.state === 'would-run');
-  const commands = pending.map((o) => commandOf(o.step)).filter((c) => c !== undefined);
+async function preflight(ctx: SessionContext, state: ProjectState, steps: readonly Step[], passphrase: Passphrase): Promise<void> {
+  checkTrustChain(ctx.settings, state, { adopting: state.isForeignTree() });
+  const commands = stale(steps, state).map((p) => commandOf(p.step)).filter((c) => c !== undefined);
   for (const program of new Set(commands.map((c) => c.argv[0]!))) requireProgram(program);
   if (commands.some((c) => c.passphraseOnStdin)) {
     requireProgram('gpg');

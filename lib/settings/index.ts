@@ -2,7 +2,6 @@
 // before it has passed through here.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { KeySpec } from '../programs/openssl.js';
 import { UsageError } from '../errors.js';
 import { KNOWN, MAKEFILE_DEFAULTS, SEED_UNUSED, SETTINGS } from './catalog.js';
 import { MakeSyntaxError, MakeVariables, parseMakeText } from './makefile.js';
@@ -11,6 +10,8 @@ import { Reader, where } from './reader.js';
 import { checkRemotePaths } from './remote-paths.js';
 
 export type Role = 'client' | 'server';
+/** The key a host or the CA gets (key_algorithm, rsa_bits). */
+export type KeySpec = { algorithm: 'rsa'; bits: number } | { algorithm: 'ec'; curve: 'P-256' };
 export type TableType = 'texthash' | 'hash' | 'lmdb' | 'cdb';
 
 export interface SshTarget {

@@ -46,7 +46,6 @@ export const OVERRIDE_ORIGIN: Origin = Object.freeze({ file: '--set', line: 0 })
 
 // ---------------------------------------------------------------- parsing
 
-const OPS: readonly AssignOp[] = ['::=', ':=', '?=', '+=', '='];
 // Names are plain words: no computed names, no whitespace, nothing make
 // would read as part of an operator, rule or reference. Non-greedy so that
 // `a+=b` is an append to `a`, not `a+ = b`.

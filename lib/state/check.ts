@@ -4,12 +4,11 @@ import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { checkTrustChain } from '../ca/trust.js';
-import { isForeignTree } from '../ca/adopt.js';
 import { allHosts, caFiles, hostFiles } from '../files/layout.js';
 import { octal, wideKeys } from '../files/key-modes.js';
 import { buildPlan } from '../plan/plan.js';
-import { runPlan } from '../runner/runner.js';
-import { Passphrase } from '../secrets/passphrase.js';
+import { stale } from '../runner/staleness.js';
+import type { ProjectState } from './project.js';
 import { openPgpKind } from '../secrets/openpgp.js';
 import type { Settings } from '../settings/index.js';
 
@@ -70,11 +69,11 @@ function caDatabaseProblems(s: Settings): string[] {
 }
 
 /** Problems of the project on disk, in the order a reader fixes them. */
-export async function integrityProblems(s: Settings): Promise<string[]> {
+export function integrityProblems(s: Settings, state: ProjectState): string[] {
   const dir = s.projectDir;
   const out: string[] = [...passphraseProblems(s)];
   try {
-    checkTrustChain(s, dir, { adopting: isForeignTree(s) });
+    checkTrustChain(s, state, { adopting: state.isForeignTree() });
   } catch (err) {
     out.push((err as Error).message);
   }
@@ -82,10 +81,8 @@ export async function integrityProblems(s: Settings): Promise<string[]> {
   // The trust chain check may have named a key already (it skips keys newer than their certificate).
   out.push(...hostKeyProblems(s).filter((p) => !out.some((o) => o.includes(p.split(' ')[2]!))));
   for (const k of wideKeys(dir)) out.push(`${k.file}: a private key with mode ${octal(k.mode)}; chmod 600 ${k.file} (build does it too)`);
-  const plan = await runPlan(buildPlan(s), { projectDir: dir, passphrase: new Passphrase(undefined), dryRun: true });
   const bundles = new Map<string, string[]>();
-  for (const o of plan.outcomes) {
-    if (o.state !== 'would-run') continue;
+  for (const o of stale(buildPlan(s, state), state)) {
     const why = o.step.kind !== 'action' && o.reason?.startsWith(o.step.outputs[0] ?? '\0') ? o.reason : `${o.step.kind === 'action' ? o.step.title : o.step.outputs[0]}: ${o.reason}`;
     const bundle = /^out\/[^/]+\//.exec(o.step.outputs[0] ?? '')?.[0];
     if (bundle) bundles.set(bundle, [...(bundles.get(bundle) ?? []), why]);

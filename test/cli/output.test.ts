@@ -3,36 +3,26 @@
 import { expect } from 'chai';
 import fs from 'node:fs';
 import { COLOUR, runInTty } from '../support/cli.js';
-import { createTestGpg, type TestGpg } from '../support/gpg.js';
-import { createProject, type TestProject } from '../support/project.js';
+import { useProject } from '../support/project.js';
 
 const CA_KEY = /^run {9}CA key certs\/ca\/example\.test-ca\.key\.pem \(\d+\.\d\d s\)$/m;
 
 describe('progress and output conventions (real build)', function () {
-  let gpg: TestGpg;
-  let p: TestProject;
-  before(() => {
-    gpg = createTestGpg();
-  });
-  after(() => gpg.dispose());
-  beforeEach(() => {
-    p = createProject({ gpg });
-  });
-  afterEach(() => p.dispose());
+  const fx = useProject();
 
   const colourEnv = () => {
-    const env = { ...p.env };
+    const env = { ...fx.p.env };
     delete env.NO_COLOR;
     return env;
   };
 
   /** Garbage in a client key (newer than its request): the request step fails. */
   function breakClientKey(): void {
-    fs.writeFileSync(p.file('certs/smtp-client/mailhost.example.test.key.pem'), 'not a key\n');
+    fs.writeFileSync(fx.p.file('certs/smtp-client/mailhost.example.test.key.pem'), 'not a key\n');
   }
 
   it('on a pipe: each command, one plain line per step with state and time, a summary; no escape codes', function () {
-    const r = p.cli(['build'], { env: colourEnv() });
+    const r = fx.p.cli(['build'], { env: colourEnv() });
     expect(r.code, r.stderr).to.equal(0);
     expect(r.stdout).to.equal('');
     expect(r.stderr).to.not.include('\x1b');
@@ -42,7 +32,7 @@ describe('progress and output conventions (real build)', function () {
     expect(r.stderr).to.match(/^wrote {7}relay allowlist etc\/postfix\/relay_clientcerts \(\d+\.\d\d s\)$/m);
     expect(r.stderr.trimEnd().split('\n').pop()).to.match(/^\d+ run, 0 up to date \(8 command\(s\)\), \d+\.\d\d s$/);
 
-    const again = p.cli(['build'], { env: colourEnv() });
+    const again = fx.p.cli(['build'], { env: colourEnv() });
     expect(again.code).to.equal(0);
     expect(again.stderr).to.not.match(/^\+ /m);
     expect(again.stderr).to.match(/^up to date  CA key certs\/ca\/example\.test-ca\.key\.pem$/m);
@@ -50,7 +40,7 @@ describe('progress and output conventions (real build)', function () {
   });
 
   it('on a terminal: symbols and colours; with NO_COLOR the same without colour', function () {
-    const r = runInTty(['build', '-C', p.dir], { cwd: p.dir, env: colourEnv() });
+    const r = runInTty(['build', '-C', fx.p.dir], { cwd: fx.p.dir, env: colourEnv() });
     expect(r.code, r.output).to.equal(0);
     expect(r.output).to.match(/\x1b\[32m✓\x1b\[0m run {9}CA key certs\/ca\/example\.test-ca\.key\.pem\x1b\[2m \(\d+\.\d\d s\)\x1b\[0m/);
     expect(r.output).to.match(/\x1b\[2m\+ gpg --batch --decrypt /);
@@ -58,7 +48,7 @@ describe('progress and output conventions (real build)', function () {
     expect(r.output).to.match(/\x1b\[2m… [^\r\n]+ \d+\.\d\d s[^\r\n]*\x1b\[0m\r\x1b\[K/);
     expect(r.output).to.match(/\x1b\[1m\d+ run, 0 up to date \(8 command\(s\)\), \d+\.\d\d s\x1b\[0m/);
 
-    const again = runInTty(['build', '-C', p.dir], { cwd: p.dir, env: { ...colourEnv(), NO_COLOR: '1' } });
+    const again = runInTty(['build', '-C', fx.p.dir], { cwd: fx.p.dir, env: { ...colourEnv(), NO_COLOR: '1' } });
     expect(again.code, again.output).to.equal(0);
     expect(again.output).to.not.match(COLOUR);
     expect(again.output).to.match(/^· up to date  CA key certs\/ca\/example\.test-ca\.key\.pem$/m);
@@ -66,24 +56,24 @@ describe('progress and output conventions (real build)', function () {
   });
 
   it('a failed step: its line, a summary with the failure, then the error; exit 1', function () {
-    expect(p.cli(['build', '-q']).code).to.equal(0);
+    expect(fx.p.cli(['build', '-q']).code).to.equal(0);
     breakClientKey();
-    const r = p.cli(['build']);
+    const r = fx.p.cli(['build']);
     expect(r.code).to.equal(1);
     expect(r.stderr).to.match(/^failed {6}request certs\/smtp-client\/mailhost\.example\.test\.csr\.pem \(\d+\.\d\d s\)$/m);
     expect(r.stderr).to.match(/^\d+ run, \d+ up to date, 1 failed \(1 command\(s\)\), \d+\.\d\d s$/m);
     expect(r.stderr).to.match(/^postfix-tls-relay: request certs\/smtp-client\/mailhost\.example\.test\.csr\.pem failed \(exit \d+\): openssl req /m);
 
-    const tty = runInTty(['build', '-C', p.dir], { cwd: p.dir, env: colourEnv() });
+    const tty = runInTty(['build', '-C', fx.p.dir], { cwd: fx.p.dir, env: colourEnv() });
     expect(tty.code).to.equal(1);
     expect(tty.output).to.match(/\x1b\[31m✗\x1b\[0m \x1b\[31mfailed/);
   });
 
   it('--quiet prints nothing on success and only the failure and the error otherwise', function () {
-    const ok = p.cli(['build', '-q']);
+    const ok = fx.p.cli(['build', '-q']);
     expect([ok.code, ok.stdout, ok.stderr]).to.deep.equal([0, '', '']);
     breakClientKey();
-    const bad = p.cli(['build', '-q']);
+    const bad = fx.p.cli(['build', '-q']);
     expect(bad.code).to.equal(1);
     expect(bad.stdout).to.equal('');
     expect(bad.stderr).to.not.match(/^(\+ |up to date|run |wrote |\d+ run)/m);
@@ -93,7 +83,7 @@ describe('progress and output conventions (real build)', function () {
 
   it('--json: build, plan, instructions, status and clean print one JSON document on stdout', function () {
     for (const args of [['build'], ['plan'], ['instructions'], ['status'], ['clean', '-n']]) {
-      const r = p.cli([...args, '--json', '-q']);
+      const r = fx.p.cli([...args, '--json', '-q']);
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).to.equal(0);
       expect(() => JSON.parse(r.stdout), args.join(' ')).to.not.throw();
     }

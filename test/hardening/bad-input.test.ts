@@ -269,67 +269,64 @@ describe('hardening: a full disk', function () {
   beforeEach(() => {
     mnt = mkdtempSync(path.join(os.tmpdir(), 'ptr-tiny-'));
   });
+  let made: TestProject[] = [];
   afterEach(() => {
+    for (const p of made) p.dispose();
+    made = [];
     spawnSync('umount', [mnt]);
     rmSync(mnt, { recursive: true, force: true });
   });
 
-  it('a project on a 64 KiB file system: exit 1, one line naming the file and the fix, no partial file; with room again the rerun completes', () => {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k,mode=0700', 'tmpfs', mnt]);
+  /** A project on a tmpfs of `size` mounted at `mnt`; `run` runs the CLI in it. */
+  function projectOnTmpfs(size: string) {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0700`, 'tmpfs', mnt]);
     const p = createProject({ gpg });
-    try {
-      const dir = path.join(mnt, 'project');
-      mkdirSync(dir);
-      writeFileSync(path.join(dir, 'settings.mk'), settingsText(p.passphraseFile));
-      const run = (args: string[]) => spawnSync(process.execPath, [CLI, ...args, '-C', dir], { env: p.env, cwd: dir, encoding: 'utf8' });
-      const r = run(['build', '-j', '1']);
-      expect(r.status, r.stderr).to.equal(1);
-      const errors = r.stderr.split('\n').filter((l) => l.startsWith('postfix-tls-relay:'));
-      expect(errors, r.stderr).to.have.length(1);
-      expect(errors[0]).to.match(/^postfix-tls-relay: \S+: .*no space left on the device; free some space and run again \(finished files are kept\)$/);
-      expectNoPartialFiles(dir);
-      expect(files(dir).filter(isTemp)).to.deep.equal([]);
-      execFileSync('mount', ['-o', 'remount,size=8m', mnt]);
-      const again = run(['build']);
-      expect(again.status, again.stderr).to.equal(0);
-      expectCompleteTree(dir, exampleLayout());
-    } finally {
-      p.dispose();
-    }
+    made.push(p);
+    const dir = path.join(mnt, 'project');
+    mkdirSync(dir);
+    writeFileSync(path.join(dir, 'settings.mk'), settingsText(p.passphraseFile));
+    const run = (args: string[]) => spawnSync(process.execPath, [CLI, ...args, '-C', dir], { env: p.env, cwd: dir, encoding: 'utf8' });
+    return { dir, run };
+  }
+
+  it('a project on a 64 KiB file system: exit 1, one line naming the file and the fix, no partial file; with room again the rerun completes', () => {
+    const { dir, run } = projectOnTmpfs('64k');
+    const r = run(['build', '-j', '1']);
+    expect(r.status, r.stderr).to.equal(1);
+    const errors = r.stderr.split('\n').filter((l) => l.startsWith('postfix-tls-relay:'));
+    expect(errors, r.stderr).to.have.length(1);
+    expect(errors[0]).to.match(/^postfix-tls-relay: \S+: .*no space left on the device; free some space and run again \(finished files are kept\)$/);
+    expectNoPartialFiles(dir);
+    expect(files(dir).filter(isTemp)).to.deep.equal([]);
+    execFileSync('mount', ['-o', 'remount,size=8m', mnt]);
+    const again = run(['build']);
+    expect(again.status, again.stderr).to.equal(0);
+    expectCompleteTree(dir, exampleLayout());
   });
 
   it('openssl ca on a full disk (it empties index.txt and says "Database updated"): the CA database is rolled back whole', () => {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k,mode=0700', 'tmpfs', mnt]);
-    const p = createProject({ gpg });
-    try {
-      const dir = path.join(mnt, 'project');
-      mkdirSync(dir);
-      writeFileSync(path.join(dir, 'settings.mk'), settingsText(p.passphraseFile));
-      const run = (args: string[]) => spawnSync(process.execPath, [CLI, ...args, '-C', dir], { env: p.env, cwd: dir, encoding: 'utf8' });
-      expect(run(['build']).status).to.equal(0);
-      const db = (f: string) => path.join(dir, 'certs/ca/db', f);
-      const index = readFileSync(db('index.txt'));
-      const attr = readFileSync(db('index.txt.attr'));
-      const archived = readdirSync(db('newcerts')).sort();
-      rmSync(path.join(dir, 'certs/smtp-client/mailhost.example.test.crt.pem')); // one certificate to sign
-      // Fill the file system, then free one page: enough for the lock file, nothing for openssl.
-      spawnSync('dd', ['if=/dev/zero', `of=${path.join(mnt, 'filler')}`, 'bs=4k', 'count=1000'], { stdio: 'ignore' });
-      execFileSync('truncate', ['-s', '-4096', path.join(mnt, 'filler')]);
-      const r = run(['build', '-j', '1']);
-      expect(r.status, r.stderr).to.equal(1);
-      expect(r.stderr.trim().split('\n').pop()).to.equal('postfix-tls-relay: certs/ca/db/index.txt, certs/ca/db/index.txt.attr: openssl ca left the CA database damaged (disk full?); the previous database was restored; free some space and run again');
-      expect(readFileSync(db('index.txt')).equals(index), 'index.txt restored').to.equal(true);
-      expect(readFileSync(db('index.txt.attr')).equals(attr), 'index.txt.attr restored').to.equal(true);
-      expect(readdirSync(db('newcerts')).sort(), 'the failed signature is not archived').to.deep.equal(archived);
-      expectNoPartialFiles(dir);
-      rmSync(path.join(mnt, 'filler'));
-      const again = run(['build']);
-      expect(again.status, again.stderr).to.equal(0);
-      expectCompleteTree(dir, exampleLayout());
-      expect(readFileSync(db('index.txt'), 'utf8').split('\n').filter(Boolean)).to.have.length(3);
-    } finally {
-      p.dispose();
-    }
+    const { dir, run } = projectOnTmpfs('256k');
+    expect(run(['build']).status).to.equal(0);
+    const db = (f: string) => path.join(dir, 'certs/ca/db', f);
+    const index = readFileSync(db('index.txt'));
+    const attr = readFileSync(db('index.txt.attr'));
+    const archived = readdirSync(db('newcerts')).sort();
+    rmSync(path.join(dir, 'certs/smtp-client/mailhost.example.test.crt.pem')); // one certificate to sign
+    // Fill the file system, then free one page: enough for the lock file, nothing for openssl.
+    spawnSync('dd', ['if=/dev/zero', `of=${path.join(mnt, 'filler')}`, 'bs=4k', 'count=1000'], { stdio: 'ignore' });
+    execFileSync('truncate', ['-s', '-4096', path.join(mnt, 'filler')]);
+    const r = run(['build', '-j', '1']);
+    expect(r.status, r.stderr).to.equal(1);
+    expect(r.stderr.trim().split('\n').pop()).to.equal('postfix-tls-relay: certs/ca/db/index.txt, certs/ca/db/index.txt.attr: openssl ca left the CA database damaged (disk full?); the previous database was restored; free some space and run again');
+    expect(readFileSync(db('index.txt')).equals(index), 'index.txt restored').to.equal(true);
+    expect(readFileSync(db('index.txt.attr')).equals(attr), 'index.txt.attr restored').to.equal(true);
+    expect(readdirSync(db('newcerts')).sort(), 'the failed signature is not archived').to.deep.equal(archived);
+    expectNoPartialFiles(dir);
+    rmSync(path.join(mnt, 'filler'));
+    const again = run(['build']);
+    expect(again.status, again.stderr).to.equal(0);
+    expectCompleteTree(dir, exampleLayout());
+    expect(readFileSync(db('index.txt'), 'utf8').split('\n').filter(Boolean)).to.have.length(3);
   });
 
   it('a changed file that could not be written for lack of space is written by the next run (its change is not forgotten)', () => {

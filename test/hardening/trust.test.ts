@@ -6,7 +6,7 @@ import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, statSync, 
 import path from 'node:path';
 import { createTestGpg, type TestGpg } from '../support/gpg.js';
 import { createProject, PASSPHRASE, settingsText, type TestProject } from '../support/project.js';
-import { exampleLayout, expectCompleteTree, snapshot, verify } from '../support/tree.js';
+import { exampleLayout, expectCompleteTree, snapshot, verifyFor } from '../support/tree.js';
 
 const L = exampleLayout();
 const SERVER = `certs/smtpd-server/${L.servers[0]}`;
@@ -41,15 +41,15 @@ describe('hardening: what the certificates allow', function () {
   const clients = ['mailhost', 'backup1', 'backup2', 'backup3'].map((h) => `certs/smtp-client/${h}.example.test.crt.pem`);
 
   it('the relay certificate verifies for a TLS server only, a client certificate for a TLS client only', () => {
-    expect(verify(p.dir, L.caCert, `${SERVER}.crt.pem`, 'sslserver').ok).to.equal(true);
-    const asClient = verify(p.dir, L.caCert, `${SERVER}.crt.pem`, 'sslclient');
+    expect(verifyFor(p.dir, L.caCert, `${SERVER}.crt.pem`, 'sslserver').ok).to.equal(true);
+    const asClient = verifyFor(p.dir, L.caCert, `${SERVER}.crt.pem`, 'sslclient');
     expect(asClient.ok).to.equal(false);
-    expect(asClient.out).to.match(/unsuitable certificate purpose/);
+    expect(asClient.output).to.match(/unsuitable certificate purpose/);
     for (const c of clients) {
-      expect(verify(p.dir, L.caCert, c, 'sslclient').ok, c).to.equal(true);
-      const asServer = verify(p.dir, L.caCert, c, 'sslserver');
+      expect(verifyFor(p.dir, L.caCert, c, 'sslclient').ok, c).to.equal(true);
+      const asServer = verifyFor(p.dir, L.caCert, c, 'sslserver');
       expect(asServer.ok, `${c} accepted as a server certificate`).to.equal(false);
-      expect(asServer.out).to.match(/unsuitable certificate purpose/);
+      expect(asServer.output).to.match(/unsuitable certificate purpose/);
     }
   });
 

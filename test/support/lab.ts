@@ -24,6 +24,9 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
+import { findCommand } from './prereq.js';
+
+export { findCommand, labPrerequisites, requirePrerequisites } from './prereq.js';
 
 export interface LabOptions {
   relayFqdn: string;
@@ -65,28 +68,13 @@ export interface Lab {
   cleanup(): Promise<void>;
 }
 
-interface Check { ok: boolean; missing: string[] }
 
 const HOSTS = '/etc/hosts';
 const HOSTS_LOCK = path.join(os.tmpdir(), 'postfix-tls-relay-hosts.lock');
 const HOSTS_TAG = '# postfix-tls-relay test lab';
-const SBIN_DIRS = ['/usr/sbin', '/sbin', '/usr/local/sbin'];
 const CMD_TIMEOUT = 60_000;
 
 // ---------------------------------------------------------------- small helpers (exported for tests)
-
-/** Absolute path of a command found in PATH or the sbin dirs (which may be missing from a user's PATH). */
-export function findCommand(name: string): string | undefined {
-  const dirs = [...(process.env.PATH ?? '').split(':').filter(Boolean), ...SBIN_DIRS];
-  for (const dir of dirs) {
-    const p = path.join(dir, name);
-    try {
-      fs.accessSync(p, fs.constants.X_OK);
-      if (fs.statSync(p).isFile()) return p;
-    } catch { /* next */ }
-  }
-  return undefined;
-}
 
 function cmd(name: string): string {
   const p = findCommand(name);
@@ -170,34 +158,6 @@ export async function freePort(): Promise<number> {
 
 const tail = (text: string, lines = 40) => text.split('\n').slice(-lines - 1).join('\n');
 
-// ---------------------------------------------------------------- prerequisites
-
-export function labPrerequisites(): Check {
-  const missing: string[] = [];
-  if (process.getuid?.() !== 0) missing.push('root (uid 0)');
-  for (const c of ['postfix', 'postconf', 'postqueue', 'smtp-sink', 'swaks', 'sendmail']) {
-    if (!findCommand(c)) missing.push(c);
-  }
-  if (!fs.existsSync('/etc/postfix/master.cf')) missing.push('/etc/postfix/master.cf');
-  try { execFileSync('id', ['postfix'], { stdio: 'ignore' }); } catch { missing.push('user postfix'); }
-  return { ok: missing.length === 0, missing };
-}
-
-/**
- * Call in a `before` hook: if a check failed, skip the suite with the reason printed — or, when CI is
- * set, throw so the suite fails (a CI run must never pass by silently skipping the real tests).
- */
-export function requirePrerequisites(ctx: Mocha.Context, ...checks: Check[]): void {
-  const missing = [...new Set(checks.flatMap((c) => c.missing))];
-  if (missing.length === 0) return;
-  const reason = `missing prerequisites: ${missing.join(', ')} (run as root: scripts/install-system-packages.sh test)`;
-  const ci = process.env.CI;
-  if (ci !== undefined && ci !== '' && ci !== '0' && ci.toLowerCase() !== 'false') {
-    throw new Error(`${reason} — CI is set, so this fails instead of skipping`);
-  }
-  console.log(`      SKIPPED: ${reason}`);
-  ctx.skip();
-}
 
 // ---------------------------------------------------------------- swaks
 

@@ -1,10 +1,25 @@
-// Prerequisites of the hardening tests beyond the lab's: mounting a tmpfs (full disk, read-only
-// directory) and tracing with strace. Checked by really doing it once.
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+// Every prerequisite check of the tests, and the one way a suite acts on them (skip, or fail under CI):
+// the Postfix lab, the private sshd, mounting a tmpfs (full disk, read-only directory), strace.
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs, { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { findCommand } from './lab.js';
+
+const SBIN_DIRS = ['/usr/sbin', '/sbin', '/usr/local/sbin'];
+export const SSHD = '/usr/sbin/sshd';
+
+/** Absolute path of a command found in PATH or the sbin dirs (which may be missing from a user's PATH). */
+export function findCommand(name: string): string | undefined {
+  const dirs = [...(process.env.PATH ?? '').split(':').filter(Boolean), ...SBIN_DIRS];
+  for (const dir of dirs) {
+    const p = path.join(dir, name);
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      if (fs.statSync(p).isFile()) return p;
+    } catch { /* next */ }
+  }
+  return undefined;
+}
 
 export interface Check {
   ok: boolean;
@@ -26,4 +41,38 @@ export function canStrace(): Check {
   if (!findCommand('strace')) return { ok: false, missing: ['strace'] };
   const r = spawnSync('strace', ['-qq', '-o', '/dev/null', 'true'], { stdio: 'ignore' });
   return r.status === 0 ? { ok: true, missing: [] } : { ok: false, missing: ['permission to ptrace (strace)'] };
+}
+
+export function labPrerequisites(): Check {
+  const missing: string[] = [];
+  if (process.getuid?.() !== 0) missing.push('root (uid 0)');
+  for (const c of ['postfix', 'postconf', 'postqueue', 'smtp-sink', 'swaks', 'sendmail']) {
+    if (!findCommand(c)) missing.push(c);
+  }
+  if (!fs.existsSync('/etc/postfix/master.cf')) missing.push('/etc/postfix/master.cf');
+  try { execFileSync('id', ['postfix'], { stdio: 'ignore' }); } catch { missing.push('user postfix'); }
+  return { ok: missing.length === 0, missing };
+}
+
+/**
+ * Call in a `before` hook: if a check failed, skip the suite with the reason printed — or, when CI is
+ * set, throw so the suite fails (a CI run must never pass by silently skipping the real tests).
+ */
+export function sshdPrerequisites(): Check {
+  const missing: string[] = [];
+  if (!fs.existsSync(SSHD)) missing.push(`${SSHD} (openssh-server)`);
+  for (const c of ['ssh', 'ssh-keygen', 'rsync']) if (!findCommand(c)) missing.push(c);
+  return { ok: missing.length === 0, missing };
+}
+
+export function requirePrerequisites(ctx: Mocha.Context, ...checks: Check[]): void {
+  const missing = [...new Set(checks.flatMap((c) => c.missing))];
+  if (missing.length === 0) return;
+  const reason = `missing prerequisites: ${missing.join(', ')} (run as root: scripts/install-system-packages.sh test)`;
+  const ci = process.env.CI;
+  if (ci !== undefined && ci !== '' && ci !== '0' && ci.toLowerCase() !== 'false') {
+    throw new Error(`${reason} — CI is set, so this fails instead of skipping`);
+  }
+  console.log(`      SKIPPED: ${reason}`);
+  ctx.skip();
 }

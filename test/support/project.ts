@@ -66,3 +66,36 @@ export function createProject(opts: { settings?: (passphraseFile: string) => str
     },
   };
 }
+
+/**
+ * The usual fixture as mocha hooks: one GnuPG home for the suite and a project made with it, fresh for
+ * each test (`each`, the default) or one for the whole suite. Read `.p` and `.gpg` inside the tests.
+ */
+export function useProject(opts: { settings?: (passphraseFile: string) => string; each?: boolean } = {}): { readonly p: TestProject; readonly gpg: TestGpg } {
+  let gpg: TestGpg | undefined;
+  let p: TestProject | undefined;
+  const each = opts.each ?? true;
+  const make = () => {
+    p = createProject({ gpg, settings: opts.settings });
+  };
+  before(() => {
+    gpg = createTestGpg();
+    if (!each) make();
+  });
+  after(() => {
+    if (!each) p?.dispose();
+    gpg?.dispose();
+  });
+  if (each) {
+    beforeEach(make);
+    afterEach(() => p?.dispose());
+  }
+  return {
+    get p() {
+      return p!;
+    },
+    get gpg() {
+      return gpg!;
+    },
+  };
+}

@@ -5,7 +5,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import { findCommand, freePort, isAlive, killAndWait, waitFor, waitForPort } from './lab.js';
+import { freePort, isAlive, killAndWait, waitFor, waitForPort } from './lab.js';
+
+import { findCommand, SSHD } from './prereq.js';
+
+export { sshdPrerequisites } from './prereq.js';
 
 export interface Sshd {
   port: number;
@@ -26,14 +30,7 @@ export interface Sshd {
   stop(): Promise<void>;
 }
 
-const SSHD = '/usr/sbin/sshd';
 
-export function sshdPrerequisites(): { ok: boolean; missing: string[] } {
-  const missing: string[] = [];
-  if (!fs.existsSync(SSHD)) missing.push(`${SSHD} (openssh-server)`);
-  for (const c of ['ssh', 'ssh-keygen', 'rsync']) if (!findCommand(c)) missing.push(c);
-  return { ok: missing.length === 0, missing };
-}
 
 const shq = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 

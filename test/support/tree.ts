@@ -1,19 +1,22 @@
 // What a project directory holds, and whether it is a complete, verifying build.
 import { expect } from 'chai';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
 import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { isCompletePem } from '../../lib/files/pem.js';
+import { pubkeyFingerprint, verify } from './certs.js';
 
 export interface Entry {
   type: 'file' | 'dir' | 'link';
   mode: number;
   size: number;
   sha256: string;
+  /** Files only (a directory's time changes whenever a temp or lock file comes and goes). */
+  mtimeMs: number;
 }
 
-/** Every path under `dir` (relative) with type, mode, size and content hash. */
+/** Every path under `dir` (relative) with type, mode, size, content hash and (files) mtime. */
 export function snapshot(dir: string, skip: (rel: string) => boolean = () => false): Map<string, Entry> {
   const out = new Map<string, Entry>();
   const walk = (rel: string) => {
@@ -22,16 +25,27 @@ export function snapshot(dir: string, skip: (rel: string) => boolean = () => fal
       if (skip(r)) continue;
       const st = lstatSync(path.join(dir, r));
       if (st.isDirectory()) {
-        out.set(r, { type: 'dir', mode: st.mode & 0o7777, size: 0, sha256: '' });
+        out.set(r, { type: 'dir', mode: st.mode & 0o7777, size: 0, sha256: '', mtimeMs: 0 });
         walk(r);
       } else {
         const data = st.isFile() ? readFileSync(path.join(dir, r)) : Buffer.alloc(0);
-        out.set(r, { type: st.isFile() ? 'file' : 'link', mode: st.mode & 0o7777, size: st.size, sha256: createHash('sha256').update(data).digest('hex') });
+        out.set(r, { type: st.isFile() ? 'file' : 'link', mode: st.mode & 0o7777, size: st.size, sha256: createHash('sha256').update(data).digest('hex'), mtimeMs: st.isFile() ? st.mtimeMs : 0 });
       }
     }
   };
   walk('');
   return out;
+}
+
+/** Files added, removed, or changed in content, mtime or mode between two snapshots (directories aside). */
+export function changedFiles(before: Map<string, Entry>, after: Map<string, Entry>): string[] {
+  const fileNames = (m: Map<string, Entry>) => [...m].filter(([, e]) => e.type !== 'dir').map(([n]) => n);
+  const names = new Set([...fileNames(before), ...fileNames(after)]);
+  return [...names].filter((n) => {
+    const a = before.get(n);
+    const b = after.get(n);
+    return !a || !b || a.type !== b.type || a.sha256 !== b.sha256 || a.mtimeMs !== b.mtimeMs || a.mode !== b.mode;
+  }).sort();
 }
 
 export function files(dir: string): string[] {
@@ -74,16 +88,9 @@ export const exampleLayout = (domain = 'example.test', clients = ['mailhost'], s
   clients: clients.map((c) => `${c}.${domain}`),
 });
 
-export function verify(dir: string, caCert: string, cert: string, purpose: 'sslserver' | 'sslclient'): { ok: boolean; out: string } {
-  const r = spawnSync('openssl', ['verify', '-x509_strict', '-CAfile', caCert, '-purpose', purpose, cert], { cwd: dir, encoding: 'utf8' });
-  return { ok: r.status === 0, out: `${r.stdout}${r.stderr}`.trim() };
-}
-
-/** Public-key sha256 fingerprint as Postfix prints it, computed with openssl (independently of the tool). */
-export function opensslPubkeyFingerprint(dir: string, cert: string): string {
-  const pub = execFileSync('openssl', ['x509', '-in', cert, '-noout', '-pubkey'], { cwd: dir });
-  const der = execFileSync('openssl', ['pkey', '-pubin', '-outform', 'DER'], { cwd: dir, input: pub });
-  return (createHash('sha256').update(der).digest('hex').toUpperCase().match(/../g) ?? []).join(':');
+/** `openssl verify -x509_strict` of a project certificate for one TLS purpose. */
+export function verifyFor(dir: string, caCert: string, cert: string, purpose: 'sslserver' | 'sslclient'): { ok: boolean; output: string } {
+  return verify(path.join(dir, caCert), path.join(dir, cert), ['-x509_strict', '-purpose', purpose]);
 }
 
 /** A finished build: every certificate verifies for its purpose, the allowlist lists every client, bundles match, no temp file. */
@@ -97,12 +104,12 @@ export function expectCompleteTree(dir: string, l: Layout): void {
     for (const fqdn of fqdns) {
       const base = `certs/${role}/${fqdn}`;
       for (const ext of ['key.pem', 'csr.pem', 'crt.pem', 'cnf']) expect(all, `${base}.${ext}`).to.include(`${base}.${ext}`);
-      const v = verify(dir, l.caCert, `${base}.crt.pem`, purpose);
-      expect(v.ok, `${base}.crt.pem does not verify: ${v.out}`).to.equal(true);
+      const v = verifyFor(dir, l.caCert, `${base}.crt.pem`, purpose);
+      expect(v.ok, `${base}.crt.pem does not verify: ${v.output}`).to.equal(true);
       // The key is the certificate's.
       const keyPub = execFileSync('openssl', ['pkey', '-in', `${base}.key.pem`, '-pubout'], { cwd: dir, encoding: 'utf8' });
       expect(new X509Certificate(readFileSync(path.join(dir, `${base}.crt.pem`))).publicKey.export({ type: 'spki', format: 'pem' })).to.equal(keyPub);
-      if (role === 'smtp-client') expect(allow).to.include(`${opensslPubkeyFingerprint(dir, `${base}.crt.pem`)} ${fqdn}`);
+      if (role === 'smtp-client') expect(allow).to.include(`${pubkeyFingerprint(path.join(dir, `${base}.crt.pem`))} ${fqdn}`);
       // The bundle carries the same files.
       const bundle = `out/${fqdn}/root/etc/postfix-tls-based-relaying`;
       for (const [src, dst] of [[`${base}.crt.pem`, `${bundle}/${role}/${fqdn}.crt.pem`], [`${base}.key.pem`, `${bundle}/${role}/${fqdn}.key.pem`], [l.caCert, `${bundle}/ca/${path.basename(l.caCert)}`]] as [string, string][]) {

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { applyContext } from '../../lib/plan/plan.js';
+import { applyContext } from '../../lib/plan/bundle.js';
 import { clientConfig, relayConfig } from '../../lib/postfix/config.js';
 import { renderEjs } from '../../lib/files/render.js';
 import { loadSettings, type Settings } from '../../lib/settings/index.js';

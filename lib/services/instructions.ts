@@ -1,0 +1,48 @@
+// `instructions`: per-host steps to install each bundle by hand, with the same rsync and ssh commands
+// that deploy runs, from the bundle manifest.
+import path from 'node:path';
+import type { Context } from '../cli/context.js';
+import { allHosts, remoteFiles } from '../files/layout.js';
+import { renderEjs } from '../files/render.js';
+import { applyContext, bundleManifest, bundleTargets } from '../plan/bundle.js';
+import { clientConfig, relayConfig } from '../postfix/config.js';
+import { rsyncFiles, ssh as sshCommand } from '../programs/ssh.js';
+import { shq } from '../programs/shell.js';
+import type { Host } from '../settings/index.js';
+import { readProjectState } from '../state/project.js';
+
+export interface Instructions {
+  text: string;
+  data: Record<string, unknown>;
+}
+
+export async function instructions(ctx: Context): Promise<Instructions> {
+  const s = ctx.settings;
+  const listed = readProjectState(s).allowlist();
+  const allowlist = listed ? listed.map((e) => e.line) : ['(not built yet: run postfix-tls-relay build)'];
+  const rel = (p: string) => path.relative(process.cwd(), path.join(ctx.projectDir, p)) || '.';
+  const hosts = allHosts(s).map((h) => {
+    const m = bundleManifest(s, h);
+    return {
+      ...(applyContext(s, h) as { files: { path: string; mode: string }[] }),
+      role: h.role,
+      fqdn: h.fqdn,
+      postfixDir: h.postfixDir,
+      bundle: rel(m.dir),
+      sshTarget: `${h.ssh.user}@${h.ssh.host}`,
+      // The same rsync `deploy` runs: only the bundle's files, parent directories such as /etc untouched.
+      rsync: rsyncFiles({ root: rel(m.root), files: bundleTargets(m), target: h.ssh, options: s.sshOptions }).display,
+      ssh: sshCommand(h.ssh, s.sshOptions, `sh ${shq(remoteFiles(s, h).applyScript)}`).display,
+      applyScript: remoteFiles(s, h).applyScript,
+    };
+  });
+  const text = await renderEjs('instructions.ejs', {
+    hosts,
+    relay: relayConfig(s),
+    client: (h: { fqdn: string }) => clientConfig(s, s.clients.find((c) => c.fqdn === h.fqdn) as Host),
+    allowlist,
+    domain: s.domain,
+    serverFqdn: s.server.fqdn,
+  });
+  return { text, data: { hosts: hosts.map((h) => ({ fqdn: h.fqdn, role: h.role, bundle: h.bundle, files: h.files, applyScript: h.applyScript })), allowlist } };
+}
