@@ -3,7 +3,7 @@ import { loadContext, type GlobalArgs } from '../cli/context.js';
 import { collectStatus } from '../services/status.js';
 import { statusTable } from '../services/status-table.js';
 import { readProjectState } from '../state/project.js';
-import { integrityProblems } from '../state/check.js';
+import { integrityProblems } from '../services/integrity.js';
 
 export interface StatusArgs extends GlobalArgs {
   check?: boolean;

@@ -3,9 +3,8 @@
 // Postfix owns, a system file, or a directory the system shares (ensure_dir would change its mode).
 import path from 'node:path';
 import { UsageError } from '../errors.js';
-import { allHosts, remoteFiles } from '../files/layout.js';
-import { relayConfig } from '../postfix/config.js';
-import type { Host, Settings } from './index.js';
+import { remoteFiles, TABLE_SUFFIX } from './remote-layout.js';
+import type { Host, Settings } from './types.js';
 
 /** Directories of the system (and their like): never a certs_remote_dir or a Postfix config dir. */
 const SYSTEM_DIRS = new Set([
@@ -85,9 +84,9 @@ function bundlePaths(s: Settings, host: Host): { files: Named[]; dirs: Named[] }
     { path: r.applyScript, setting: 'certs_remote_dir' },
   ];
   if (host.role === 'server') {
-    const table = relayConfig(s).table;
-    files.push({ path: table.path, setting: 'smtpd_server_relay_clientcerts_in' });
-    if (table.needsPostmap) files.push({ path: `${table.path}${table.dbSuffix}`, setting: 'smtpd_server_relay_clientcerts_in' });
+    const table = s.server.relayClientcertsPath;
+    files.push({ path: table, setting: 'smtpd_server_relay_clientcerts_in' });
+    if (TABLE_SUFFIX[s.tableType]) files.push({ path: `${table}${TABLE_SUFFIX[s.tableType]}`, setting: 'smtpd_server_relay_clientcerts_in' });
   }
   const dirs = [s.certsRemoteDir, path.posix.dirname(r.caCert), path.posix.dirname(r.key)].map((d) => ({ path: d, setting: 'certs_remote_dir' }));
   return { files, dirs };
@@ -116,7 +115,7 @@ export function checkRemotePaths(s: Settings, at: (name: string) => string): voi
   }
 
   const allowlist = s.server.relayClientcertsPath;
-  for (const host of allHosts(s)) {
+  for (const host of [s.server, ...s.clients]) {
     const { files, dirs } = bundlePaths(s, host);
     for (const [i, f] of files.entries()) {
       const fix = f.setting === 'certs_remote_dir' ? dedicated : `name a file of its own, e.g. ${s.server.postfixDir}/relay_clientcerts`;

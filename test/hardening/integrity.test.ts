@@ -8,11 +8,10 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync,
 import os from 'node:os';
 import path from 'node:path';
 import { allowlistEntries, pubkeyFingerprint } from '../support/certs.js';
-import { createTestGpg, type TestGpg } from '../support/gpg.js';
 import { requirePrerequisites } from '../support/lab.js';
 import { canMount } from '../support/prereq.js';
 import { startCli } from '../support/proc.js';
-import { createProject, settingsText, type TestProject } from '../support/project.js';
+import { settingsText, useProject, type TestProject } from '../support/project.js';
 
 const CLIENT_KEY = 'certs/smtp-client/mailhost.example.test.key.pem';
 const CLIENT_CERT = 'certs/smtp-client/mailhost.example.test.crt.pem';
@@ -25,21 +24,15 @@ const errorLines = (stderr: string) => stderr.split('\n').filter((l) => l.starts
 
 describe('integrity: status --check fails on every state build or deploy would refuse or change', function () {
   this.timeout(300_000);
-  let gpg: TestGpg;
-  let p: TestProject;
-  before(() => {
-    gpg = createTestGpg();
-  });
-  after(() => gpg.dispose());
+  const fx = useProject();
   beforeEach(() => {
-    p = createProject({ gpg });
+    const p = fx.p;
     const r = p.cli(['build', '-q']);
     expect(r.code, r.stderr).to.equal(0);
     const ok = p.cli(['status', '--check', '-q']);
     expect(ok.code, ok.stderr).to.equal(0);
     expect(ok.stderr).to.equal('');
   });
-  afterEach(() => p.dispose());
 
   const cases: { name: string; change: (p: TestProject) => void; line: RegExp }[] = [
     { name: 'the CA key is missing', change: (q) => rmSync(q.file(CA_KEY)), line: /^certs\/ca\/example\.test-ca\.key\.pem is missing but certs\/ca\/example\.test-ca\.crt\.pem exists; .*restore the key from your backup/ },
@@ -74,6 +67,7 @@ describe('integrity: status --check fails on every state build or deploy would r
   ];
   for (const c of cases) {
     it(`${c.name}: exit 1, one line naming it`, () => {
+      const p = fx.p;
       c.change(p);
       const r = p.cli(['status', '--check', '-q']);
       expect(r.code, r.stderr).to.equal(1);
@@ -82,6 +76,7 @@ describe('integrity: status --check fails on every state build or deploy would r
   }
 
   it('build sets a key found at 0644 back to 0600 and says so; status --check is then clean', () => {
+    const p = fx.p;
     chmodSync(p.file(CLIENT_KEY), 0o644);
     const r = p.cli(['build']);
     expect(r.code, r.stderr).to.equal(0);
@@ -91,6 +86,7 @@ describe('integrity: status --check fails on every state build or deploy would r
   });
 
   it('--warn-days and --crl-warn-days that are not whole numbers: exit 2 naming the option', () => {
+    const p = fx.p;
     for (const opt of ['--warn-days', '--crl-warn-days']) {
       const r = p.cli(['status', '--check', opt, 'abc']);
       expect(r.code, r.stderr).to.equal(2);
@@ -101,18 +97,10 @@ describe('integrity: status --check fails on every state build or deploy would r
 
 describe('integrity: the CA and what it depends on', function () {
   this.timeout(300_000);
-  let gpg: TestGpg;
-  let p: TestProject;
-  before(() => {
-    gpg = createTestGpg();
-  });
-  after(() => gpg.dispose());
-  beforeEach(() => {
-    p = createProject({ gpg });
-  });
-  afterEach(() => p.dispose());
+  const fx = useProject();
 
   it('renew --within abc: exit 2 naming the option, nothing renewed', () => {
+    const p = fx.p;
     expect(p.cli(['build', '-q']).code).to.equal(0);
     const r = p.cli(['renew', '--within', 'abc']);
     expect(r.code).to.equal(2);
@@ -120,6 +108,7 @@ describe('integrity: the CA and what it depends on', function () {
   });
 
   it('init --force keeps a passphrase file that opens the CA key clean archived, naming the way out; a new file elsewhere is fine', () => {
+    const p = fx.p;
     expect(p.cli(['build', '-q']).code).to.equal(0);
     expect(p.cli(['clean', '-q']).code).to.equal(0);
     const before = readFileSync(p.passphraseFile);
@@ -133,6 +122,7 @@ describe('integrity: the CA and what it depends on', function () {
   });
 
   it('init takes the project lock: while a build holds it, init --force refuses and writes nothing', async () => {
+    const p = fx.p;
     const first = startCli(['build', '-j', '1', '-C', p.dir], { env: p.env, cwd: p.dir });
     const deadline = Date.now() + 60_000;
     while (!existsSync(p.file(LOCK)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));
@@ -150,6 +140,7 @@ describe('integrity: the CA and what it depends on', function () {
   });
 
   it('clean archives rotations.json: after renew --rekey, clean and a new build, the allowlist holds no fingerprint of the old CA', () => {
+    const p = fx.p;
     expect(p.cli(['build', '-q']).code).to.equal(0);
     const oldFp = pubkeyFingerprint(p.file(CLIENT_CERT));
     const rekey = p.cli(['renew', 'mailhost', '--rekey', '-q']);
@@ -165,6 +156,7 @@ describe('integrity: the CA and what it depends on', function () {
   });
 
   it('a passphrase of 1023 bytes (openssl\'s limit) works for build and the next add-client alike', () => {
+    const p = fx.p;
     p.gpg.encrypt(`${'p'.repeat(1023)}\n`, p.passphraseFile);
     expect(p.cli(['build', '-q']).code).to.equal(0);
     const r = p.cli(['add-client', 'second', '-q']);
@@ -172,6 +164,7 @@ describe('integrity: the CA and what it depends on', function () {
   });
 
   it('a build that changes what the hosts receive says so and which deploy to run (cert_req_organization)', () => {
+    const p = fx.p;
     expect(p.cli(['build', '-q']).code).to.equal(0);
     const json = p.cli(['build', '--set', 'smtp_client_tls_loglevel=2', '--json']);
     expect((JSON.parse(json.stdout) as { deploy: string[] }).deploy).to.deep.equal(['mailhost.example.test']);
@@ -185,6 +178,7 @@ describe('integrity: the CA and what it depends on', function () {
   });
 
   it('a lock held by a live unrelated pid: one line naming the lock file and how to remove it', async () => {
+    const p = fx.p;
     const sleeper = spawn('sleep', ['60'], { stdio: 'ignore' });
     try {
       mkdirSync(p.file('.postfix-tls-relay'), { recursive: true });
@@ -198,6 +192,7 @@ describe('integrity: the CA and what it depends on', function () {
   });
 
   it('a symlink planted at an output is replaced, never written through', () => {
+    const p = fx.p;
     const victim = path.join(mkdtempSync(path.join(os.tmpdir(), 'ptr-victim-')), 'victim');
     writeFileSync(victim, 'precious\n');
     try {
@@ -215,19 +210,16 @@ describe('integrity: the CA and what it depends on', function () {
 
 describe('integrity: environment variables follow make', function () {
   this.timeout(120_000);
-  let p: TestProject;
-  beforeEach(() => {
-    p = createProject();
-  });
-  afterEach(() => p.dispose());
+  const fx = useProject();
 
   /** What GNU make itself makes of `days` for this settings.mk and environment. */
   function makeSays(env: NodeJS.ProcessEnv): string {
-    const mk = `include ${p.file('settings.mk')}\ndays ?= 365\nall:\n\t@printf '%s' '$(days)'\n`;
+    const mk = `include ${fx.p.file('settings.mk')}\ndays ?= 365\nall:\n\t@printf '%s' '$(days)'\n`;
     return execFileSync('make', ['-s', '-f', '-'], { env, input: mk, encoding: 'utf8' });
   }
 
   it('a setting the file leaves unset comes from the environment (days=30), as make has it', () => {
+    const p = fx.p;
     expect(makeSays({ ...p.env, days: '30' })).to.equal('30');
     const r = p.cli(['build', '-q'], { env: { ...p.env, days: '30' } });
     expect(r.code, r.stderr).to.equal(0);
@@ -236,6 +228,7 @@ describe('integrity: environment variables follow make', function () {
   });
 
   it('an empty environment variable counts as set, as in make: exit 2 naming the environment', () => {
+    const p = fx.p;
     expect(makeSays({ ...p.env, days: '' })).to.equal('');
     const r = p.cli(['build'], { env: { ...p.env, days: '' } });
     expect(r.code).to.equal(2);
@@ -243,6 +236,7 @@ describe('integrity: environment variables follow make', function () {
   });
 
   it('an assignment in settings.mk wins over the environment, as in make', () => {
+    const p = fx.p;
     writeFileSync(p.file('settings.mk'), settingsText(p.passphraseFile, 'days := 90'));
     expect(makeSays({ ...p.env, days: '30' })).to.equal('90');
     expect(p.cli(['build', '-q'], { env: { ...p.env, days: '30' } }).code).to.equal(0);
@@ -253,21 +247,15 @@ describe('integrity: environment variables follow make', function () {
 
 describe('integrity: add-client', function () {
   this.timeout(600_000);
-  let gpg: TestGpg;
-  let p: TestProject;
-  before(() => {
-    gpg = createTestGpg();
-  });
-  after(() => gpg.dispose());
+  const fx = useProject();
   beforeEach(() => {
-    p = createProject({ gpg });
-    expect(p.cli(['build', '-q']).code).to.equal(0);
+    expect(fx.p.cli(['build', '-q']).code).to.equal(0);
   });
-  afterEach(() => p.dispose());
 
-  const hostnames = () => /^smtp_client_hostnames := (.*)$/m.exec(readFileSync(p.file('settings.mk'), 'utf8'))?.[1]?.split(/\s+/).sort() ?? [];
+  const hostnames = () => /^smtp_client_hostnames := (.*)$/m.exec(readFileSync(fx.p.file('settings.mk'), 'utf8'))?.[1]?.split(/\s+/).sort() ?? [];
 
   it('eight in parallel: each waits its turn, all eight are in settings.mk, on the allowlist and built', async () => {
+    const p = fx.p;
     const names = Array.from({ length: 8 }, (_, i) => `n${i}`);
     const runs = names.map((n) => startCli(['add-client', n, '-q', '-C', p.dir], { env: p.env, cwd: p.dir }));
     for (const r of runs) {
@@ -282,6 +270,7 @@ describe('integrity: add-client', function () {
   });
 
   it('a symlinked settings.mk: its target is edited, the link stays', () => {
+    const p = fx.p;
     mkdirSync(p.file('conf'));
     renameSync(p.file('settings.mk'), p.file('conf/settings.mk'));
     symlinkSync('conf/settings.mk', p.file('settings.mk'));
@@ -291,6 +280,7 @@ describe('integrity: add-client', function () {
   });
 
   it('a passphrase that does not open the CA key: exit 1, settings.mk unchanged, nothing of the client made', () => {
+    const p = fx.p;
     const before = readFileSync(p.file('settings.mk'));
     p.gpg.encrypt('another passphrase entirely\n', p.passphraseFile);
     const r = p.cli(['add-client', 'refused']);
@@ -302,6 +292,7 @@ describe('integrity: add-client', function () {
   });
 
   it('a build that fails after the edit puts settings.mk back as it was', () => {
+    const p = fx.p;
     const before = readFileSync(p.file('settings.mk'));
     // The new client's key path is taken by a directory: its key step fails.
     mkdirSync(p.file('certs/smtp-client/blocked.example.test.key.pem'));
@@ -312,6 +303,7 @@ describe('integrity: add-client', function () {
   });
 
   it('settings.mk on a read-only mount: one clean line naming it', function () {
+    const p = fx.p;
     requirePrerequisites(this, canMount());
     const ro = mkdtempSync(path.join(os.tmpdir(), 'ptr-ro-'));
     try {
@@ -333,6 +325,7 @@ describe('integrity: add-client', function () {
   });
 
   it('the whole project read-only: one clean line, no raw EROFS', function () {
+    const p = fx.p;
     requirePrerequisites(this, canMount());
     execFileSync('mount', ['--bind', p.dir, p.dir]);
     execFileSync('mount', ['-o', 'remount,bind,ro', p.dir]);

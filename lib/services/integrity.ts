@@ -8,7 +8,7 @@ import { allHosts, caFiles, hostFiles } from '../files/layout.js';
 import { octal, wideKeys } from '../files/key-modes.js';
 import { buildPlan } from '../plan/plan.js';
 import { stale } from '../runner/staleness.js';
-import type { ProjectState } from './project.js';
+import type { ProjectState } from '../state/project.js';
 import { openPgpKind } from '../secrets/openpgp.js';
 import type { Settings } from '../settings/index.js';
 
