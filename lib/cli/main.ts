@@ -22,6 +22,11 @@ export function globals(y: Argv): Argv<GlobalArgs> {
   return y.options(options) as unknown as Argv<GlobalArgs>;
 }
 
+/** -K: a non-root *_ssh_user's sudo wants a password; asked once, sent on sudo's stdin. */
+function sudoPass<T>(y: Argv<T>) {
+  return y.option('ask-sudo-pass', { alias: 'K', type: 'boolean', default: false, describe: 'Ask for the sudo password of a non-root ssh user (sent on sudo\'s stdin only)' });
+}
+
 function sshOption<T>(y: Argv<T>) {
   return y.option('ssh-option', {
     type: 'string',
@@ -102,14 +107,16 @@ async function withYargs(argv: string[]): Promise<number> {
       y.epilog(EPILOG).positional('host', { type: 'string', demandOption: true, describe: 'Host name (completed with domain) or fqdn' })
         .example('$0 add-client backup-mailhost', 'its key, certificate and bundle; the relay lists it'),
     async (a) => set((await import('../commands/add-client.js')).addClient(a as unknown as import('../commands/add-client.js').AddClientArgs)))
-    .command('deploy [which]', 'Copy each host\'s bundle with rsync and run its apply script over ssh (the relay first)', (y) =>
-      sshOption(y.epilog(EPILOG).positional('which', { choices: ['client', 'server', 'all'] as const, default: 'all' as const, describe: 'Which hosts' }))
+    .command('deploy [which] [hosts..]', 'Copy each host\'s bundle with rsync and run its apply script over ssh (the relay first)', (y) =>
+      sudoPass(sshOption(y.epilog(EPILOG).positional('which', { choices: ['client', 'server', 'all'] as const, default: 'all' as const, describe: 'Which hosts' })
+        .positional('hosts', { type: 'string', array: true, default: [], describe: 'Only these hosts of the selection (fqdn or host name)' })))
+        .example('$0 deploy client mailhost', 'only mailhost, e.g. after renew mailhost')
         .example('$0 deploy -C ~/relay-ca', 'the relay, then every client; a second run says "unchanged"')
         .example('$0 deploy server -n --ssh-option IdentityFile=~/.ssh/relay_ed25519', 'show the exact rsync and ssh commands, run nothing'),
     async (a) => set((await import('../commands/deploy.js')).deploy(a as unknown as import('../commands/deploy.js').DeployArgs)))
     .command('check [which]', 'Compare each host\'s Postfix settings and deployed files with this project over ssh; OK/FAIL per item', (y) =>
-      sshOption(y.epilog(EPILOG).positional('which', { choices: ['client', 'server', 'all'] as const, default: 'all' as const, describe: 'Which hosts' }))
-        .option('live', { type: 'boolean', default: false, describe: 'Also probe the relay with STARTTLS from each client host, using its certificate' })
+      sudoPass(sshOption(y.epilog(EPILOG).positional('which', { choices: ['client', 'server', 'all'] as const, default: 'all' as const, describe: 'Which hosts' }))
+        .option('live', { type: 'boolean', default: false, describe: 'Also probe the relay with STARTTLS from each client host, using its certificate' }))
         .example('$0 check --live', 'every setting and file, and a live TLS handshake client → relay; exit 1 on any FAIL')
         .example('$0 check server --json', 'the relay\'s checks as data'),
     async (a) => set((await import('../commands/check.js')).check(a as unknown as import('../commands/check.js').CheckArgs)))

@@ -35,6 +35,9 @@ export interface RelayConfig {
 
 const p = (name: string, value: string): Param => ({ name, value });
 
+/** ">=TLSv1.2" is Postfix 3.6+; the exclusion list means the same on every Postfix with TLS. */
+const TLS_FLOOR = '!SSLv2,!SSLv3,!TLSv1,!TLSv1.1';
+
 export function clientConfig(s: Settings, host: Host): ClientConfig {
   const f = remoteFiles(s, host);
   return {
@@ -46,6 +49,11 @@ export function clientConfig(s: Settings, host: Host): ClientConfig {
       // Debian points CApath at every public CA: any of them could then vouch for the relay's name.
       p('smtp_tls_CApath', ''),
       p('smtp_tls_loglevel', String(host.tlsLoglevel)),
+      // The relay's floor, on the client's side too (security level secure uses the mandatory settings).
+      p('smtp_tls_mandatory_protocols', TLS_FLOOR),
+      p('smtp_tls_mandatory_ciphers', 'high'),
+      // How the client finds the relay's address: set only when asked (e.g. a name in /etc/hosts only).
+      ...(s.clientHostLookup ? [p('smtp_host_lookup', s.clientHostLookup)] : []),
     ],
     tlsFiles: {
       modern: [p('smtp_tls_chain_files', `${f.key},${f.cert}`), p('smtp_tls_cert_file', ''), p('smtp_tls_key_file', '')],
@@ -71,6 +79,9 @@ export function relayConfig(s: Settings): RelayConfig {
       p('smtpd_tls_CAfile', f.caCert),
       p('smtpd_tls_CApath', ''),
       p('smtpd_tls_loglevel', String(s.server.tlsLoglevel)),
+      // TLS 1.2 or later and only "high" ciphers: the service requires TLS (encrypt), so these apply.
+      p('smtpd_tls_mandatory_protocols', TLS_FLOOR),
+      p('smtpd_tls_mandatory_ciphers', 'high'),
       // Explicit: the default digest depends on compatibility_level (md5 before 3.6, sha256 after).
       p('smtpd_tls_fingerprint_digest', s.fingerprintDigest),
       p('relay_clientcerts', `${s.tableType}:${path}`),

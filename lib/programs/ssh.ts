@@ -49,13 +49,34 @@ export function ssh(t: SshTarget, options: readonly string[], remote: string): C
  *   when something Postfix reads was replaced. rsync writes each file to a temp name and renames it.
  */
 export function rsyncFiles(opts: { root: string; files: readonly string[]; target: SshTarget; options: readonly string[] }): Command {
-  if (opts.files.length === 0) throw new Error('rsyncFiles: no files to send');
-  // rsync splits -e itself on spaces (options are validated: no spaces or quotes in them).
-  const rsh = ['ssh', ...sshArgs(opts.target, opts.options)].join(' ');
-  const root = opts.root.replace(/\/+$/, '');
-  const sources = opts.files.map((f) => `${root}/./${f.replace(/^\/+/, '')}`);
-  return command([
-    'rsync', '--relative', '--no-implied-dirs', '--perms', '--owner', '--group', '--chown=root:root',
-    '--checksum', '--itemize-changes', '-e', rsh, ...sources, rsyncDestination(opts.target),
-  ]);
+  return command(['rsync', ...INSTALL_FLAGS, '-e', rsh(opts.target, opts.options), ...sources(opts.root, opts.files), rsyncDestination(opts.target)]);
+}
+
+const INSTALL_FLAGS = ['--relative', '--no-implied-dirs', '--perms', '--owner', '--group', '--chown=root:root', '--checksum', '--itemize-changes'];
+
+// rsync splits -e itself on spaces (options are validated: no spaces or quotes in them).
+const rsh = (t: SshTarget, options: readonly string[]) => ['ssh', ...sshArgs(t, options)].join(' ');
+
+function sources(root: string, files: readonly string[]): string[] {
+  if (files.length === 0) throw new Error('rsync: no files to send');
+  const r = root.replace(/\/+$/, '');
+  return files.map((f) => `${r}/./${f.replace(/^\/+/, '')}`);
+}
+
+/**
+ * A non-root ssh user's first step: the same files into `stageDir` under his login directory, as
+ * his own (no --owner/--group/--chown, which need root there); --mkpath creates the stage.
+ */
+export function rsyncStage(opts: { root: string; files: readonly string[]; target: SshTarget; options: readonly string[]; stageDir: string }): Command {
+  return command(['rsync', '--relative', '--no-implied-dirs', '--perms', '--checksum', '--mkpath', '-e', rsh(opts.target, opts.options),
+    ...sources(opts.root, opts.files), rsyncDestination(opts.target, `${opts.stageDir}/`)]);
+}
+
+/**
+ * Its second step, run as root on the host (through sudo): from the stage to the real paths with the
+ * flags of rsyncFiles, then the staged copies are removed (--remove-source-files), so the keys end up
+ * only where root owns them. Relative source paths: sudo runs it in the login directory.
+ */
+export function rsyncFromStageArgv(stageDir: string, files: readonly string[]): string[] {
+  return ['rsync', ...INSTALL_FLAGS, '--remove-source-files', ...sources(stageDir, files), '/'];
 }

@@ -2,19 +2,17 @@
 // from) against what it has (one read-only probe over ssh). Pure comparison; the ssh call is in commands/check.ts.
 import { createHash, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import path from 'node:path';
+import { LOOKUPS, liveProbeArgv, resolveArgv } from './live.js';
+import { asRoot, type SudoMode } from './sudo.js';
 import { remoteFiles } from '../files/layout.js';
 import { bundleManifest, type BundleFileKind } from '../plan/bundle.js';
 import { allowlistDiff } from '../postfix/allowlist.js';
 import { clientConfig, relayConfig, type Param } from '../postfix/config.js';
 import { parsePostconf, parseSha256sum, parseStat, ProbeScript, STAT_FORMAT, type Probe } from './probe.js';
 import type { Host, Settings } from '../settings/index.js';
+import type { CheckResult } from './check-result.js';
 
-export interface CheckResult {
-  name: string;
-  ok: boolean;
-  expected: string;
-  actual: string;
-}
+export type { CheckResult } from './check-result.js';
 
 type FileKind = BundleFileKind;
 
@@ -47,14 +45,27 @@ function clientParams(s: Settings, host: Host): string[] {
   return [...new Set([...c.main, ...c.tlsFiles.modern, ...c.tlsFiles.legacy].map((p) => p.name))];
 }
 
+/** What `check` runs as root on a host: reading the deployed key's digest and public half, the live probe. */
+export function checkRootJobs(s: Settings, host: Host, live: boolean): string[][] {
+  const key = expectedFiles(s, host).find((f) => f.kind === 'key');
+  return [
+    ...(key ? [['sha256sum', '--', key.path], ['openssl', 'pkey', '-in', key.path, '-pubout']] : []),
+    ...(live && host.role === 'client' ? LOOKUPS.map((m) => liveProbeArgv(s, host, m)) : []),
+  ];
+}
+
 /** The read-only remote command of `check` for one host. */
-export function probeScript(s: Settings, host: Host, live?: readonly string[]): ProbeScript {
+export function probeScript(s: Settings, host: Host, live = false, mode: SudoMode = 'nopasswd'): ProbeScript {
   const d = host.postfixDir;
+  const root = (argv: string[]) => asRoot(host, argv, mode);
   const p = new ProbeScript().postconf('mail_version', d, ['-dh', 'mail_version']);
   if (host.role === 'client') {
     const c = clientConfig(s, host);
     p.postconf('main', d, clientParams(s, host));
     p.postconf('obsolete', d, ['-n', ...c.obsolete]);
+    // The relay's name as this host's Postfix will look it up (smtp_host_lookup: dns, native or both).
+    p.postconf('lookup', d, ['-h', 'smtp_host_lookup']);
+    for (const m of LOOKUPS) p.add(`resolve.${m}`, resolveArgv(s, m));
   } else {
     const r = relayConfig(s);
     p.postconf('master', d, ['-M', r.service]);
@@ -62,16 +73,16 @@ export function probeScript(s: Settings, host: Host, live?: readonly string[]): 
   }
   expectedFiles(s, host).forEach((f, i) => {
     p.add(`stat.${i}`, ['stat', '-c', STAT_FORMAT, '--', f.path]);
-    p.add(`sha.${i}`, ['sha256sum', '--', f.path]);
+    p.add(`sha.${i}`, f.kind === 'key' ? root(['sha256sum', '--', f.path]) : ['sha256sum', '--', f.path]);
     if (f.kind === 'ca' || f.kind === 'cert' || f.kind === 'table') p.add(`cat.${i}`, ['cat', '--', f.path]);
     // Only the public half of the deployed key comes back, never the key itself.
-    if (f.kind === 'key') p.add(`pub.${i}`, ['openssl', 'pkey', '-in', f.path, '-pubout']);
+    if (f.kind === 'key') p.add(`pub.${i}`, root(['openssl', 'pkey', '-in', f.path, '-pubout']));
     if (f.kind === 'table') {
       const t = relayConfig(s).table;
       if (t.needsPostmap) p.add(`db.${i}`, ['stat', '-c', STAT_FORMAT, '--', `${f.path}${t.dbSuffix}`]);
     }
   });
-  if (live) p.add('live', live);
+  if (live && host.role === 'client') for (const m of LOOKUPS) p.add(`live.${m}`, root(liveProbeArgv(s, host, m)));
   return p;
 }
 

@@ -4,12 +4,12 @@ import * as sshCmd from '../programs/ssh.js';
 import type { Command } from '../programs/command.js';
 import { RunError } from '../errors.js';
 import { ALLOWLIST, remoteFiles } from '../files/layout.js';
-import { bundleManifest, bundleTargets } from '../plan/bundle.js';
 import { parseAllowlist } from '../postfix/allowlist.js';
+import { HOST_PACKAGES, type HostCommands } from './host-commands.js';
 import { ProbeScript } from './probe.js';
-import { reasonOf, runRemote, unreachable } from './run.js';
+import { reasonOf, runRemote, unreachable, type RemoteResult } from './run.js';
+import { sudoFailure } from './sudo.js';
 import type { Host, Settings } from '../settings/index.js';
-import { shJoin } from '../programs/shell.js';
 
 export interface FileChange {
   /** Absolute path on the host. */
@@ -33,30 +33,6 @@ export function parseApplyResult(stdout: string, fqdn: string): number | undefin
   const m = /^apply: (\S+): (?:unchanged|(\d+) change\(s\) applied)$/.exec(last);
   if (!m || m[1] !== fqdn) return undefined;
   return m[2] === undefined ? 0 : Number(m[2]);
-}
-
-export interface HostCommands {
-  rsync: Command;
-  apply: Command;
-  /** Run only when rsync replaced a file Postfix reads and apply.sh changed (and reloaded) nothing. */
-  reload: Command;
-}
-
-const REMOTE_PATH = 'PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH';
-
-export function hostCommands(s: Settings, host: Host, sshOptions: readonly string[]): HostCommands {
-  const m = bundleManifest(s, host);
-  const dir = sshCmd.rsyncFiles({ root: m.root, files: bundleTargets(m), target: host.ssh, options: sshOptions });
-  const pf = shJoin(['postfix', '-c', host.postfixDir]);
-  return {
-    rsync: dir,
-    apply: sshCmd.ssh(host.ssh, sshOptions, shJoin(['sh', remoteFiles(s, host).applyScript])),
-    reload: sshCmd.ssh(
-      host.ssh,
-      sshOptions,
-      `${REMOTE_PATH}; if ${pf} status >/dev/null 2>&1; then ${pf} reload; else echo ${shJoin([`Postfix (${host.postfixDir}) is not running; nothing to reload`])}; fi`,
-    ),
-  };
 }
 
 export type DeployState = 'unchanged' | 'updated' | 'failed' | 'skipped';
@@ -91,24 +67,48 @@ export function emptyResult(host: Host, state: DeployState, error: string | null
   };
 }
 
+/** The sudo password (with --ask-sudo-pass) as sudo -S reads it: one line on stdin; nothing otherwise. */
+function sudoInput(cmds: HostCommands, password: Buffer | undefined): Buffer | undefined {
+  return cmds.sudoStdin && password ? Buffer.concat([password, Buffer.from('\n')]) : undefined;
+}
+
 /** Deploys one host; throws RunError (with the host named) when a step fails. */
-export async function deployHost(s: Settings, host: Host, cmds: HostCommands, onProgress: (line: string) => void): Promise<HostDeploy> {
+export async function deployHost(s: Settings, host: Host, cmds: HostCommands, onProgress: (line: string) => void, sudoPassword?: Buffer): Promise<HostDeploy> {
   const dir = s.projectDir;
   const result = emptyResult(host, 'unchanged');
 
-  onProgress(`+ ${cmds.rsync.display}`);
-  const rs = await runRemote(dir, `deploy-rsync:${host.fqdn}`, cmds.rsync);
-  if (rs.exitCode !== 0) {
-    throw unreachable(host, rs) ?? new RunError(`${host.fqdn}: rsync failed (exit ${rs.exitCode}): ${reasonOf(rs.stderr)}`, rs.stderr);
+  const input = sudoInput(cmds, sudoPassword);
+  const failed = (what: string, r: RemoteResult) =>
+    unreachable(host, r) ?? new RunError(sudoFailure(host, r.stderr, cmds.sudoers) ?? `${host.fqdn}: ${what} failed (exit ${r.exitCode}): ${reasonOf(r.stderr)}`, r.stderr);
+
+  onProgress(`+ ${cmds.prerequisites.display}`);
+  const pre = await runRemote(dir, `deploy-prerequisites:${host.fqdn}`, cmds.prerequisites);
+  if (pre.exitCode !== 0) throw failed('the prerequisite check', pre);
+  const missing = pre.stdoutText.split('\n').filter((l) => l.startsWith('missing ')).map((l) => l.slice(8).trim());
+  if (missing.length) {
+    const names = missing.map((p) => `${p} (Debian package ${HOST_PACKAGES[p] ?? p})`).join(', ');
+    throw new RunError(`${host.fqdn}: ${host.ssh.user}@${host.ssh.host} has no ${names}; install it there first (apt-get install ${[...new Set(missing.map((p) => HOST_PACKAGES[p] ?? p))].join(' ')}), nothing was sent`);
   }
+  const refused = pre.stdoutText.split('\n').findIndex((l) => l === 'sudo-refused');
+  if (refused >= 0) {
+    const said = pre.stdoutText.split('\n')[refused + 1] ?? '';
+    throw new RunError(sudoFailure(host, said, cmds.sudoers) ?? `${host.fqdn}: sudo as ${host.ssh.user}@${host.ssh.host} does not allow what deploy runs (${said.trim() || 'sudo -l refused'}); add to /etc/sudoers.d/postfix-tls-relay there: ${cmds.sudoers.join(' ; ')}`);
+  }
+
+  if (cmds.stage) {
+    onProgress(`+ ${cmds.stage.display}`);
+    const st = await runRemote(dir, `deploy-stage:${host.fqdn}`, cmds.stage);
+    if (st.exitCode !== 0) throw failed('rsync to the stage directory', st);
+  }
+  onProgress(`+ ${cmds.rsync.display}`);
+  const rs = await runRemote(dir, `deploy-rsync:${host.fqdn}`, cmds.rsync, input);
+  if (rs.exitCode !== 0) throw failed('rsync', rs);
   result.files = parseItemized(rs.stdoutText);
 
   onProgress(`+ ${cmds.apply.display}`);
-  const ap = await runRemote(dir, `deploy-apply:${host.fqdn}`, cmds.apply);
+  const ap = await runRemote(dir, `deploy-apply:${host.fqdn}`, cmds.apply, input);
   result.applyOutput = ap.stdoutText.split('\n').filter((l) => l.startsWith('apply: '));
-  if (ap.exitCode !== 0) {
-    throw unreachable(host, ap) ?? new RunError(`${host.fqdn}: apply script failed (exit ${ap.exitCode}): ${reasonOf(ap.stderr)}`, ap.stderr);
-  }
+  if (ap.exitCode !== 0) throw failed('apply script', ap);
   const changes = parseApplyResult(ap.stdoutText, host.fqdn);
   if (changes === undefined) {
     throw new RunError(`${host.fqdn}: the apply script printed no result line ("apply: ${host.fqdn}: …"); run ${cmds.apply.display} to see why`);
@@ -121,10 +121,8 @@ export async function deployHost(s: Settings, host: Host, cmds: HostCommands, on
   const replaced = result.files.some((f) => /^[<>]f/.test(f.change) && f.path !== applyScript);
   if (replaced && changes === 0) {
     onProgress(`+ ${cmds.reload.display}`);
-    const rl = await runRemote(dir, `deploy-reload:${host.fqdn}`, cmds.reload);
-    if (rl.exitCode !== 0) {
-      throw unreachable(host, rl) ?? new RunError(`${host.fqdn}: postfix reload failed (exit ${rl.exitCode}): ${reasonOf(rl.stderr)}`, rl.stderr);
-    }
+    const rl = await runRemote(dir, `deploy-reload:${host.fqdn}`, cmds.reload, cmds.sudoStdin && input ? Buffer.concat([input, input]) : input);
+    if (rl.exitCode !== 0) throw failed('postfix reload', rl);
     result.reloaded = !/is not running/.test(rl.stdoutText);
   }
   result.state = result.files.length === 0 && changes === 0 ? 'unchanged' : 'updated';

@@ -2,18 +2,50 @@
 // deployed client certificate, verifies the relay against the deployed CA (security level secure, as
 // the client's Postfix does) and sends EHLO again inside TLS: the relay answers 250 only to a client
 // certificate from our CA (smtpd_tls_req_ccert). It does not send mail; the allowlist is seen at RCPT.
-import type { CheckResult } from './compare.js';
+import type { CheckResult } from './check-result.js';
 import { remoteFiles } from '../files/layout.js';
 import type { Section } from './probe.js';
 import type { Host, Settings } from '../settings/index.js';
 
-export function liveProbeArgv(s: Settings, host: Host): string[] {
+/** smtp_host_lookup's two mechanisms: DNS only (Postfix's default) and the system resolver (/etc/hosts …). */
+export const LOOKUPS = ['dns', 'native'] as const;
+export type Lookup = (typeof LOOKUPS)[number];
+
+/** The relay's addresses as one mechanism finds them: getent with only the dns NSS service, or all of them. */
+export function resolveArgv(s: Settings, m: Lookup): string[] {
+  return m === 'dns' ? ['getent', '-s', 'dns', 'ahosts', s.server.fqdn] : ['getent', 'ahosts', s.server.fqdn];
+}
+
+/** The mechanisms of a smtp_host_lookup value ("dns", "native", "dns, native"), in order. */
+export function lookupModes(value: string): Lookup[] {
+  const modes = value.split(/[\s,]+/).filter((m): m is Lookup => (LOOKUPS as readonly string[]).includes(m));
+  return modes.length ? modes : ['dns'];
+}
+
+/** Does the relay's name resolve the way this client's Postfix looks it up? FAIL with what to do. */
+export function resolveCheck(s: Settings, lookup: Section | undefined, resolved: (m: Lookup) => Section | undefined): CheckResult & { mode?: Lookup } {
+  const value = lookup?.exit === 0 ? lookup.out.trim() : 'dns';
+  const modes = lookupModes(value);
+  const name = `relay ${s.server.fqdn} resolves as Postfix looks it up (smtp_host_lookup = ${value})`;
+  const mode = modes.find((m) => resolved(m)?.exit === 0 && /^\d/.test(resolved(m)!.out.trim()));
+  if (mode) {
+    const addrs = [...new Set(resolved(mode)!.out.split('\n').map((l) => l.split(/\s+/)[0]).filter(Boolean))];
+    return { name, ok: true, expected: 'an address', actual: `${addrs.join(' ')} (${mode})`, mode };
+  }
+  const native = resolved('native')?.exit === 0 && !modes.includes('native') ? '; it is found by the system resolver (e.g. /etc/hosts) only, which Postfix does not use with this setting' : '';
+  return {
+    name, ok: false, expected: 'an address',
+    actual: `${s.server.fqdn} not found by ${modes.join(', ')}${native}; add a DNS record for ${s.server.fqdn}, or set smtp_host_lookup = dns, native on the client (smtp_client_host_lookup := dns, native in settings.mk, then deploy client)`,
+  };
+}
+
+export function liveProbeArgv(s: Settings, host: Host, m: Lookup): string[] {
   const f = remoteFiles(s, host);
-  // MAIL_CONFIG: posttls-finger reads main.cf, of the instance that relays. -h native: the system
-  // resolver, like the client's own lookups of the relay name; -t/-T: give up after 10 s, not 30.
+  // MAIL_CONFIG: posttls-finger reads main.cf, of the instance that relays. -h: the lookup that the
+  // client's own smtp_host_lookup uses (chosen by resolveCheck); -t/-T: give up after 10 s, not 30.
   return [
     'env', `MAIL_CONFIG=${host.postfixDir}`,
-    'posttls-finger', '-h', 'native', '-o', 'dnssec_probe=', '-t', '10', '-T', '10', '-l', 'secure',
+    'posttls-finger', '-h', m, '-o', 'dnssec_probe=', '-t', '10', '-T', '10', '-l', 'secure',
     '-F', f.caCert, '-k', f.cert, '-K', f.key, `[${s.server.fqdn}]:${s.server.port}`,
   ];
 }

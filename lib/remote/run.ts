@@ -11,12 +11,12 @@ export interface RemoteResult extends ExecResult {
 }
 
 /** Runs `cmd` in the project directory and records it in audit.log, whatever its outcome. */
-export async function runRemote(projectDir: string, step: string, cmd: Command): Promise<RemoteResult> {
+export async function runRemote(projectDir: string, step: string, cmd: Command, input?: Buffer): Promise<RemoteResult> {
   const start = new Date().toISOString();
   const t0 = performance.now();
   let exit = -1;
   try {
-    const r = await run(cmd.argv, { cwd: projectDir });
+    const r = await run(cmd.argv, { cwd: projectDir, input });
     exit = r.exitCode;
     return { ...r, stdoutText: r.stdout.toString('utf8') };
   } finally {
@@ -34,7 +34,9 @@ export function sshSettingNames(host: Host): string {
 export function reasonOf(stderr: string): string {
   const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l && !/^Warning: Permanently added/.test(l));
   const ssh = lines.find((l) => /^ssh: |Host key verification failed|Permission denied|REMOTE HOST IDENTIFICATION HAS CHANGED|Connection (refused|timed out|closed)|Could not resolve/.test(l));
-  return ssh ?? lines.at(-1) ?? 'no error message';
+  // rsync's own last line ("error in rsync protocol data stream (code 12)") hides the cause printed before it.
+  const cause = lines.find((l) => /command not found|: not found$|No such file or directory/.test(l));
+  return ssh ?? cause ?? lines.at(-1) ?? 'no error message';
 }
 
 /** ssh exits 255 for its own failures (connection, host key, authentication); rsync reports them as 255 or 12. */

@@ -25,6 +25,17 @@ const NOT_TO_A_KEY: Record<string, string> = {
   plain: 'is not encrypted (gpg --store or --sign?): anyone can read it',
 };
 
+/**
+ * What to do about gpg's reason. Without a terminal, a graphical pinentry or a reachable agent (e.g. in a
+ * container without the host's agent socket) gpg cannot ask for the key's passphrase: the file is fine.
+ */
+function decryptHint(why: string): string {
+  if (/Inappropriate ioctl for device|No pinentry|No agent running|can't connect to the agent|Operation cancelled/i.test(why)) {
+    return "gpg-agent found no way to ask for your key's passphrase (no usable pinentry or terminal); run export GPG_TTY=$(tty) first, or in a container mount the host's gpg-agent socket (README, Docker)";
+  }
+  return 'check that it is GnuPG data encrypted to a secret key you have (gpg --list-secret-keys)';
+}
+
 export class Passphrase {
   private value: Promise<Buffer> | undefined;
   decryptions = 0;
@@ -65,7 +76,7 @@ export class Passphrase {
       const lines = r.stderr.split('\n').map((l) => l.trim()).filter((l) => l && !/^gpg: (encrypted with|keybox .* created)/.test(l) && !/^"/.test(l));
       // gpg's last line can be as vague as "decrypt_message failed: Unknown system error"; its reason comes first.
       const why = (lines.find((l) => /no valid OpenPGP data|No secret key|decryption failed|bad passphrase|can't open/i.test(l)) ?? lines.pop() ?? `exit ${r.exitCode}`).replace(/\.$/, '');
-      throw new RunError(`certs_passphrase_file: gpg cannot decrypt ${this.file}: ${why}; check that it is GnuPG data encrypted to a secret key you have (gpg --list-secret-keys)`);
+      throw new RunError(`certs_passphrase_file: gpg cannot decrypt ${this.file}: ${why}; ${decryptHint(why)}`);
     }
     const problem = passphraseProblem(r.stdout);
     if (problem) {

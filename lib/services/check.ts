@@ -8,7 +8,10 @@ import { assertBundlesReady } from './bundles.js';
 import { readProjectState } from '../state/project.js';
 import { RunError } from '../errors.js';
 import { selectHosts, type HostSelection } from '../files/layout.js';
-import { liveCheck, liveProbeArgv } from '../remote/live.js';
+import { liveCheck, resolveCheck } from '../remote/live.js';
+import { checkRootJobs } from '../remote/compare.js';
+import { readSecret } from '../cli/secret-prompt.js';
+import { usesSudo } from '../remote/sudo.js';
 import type { Probe, ProbeScript } from '../remote/probe.js';
 import { reasonOf, runRemote, unreachable } from '../remote/run.js';
 import type { Host } from '../settings/index.js';
@@ -18,6 +21,7 @@ export interface CheckArgs extends GlobalArgs {
   which: HostSelection;
   sshOption?: string[];
   live: boolean;
+  askSudoPass?: boolean;
 }
 
 interface HostCheck {
@@ -38,7 +42,7 @@ export async function check(ctx: Context, args: CheckArgs): Promise<number> {
   const hosts = selectHosts(s, args.which);
   if (args.live && !hosts.some((h) => h.role === 'client')) ctx.report.warn('--live probes the relay from the client hosts; run check client --live or check all --live');
   const plans = hosts.map((host) => {
-    const probe = probeScript(s, host, args.live && host.role === 'client' ? liveProbeArgv(s, host) : undefined);
+    const probe = probeScript(s, host, args.live, args.askSudoPass ? 'stdin' : 'nopasswd');
     return { host, probe, cmd: sshCmd.ssh(host.ssh, options, probe.text()) };
   });
 
@@ -56,15 +60,25 @@ export async function check(ctx: Context, args: CheckArgs): Promise<number> {
     ctx.report.warn(`${err.message}; comparing with the bundles in out/ as they are`);
   });
 
+  const password = args.askSudoPass && hosts.some(usesSudo) ? await readSecret('sudo password on the hosts: ') : undefined;
   const results: HostCheck[] = [];
   for (const { host, probe: script, cmd } of plans) {
-    const checks = await checkHost(ctx.projectDir, host, cmd, script, (l) => ctx.report.detail(l), (probe) => {
+    // sudo -S reads one line per call: the password once for each root command of the probe.
+    const input = password && usesSudo(host) ? Buffer.concat(checkRootJobs(s, host, args.live).map(() => Buffer.concat([password, Buffer.from('\n')]))) : undefined;
+    const checks = await checkHost(ctx.projectDir, host, cmd, input, script, (l) => ctx.report.detail(l), (probe) => {
       const found = evaluate(s, host, probe, (rel) => state.read(rel) ?? Buffer.alloc(0));
-      if (args.live && host.role === 'client') found.push(liveCheck(s, probe.get('live')));
+      if (host.role !== 'client') return found;
+      // The relay's name as this client's Postfix resolves it; only then may the live probe say OK.
+      const { mode, ...resolved } = resolveCheck(s, probe.get('lookup'), (m) => probe.get(`resolve.${m}`));
+      found.push(resolved);
+      if (args.live) {
+        found.push(mode ? liveCheck(s, probe.get(`live.${mode}`)) : { name: `live STARTTLS to [${s.server.fqdn}]:${s.server.port} with the client certificate`, ok: false, expected: 'Verified TLS connection, EHLO 250 inside TLS', actual: `not tried: ${s.server.fqdn} does not resolve as the client's Postfix looks it up` });
+      }
       return found;
     });
     results.push({ fqdn: host.fqdn, role: host.role, target: `${host.ssh.user}@${host.ssh.host}:${host.ssh.port}`, ok: checks.every((c) => c.ok), checks });
   }
+  password?.fill(0);
   const total = results.reduce((n, r) => n + r.checks.length, 0);
   const failed = results.reduce((n, r) => n + r.checks.filter((c) => !c.ok).length, 0);
   ctx.report.result({ ok: failed === 0, checks: total, failed, hosts: results }, () =>
@@ -80,6 +94,7 @@ async function checkHost(
   projectDir: string,
   host: Host,
   cmd: Command,
+  input: Buffer | undefined,
   script: ProbeScript,
   progress: (line: string) => void,
   evaluateProbe: (probe: Probe) => CheckResult[],
@@ -87,7 +102,7 @@ async function checkHost(
   progress(`+ ${cmd.display}`);
   let r;
   try {
-    r = await runRemote(projectDir, `check:${host.fqdn}`, cmd);
+    r = await runRemote(projectDir, `check:${host.fqdn}`, cmd, input);
   } catch (err) {
     if (!(err instanceof RunError)) throw err;
     return [{ name: `ssh ${host.ssh.user}@${host.ssh.host}`, ok: false, expected: 'reachable', actual: err.message }];

@@ -2,9 +2,13 @@
 // A client in a key rotation that now runs with its new key ends the rotation: the allowlist is rebuilt
 // without the old entry and the relay, when it is part of this deploy, gets it right away.
 import type { Context, GlobalArgs } from '../cli/context.js';
-import { assertRelayTrusts, deployHost, emptyResult, hostCommands, relayAllowlistProbe, type HostCommands, type HostDeploy } from '../remote/deploy.js';
-import { RunError } from '../errors.js';
+import { assertRelayTrusts, deployHost, emptyResult, relayAllowlistProbe, type HostDeploy } from '../remote/deploy.js';
+import { hostCommands, type HostCommands } from '../remote/host-commands.js';
+import { readSecret } from '../cli/secret-prompt.js';
+import { usesSudo } from '../remote/sudo.js';
+import { RunError, UsageError } from '../errors.js';
 import { ALLOWLIST, selectHosts, type HostSelection } from '../files/layout.js';
+import { revokedHosts } from '../plan/hosts.js';
 import { buildPlan } from '../plan/plan.js';
 import { withSession } from '../runner/session.js';
 import { assertBundlesReady } from './bundles.js';
@@ -15,7 +19,20 @@ import { sshOptionsFor } from '../remote/ssh-options.js';
 
 export interface DeployArgs extends GlobalArgs {
   which: HostSelection;
+  /** Only these hosts (fqdn or host name) of the selection. */
+  hosts?: string[];
   sshOption?: string[];
+  askSudoPass?: boolean;
+}
+
+/** The selection narrowed to the named hosts; a name that is not in it is a usage error. */
+function namedHosts(all: Host[], names: readonly string[] | undefined, domain: string): Host[] {
+  if (!names?.length) return all;
+  return names.map((n) => {
+    const h = all.find((x) => x.fqdn === n || x.fqdn === `${n}.${domain}`);
+    if (!h) throw new UsageError(`deploy: ${n} is not one of the selected hosts (${all.map((x) => x.fqdn).join(', ')}); check smtp_client_hostnames in settings.mk`);
+    return h;
+  });
 }
 
 function summary(r: HostDeploy): string {
@@ -30,9 +47,9 @@ function summary(r: HostDeploy): string {
 }
 
 /** Deploys one host, reporting what changed; a failure becomes a "failed" result (and its error line). */
-async function deployReported(ctx: Context, host: Host, cmds: HostCommands): Promise<HostDeploy> {
+async function deployReported(ctx: Context, host: Host, cmds: HostCommands, sudoPassword?: Buffer): Promise<HostDeploy> {
   try {
-    const r = await deployHost(ctx.settings, host, cmds, (line) => ctx.report.detail(`${host.fqdn}: ${line}`));
+    const r = await deployHost(ctx.settings, host, cmds, (line) => ctx.report.detail(`${host.fqdn}: ${line}`), sudoPassword);
     for (const f of r.files) ctx.report.info(`${host.fqdn}: ${f.change} ${f.path}`);
     for (const l of r.applyOutput.slice(0, -1)) ctx.report.info(`${host.fqdn}: ${l}`);
     return r;
@@ -46,8 +63,13 @@ async function deployReported(ctx: Context, host: Host, cmds: HostCommands): Pro
 export async function deploy(ctx: Context, args: DeployArgs): Promise<number> {
   const s = ctx.settings;
   const options = sshOptionsFor(args.sshOption, s, ctx.report);
-  const hosts = selectHosts(s, args.which);
-  const plans = hosts.map((h) => ({ host: h, cmds: hostCommands(s, h, options) }));
+  const selected = namedHosts(selectHosts(s, args.which), args.hosts, s.domain);
+  // A revoked client's bundle never ships again; it is named and skipped.
+  const revoked = revokedHosts(s, readProjectState(s));
+  const hosts = selected.filter((h) => !revoked.has(h.fqdn));
+  const skippedRevoked = selected.filter((h) => revoked.has(h.fqdn));
+  const mode = args.askSudoPass ? 'stdin' as const : 'nopasswd' as const;
+  const plans = hosts.map((h) => ({ host: h, cmds: hostCommands(s, h, options, mode) }));
   const relayIncluded = hosts.some((h) => h.role === 'server');
   // Without the relay in this run, first make sure it already trusts the clients' certificates.
   const guard = relayIncluded ? undefined : relayAllowlistProbe(s, options).cmd;
@@ -70,18 +92,22 @@ export async function deploy(ctx: Context, args: DeployArgs): Promise<number> {
         dryRun: true,
         ready: stale === null,
         relayAllowlistCheck: guard?.display ?? null,
-        hosts: plans.map((p) => ({ fqdn: p.host.fqdn, role: p.host.role, rsync: p.cmds.rsync.display, apply: p.cmds.apply.display, reloadIfOnlyFilesChanged: p.cmds.reload.display })),
+        hosts: plans.map((p) => ({ fqdn: p.host.fqdn, role: p.host.role, prerequisites: p.cmds.prerequisites.display, stage: p.cmds.stage?.display ?? null, rsync: p.cmds.rsync.display, apply: p.cmds.apply.display, reloadIfOnlyFilesChanged: p.cmds.reload.display, sudoers: p.cmds.sudoers })),
+        skippedRevoked: skippedRevoked.map((h) => h.fqdn),
         rotationsToFinish: rotating,
       },
       () => [
         ...(guard ? [`${s.server.fqdn} (the relay): would read its allowlist, to make sure it lists the clients\n  ${guard.display}`] : []),
         ...plans.map((p) => [
           `${p.host.fqdn} (${p.host.role === 'server' ? 'the relay' : 'smtp client'}): would run`,
+          `  ${p.cmds.prerequisites.display}`,
+          ...(p.cmds.stage ? [`  ${p.cmds.stage.display}`] : []),
           `  ${p.cmds.rsync.display}`,
           `  ${p.cmds.apply.display}`,
           `  and, if rsync replaced a file but apply.sh changed nothing:`,
           `  ${p.cmds.reload.display}`,
         ].join('\n')),
+        ...skippedRevoked.map((h) => `${h.fqdn}: skipped (revoked)`),
         ...(then ? [then] : []),
       ].join('\n'),
     );
@@ -90,7 +116,12 @@ export async function deploy(ctx: Context, args: DeployArgs): Promise<number> {
 
   return withSession(ctx, async (session) => {
     await assertBundlesReady(session.state, hosts);
+    const sudoPassword = args.askSudoPass && hosts.some(usesSudo) ? await readSecret('sudo password on the hosts: ') : undefined;
     const results: HostDeploy[] = [];
+    for (const h of skippedRevoked) {
+      ctx.report.info(`${h.fqdn}: skipped: its certificate is revoked (postfix-tls-relay revoke); its bundle is not deployed`);
+      results.push(emptyResult(h, 'skipped', 'revoked'));
+    }
     // Set when the clients must wait: a client must never use a certificate the relay may not trust yet.
     let skip: string | undefined;
     if (guard) {
@@ -107,7 +138,7 @@ export async function deploy(ctx: Context, args: DeployArgs): Promise<number> {
         results.push(emptyResult(host, 'skipped', skip));
         continue;
       }
-      const r = await deployReported(ctx, host, cmds);
+      const r = await deployReported(ctx, host, cmds, sudoPassword);
       results.push(r);
       if (r.state === 'failed' && host.role === 'server') {
         skip = `the relay ${s.server.fqdn} was not deployed, and a client must not use a certificate the relay may not trust yet`;
@@ -123,13 +154,14 @@ export async function deploy(ctx: Context, args: DeployArgs): Promise<number> {
       ctx.report.info(`rotation finished for ${finished.join(', ')}: rebuilding the allowlist without the previous entries`);
       await session.run(buildPlan(s, session.state));
       if (relayIncluded) {
-        relayAgain = await deployReported(ctx, s.server, hostCommands(s, s.server, options));
+        relayAgain = await deployReported(ctx, s.server, hostCommands(s, s.server, options, mode), sudoPassword);
       } else {
         ctx.report.warn(`the relay still lists the previous entries of ${finished.join(', ')}; drop them with: postfix-tls-relay deploy server`);
       }
     }
 
-    const failed = [...results, ...(relayAgain ? [relayAgain] : [])].filter((r) => r.state === 'failed' || r.state === 'skipped');
+    sudoPassword?.fill(0);
+    const failed = [...results, ...(relayAgain ? [relayAgain] : [])].filter((r) => r.state === 'failed' || (r.state === 'skipped' && r.error !== 'revoked'));
     ctx.report.result({ ok: failed.length === 0, hosts: results, rotationsFinished: finished, relayAfterRotation: relayAgain }, () =>
       [
         ...results.map(summary),

@@ -4,10 +4,9 @@ import path from 'node:path';
 import type { Context } from '../cli/context.js';
 import { allHosts, remoteFiles } from '../files/layout.js';
 import { renderEjs } from '../files/render.js';
-import { applyContext, bundleManifest, bundleTargets } from '../plan/bundle.js';
+import { applyContext, bundleManifest } from '../plan/bundle.js';
 import { clientConfig, relayConfig } from '../postfix/config.js';
-import { rsyncFiles, ssh as sshCommand } from '../programs/ssh.js';
-import { shq } from '../programs/shell.js';
+import { hostCommands } from '../remote/host-commands.js';
 import type { Host } from '../settings/index.js';
 import { readProjectState } from '../state/project.js';
 
@@ -23,6 +22,7 @@ export async function instructions(ctx: Context): Promise<Instructions> {
   const rel = (p: string) => path.relative(process.cwd(), path.join(ctx.projectDir, p)) || '.';
   const hosts = allHosts(s).map((h) => {
     const m = bundleManifest(s, h);
+    const cmds = hostCommands(s, h, s.sshOptions, 'nopasswd', rel(m.root));
     return {
       ...(applyContext(s, h) as { files: { path: string; mode: string }[] }),
       role: h.role,
@@ -30,9 +30,12 @@ export async function instructions(ctx: Context): Promise<Instructions> {
       postfixDir: h.postfixDir,
       bundle: rel(m.dir),
       sshTarget: `${h.ssh.user}@${h.ssh.host}`,
-      // The same rsync `deploy` runs: only the bundle's files, parent directories such as /etc untouched.
-      rsync: rsyncFiles({ root: rel(m.root), files: bundleTargets(m), target: h.ssh, options: s.sshOptions }).display,
-      ssh: sshCommand(h.ssh, s.sshOptions, `sh ${shq(remoteFiles(s, h).applyScript)}`).display,
+      // The same commands `deploy` runs: only the bundle's files, parent directories such as /etc untouched;
+      // for a non-root ssh user the stage, then the install through sudo.
+      rsync: [cmds.stage, cmds.rsync].filter((c) => c !== null).map((c) => c.display).join('\n     '),
+      ssh: cmds.apply.display,
+      sshUser: h.ssh.user,
+      sudoers: cmds.sudoers,
       applyScript: remoteFiles(s, h).applyScript,
     };
   });
@@ -44,5 +47,5 @@ export async function instructions(ctx: Context): Promise<Instructions> {
     domain: s.domain,
     serverFqdn: s.server.fqdn,
   });
-  return { text, data: { hosts: hosts.map((h) => ({ fqdn: h.fqdn, role: h.role, bundle: h.bundle, files: h.files, applyScript: h.applyScript })), allowlist } };
+  return { text, data: { hosts: hosts.map((h) => ({ fqdn: h.fqdn, role: h.role, bundle: h.bundle, files: h.files, applyScript: h.applyScript, sudoers: h.sudoers })), allowlist } };
 }

@@ -203,6 +203,7 @@ function readSettings(opts: LoadOptions): Settings {
     tableType: r.check('relay_clientcerts_table_type', (x) => v.checkOneOf(x, ['texthash', 'hash', 'lmdb', 'cdb'])) as TableType,
     passphraseFile: passphrase === undefined ? undefined : path.resolve(projectDir, passphrase),
     sshOptions,
+    clientHostLookup: r.optional('smtp_client_host_lookup', v.checkHostLookup)?.split(/[\s,]+/).filter(Boolean).join(', '),
     warnings,
   };
   checkRemotePaths(settings, (name) => where(r.origin(name)));

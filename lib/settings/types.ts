@@ -2,6 +2,7 @@
 // derive from them need not import the loader).
 export type Role = 'client' | 'server';
 /** The key a host or the CA gets (key_algorithm, rsa_bits). */
+/** The key a host or the CA gets (key_algorithm, rsa_bits). */
 export type KeySpec = { algorithm: 'rsa'; bits: number } | { algorithm: 'ec'; curve: 'P-256' };
 export type TableType = 'texthash' | 'hash' | 'lmdb' | 'cdb';
 
@@ -57,6 +58,8 @@ export interface Settings {
   /** Absolute path of the gpg-encrypted CA passphrase, or undefined when not set. */
   readonly passphraseFile: string | undefined;
   readonly sshOptions: readonly string[];
+  /** smtp_host_lookup for the clients' Postfix ("dns, native"); undefined leaves each host's own. */
+  readonly clientHostLookup: string | undefined;
   /** Non-fatal remarks, one line each. */
   readonly warnings: readonly string[];
 }

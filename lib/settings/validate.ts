@@ -159,3 +159,13 @@ export function checkHostnameOrFqdn(v: string): string | undefined {
 export function checkFqdnOrLabel(v: string): string | undefined {
   return v.includes('.') || v.endsWith('.') ? checkFqdn(v) : checkHostname(v);
 }
+
+/** Postfix's smtp_host_lookup: "dns", "native" or both, comma or space separated (empty: the host's own). */
+export function checkHostLookup(v: string): string | undefined {
+  const words = v.split(/[\s,]+/).filter(Boolean);
+  const bad = words.find((w) => w !== 'dns' && w !== 'native');
+  if (bad !== undefined || new Set(words).size !== words.length) {
+    return `"${printable(v)}" is not a Postfix smtp_host_lookup; use dns, native or "dns, native" (empty leaves each client's own)`;
+  }
+  return undefined;
+}

@@ -6,6 +6,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { HOSTS_LAB_PROGRAMS } from '../support/prereq.js';
 import { REPO_ROOT } from '../support/project.js';
 
 const read = (f: string) => fs.readFileSync(path.join(REPO_ROOT, f), 'utf8');
@@ -94,17 +95,18 @@ describe('packaging: npm pack, npx, Dockerfile', function () {
     expect(r.stderr.match(/^ {2}OK {4}openssl verify /gm)).to.have.length(3);
   });
 
-  it('Dockerfile: runtime packages from the shared script, the packed tool, a non-root user, the project as WORKDIR', function () {
+  it('Dockerfile: runtime packages from the shared script, the packed tool with its locked dependencies, your uid, the project as WORKDIR', function () {
     const all = stages();
     expect(all).to.have.length(2);
-    const runtime = all[1]!;
-    expect(all[0]!.lines).to.include('RUN mkdir /pkg && npm pack --pack-destination /pkg');
-    expect(runtime.lines.join('\n')).to.match(/^RUN \/usr\/local\/sbin\/install-system-packages\.sh runtime /m);
+    const [build, runtime] = [all[0]!, all[1]!];
+    expect(build.lines).to.include('RUN mkdir /pkg && npm pack --pack-destination /pkg');
+    // The packed tool installed with package-lock.json's versions, without devDependencies.
+    expect(build.lines.join('\n')).to.match(/tar -xzf \/pkg\/postfix-tls-relay-\*\.tgz -C \/opt\/postfix-tls-relay .*cp package-lock\.json \/opt\/postfix-tls-relay\/ .*npm ci --omit=dev --ignore-scripts/);
+    expect(runtime.lines.join('\n')).to.match(/^RUN \/usr\/local\/sbin\/install-system-packages\.sh runtime +&& apt-get clean && rm -rf \/var\/lib\/apt\/lists\/\*/m);
     expect(copies(runtime)).to.deep.include({ sources: ['scripts/install-system-packages.sh'], dest: '/usr/local/sbin/install-system-packages.sh' });
-    expect(runtime.lines).to.include('COPY --from=build /pkg/ /tmp/pkg/');
-    expect(runtime.lines.join('\n')).to.match(/^RUN npm install --global .*\/tmp\/pkg\/postfix-tls-relay-\*\.tgz/m);
-    const users = runtime.lines.filter((l) => /^USER /.test(l));
-    expect(users).to.deep.equal(['USER relay']);
+    expect(runtime.lines).to.include('COPY --from=build /opt/postfix-tls-relay/ /usr/local/lib/node_modules/postfix-tls-relay/');
+    expect(runtime.lines.join('\n')).to.not.match(/npm (install|i|ci)\b/); // no second resolution of the dependencies
+    expect(runtime.lines.filter((l) => /^USER /.test(l))).to.deep.equal(['USER ${UID}:${GID}']);
     expect(runtime.lines.join('\n')).to.match(/useradd --uid "\$UID" --gid "\$GID" --create-home .* relay/);
     expect(runtime.lines).to.include('WORKDIR /project');
     expect(runtime.lines).to.include('ENTRYPOINT ["postfix-tls-relay"]');
@@ -121,6 +123,17 @@ describe('packaging: npm pack, npx, Dockerfile', function () {
       expect(fs.existsSync(path.join(REPO_ROOT, a)), a).to.equal(true);
     }
     for (const secret of ['settings.mk', 'certs', 'out', 'demo', 'ca-passphrase.gpg', '.gnupg']) expect(allowed).to.not.include(secret);
+  });
+
+  it('scripts/install-system-packages.sh names every package the multi-host lab runs (or it is Essential, required, or a dependency of one it names)', () => {
+    const text = read('scripts/install-system-packages.sh');
+    const named = new Set([...text.matchAll(/^(?:RUNTIME|TEST)_PKGS="([^"]+)"/gm)].flatMap((m) => m[1]!.split(/\s+/)).filter((w) => w && !w.startsWith('$')));
+    expect([...named]).to.include.members(['dnsmasq', 'nftables', 'sudo', 'sslscan', 'iproute2', 'libnet-ssleay-perl', 'libio-socket-ssl-perl']);
+    const field = (pkg: string, f: string) => spawnSync('dpkg-query', ['-W', `-f=\${${f}}`, pkg], { encoding: 'utf8' }).stdout.trim();
+    const dependsOfNamed = new Set([...named].flatMap((p) => field(p, 'Depends').split(/[,|]/).map((d) => d.trim().split(/[\s:(]/)[0]!)));
+    const unnamed = [...new Set(HOSTS_LAB_PROGRAMS.map(([, pkg]) => pkg))]
+      .filter((pkg) => !named.has(pkg) && field(pkg, 'Essential') !== 'yes' && field(pkg, 'Priority') !== 'required' && !dependsOfNamed.has(pkg));
+    expect(unnamed).to.deep.equal([]);
   });
 
   it('scripts/install-system-packages.sh: valid sh; its runtime list covers every program the tool runs, all installed here', function () {

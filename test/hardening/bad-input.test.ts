@@ -96,6 +96,19 @@ const CASES: Case[] = [
     error: /^certs_passphrase_file: gpg cannot decrypt \/.*ca-passphrase\.gpg: gpg: decryption failed: No secret key; check that it is GnuPG data encrypted to a secret key you have/,
   },
   {
+    // As in a container without the host's agent socket: the key needs its passphrase, nothing can ask.
+    name: 'passphrase encrypted to a protected key, no terminal for pinentry', code: 1,
+    prepare: (p) => {
+      const locked = createTestGpg('key passphrase 0815');
+      writeFileSync(path.join(locked.home, 'gpg-agent.conf'), `pinentry-program ${execFileSync('sh', ['-c', 'command -v pinentry-curses || command -v pinentry'], { encoding: 'utf8' }).trim()}\n`);
+      locked.encrypt('correct horse battery staple 4711\n', p.passphraseFile);
+      const env: NodeJS.ProcessEnv = { ...p.env, GNUPGHOME: locked.home };
+      for (const v of ['GPG_TTY', 'DISPLAY', 'WAYLAND_DISPLAY', 'GPG_AGENT_INFO']) delete env[v];
+      return { env, cleanup: () => locked.dispose() };
+    },
+    error: /^certs_passphrase_file: gpg cannot decrypt \/.*ca-passphrase\.gpg: gpg: public key decryption failed: Inappropriate ioctl for device; gpg-agent found no way to ask for your key's passphrase \(no usable pinentry or terminal\); run export GPG_TTY=\$\(tty\) first, or in a container mount the host's gpg-agent socket/,
+  },
+  {
     name: 'passphrase shorter than openssl accepts', code: 2,
     prepare: (p) => p.gpg.encrypt('abc\n', p.passphraseFile),
     error: /^certs_passphrase_file: \/.*ca-passphrase\.gpg decrypts to a passphrase shorter than 4 characters; openssl needs at least 4$/,

@@ -1,6 +1,7 @@
-// Adopting a tree made by the REAL seed Makefile (GNU make, openssl, gpg): build keeps the CA and every
-// key, records the Makefile's certificates in a new CA database, re-issues v3 certificates with the same
-// keys and writes a sha256 allowlist; renew --ca then fixes the Makefile's bare CA certificate.
+// Adopting a tree made by a Makefile in the seed's format (test/fixtures/seed, with GNU make and the
+// real openssl and gpg): build keeps the CA and every key, records the Makefile's certificates in a new
+// CA database, re-issues v3 certificates with the same keys and writes a sha256 allowlist; renew --ca
+// then fixes the Makefile's bare CA certificate.
 import { expect } from 'chai';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';

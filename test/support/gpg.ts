@@ -1,4 +1,4 @@
-// A throwaway GnuPG home with a passphrase-less key, and a CA passphrase encrypted to it.
+// A throwaway GnuPG home with a key (passphrase-less unless asked), and a CA passphrase encrypted to it.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -13,10 +13,11 @@ export interface TestGpg {
   dispose(): void;
 }
 
-export function createTestGpg(): TestGpg {
+/** keyPassphrase: protect the key with it (gpg-agent then has to ask for it on decryption). */
+export function createTestGpg(keyPassphrase = ''): TestGpg {
   const home = mkdtempSync(path.join(os.tmpdir(), 'ptr-gpg-'));
   const env = { ...process.env, GNUPGHOME: home };
-  execFileSync('gpg', ['--batch', '--pinentry-mode', 'loopback', '--passphrase', '', '--quick-generate-key', `test <${TEST_RECIPIENT}>`, 'future-default', 'default', 'never'], { env, stdio: 'pipe' });
+  execFileSync('gpg', ['--batch', '--pinentry-mode', 'loopback', '--passphrase', keyPassphrase, '--quick-generate-key', `test <${TEST_RECIPIENT}>`, 'future-default', 'default', 'never'], { env, stdio: 'pipe' });
   return {
     home,
     encrypt(secret, file) {

@@ -8,7 +8,8 @@ import { createTestGpg, type TestGpg } from './gpg.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const CLI = path.join(REPO_ROOT, 'bin', 'postfix-tls-relay.js');
-export const SEED_DIR = path.join(REPO_ROOT, '..', 'shared', 'reference', 'seed');
+/** The project's own stand-ins for the seed's Makefile and settings.mk.example (same format and variables). */
+export const SEED_DIR = path.join(REPO_ROOT, 'test', 'fixtures', 'seed');
 export const PASSPHRASE = 'correct horse battery staple 4711';
 
 export interface CliResult {

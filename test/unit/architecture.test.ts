@@ -18,7 +18,7 @@ const LAYERS: string[][] = [
   ['plan'],
   ['runner'],
   ['remote'],
-  ['cli/context.ts', 'cli/report.ts', 'cli/options.ts', 'cli/prompt.ts'],
+  ['cli/context.ts', 'cli/report.ts', 'cli/options.ts', 'cli/prompt.ts', 'cli/secret-prompt.ts'],
   ['services'],
   ['commands'],
   ['cli/main.ts'],

@@ -1,7 +1,6 @@
 import { expect } from 'chai';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   loadMakeVariables,
   MakeSyntaxError,
@@ -9,6 +8,7 @@ import {
   parseMakeText,
   type MakeVariablesOptions,
 } from '../../lib/settings/makefile.js';
+import { SEED_DIR } from '../support/project.js';
 
 const ENV = { HOME: '/home/alice', EDITOR: 'vi' };
 
@@ -32,16 +32,6 @@ function syntaxError(fn: () => unknown): MakeSyntaxError {
     return err;
   }
   throw new Error('expected a MakeSyntaxError');
-}
-
-function repoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, 'package.json'))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('package.json not found above the test file');
-    dir = up;
-  }
-  return dir;
 }
 
 describe('settings makefile parser', () => {
@@ -208,8 +198,8 @@ describe('settings makefile parser', () => {
     });
   });
 
-  it('parses the seed settings.mk.example unchanged', () => {
-    const file = path.join(repoRoot(), '..', 'shared', 'reference', 'seed', 'settings.mk.example');
+  it('parses a settings.mk.example in the seed\'s format unchanged', () => {
+    const file = path.join(SEED_DIR, 'settings.mk.example');
     const vars = loadMakeVariables(readFileSync(file, 'utf8'), 'settings.mk', {
       env: { HOME: '/home/alice' },
       defaults: { app_name: 'postfix-tls-based-relaying' },

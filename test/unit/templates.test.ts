@@ -30,6 +30,8 @@ describe('Postfix configuration', function () {
       smtp_tls_CAfile: '/etc/postfix-tls-based-relaying/ca/example.org-ca.crt.pem',
       smtp_tls_CApath: '',
       smtp_tls_loglevel: '1',
+      smtp_tls_mandatory_protocols: '!SSLv2,!SSLv3,!TLSv1,!TLSv1.1',
+      smtp_tls_mandatory_ciphers: 'high',
     });
     const legacy = Object.fromEntries(c.tlsFiles.legacy.map((p) => [p.name, p.value]));
     expect(legacy.smtp_tls_cert_file).to.match(/\.crt\.pem$/);
