@@ -5,7 +5,7 @@ import type { InitArgs } from '../commands/init.js';
 import type { GlobalArgs } from './context.js';
 import { REVOKE_REASONS } from '../programs/openssl.js';
 import { exitCodeOf, RunError, UsageError } from '../errors.js';
-import { GLOBAL_OPTIONS, plainBuildArgs } from './options.js';
+import { GLOBAL_OPTIONS, plainBuildArgs, wholeNumber } from './options.js';
 
 /** Shown under every command's --help. */
 export const EPILOG = [
@@ -78,14 +78,14 @@ async function withYargs(argv: string[]): Promise<number> {
     async (a) => set((await import('../commands/instructions.js')).instructions(a as unknown as GlobalArgs)))
     .command('status', 'Show every certificate: serial, expiry, fingerprint, listed on the relay, revoked; the CRL; rotations', (y) =>
       y.epilog(EPILOG).option('check', { type: 'boolean', default: false, describe: 'Exit 1 when something expires within --warn-days, is missing, or is revoked but listed' })
-        .option('warn-days', { type: 'number', default: 30, describe: 'Days before expiry that count as a problem' })
-        .option('crl-warn-days', { type: 'number', default: 7, describe: 'Days before the CRL\'s next update that count as a problem' })
+        .option('warn-days', { type: 'string', default: '30', coerce: wholeNumber('warn-days', 'days'), describe: 'Days before expiry that count as a problem' })
+        .option('crl-warn-days', { type: 'string', default: '7', coerce: wholeNumber('crl-warn-days', 'days'), describe: 'Days before the CRL\'s next update that count as a problem' })
         .example('$0 status --json', 'the same as data')
         .example('$0 status --check --warn-days 21 -q', 'from cron or a monitoring system: silent and exit 0 when all is well'),
     async (a) => set((await import('../commands/status.js')).status(a as unknown as import('../commands/status.js').StatusArgs)))
     .command('renew [hosts..]', 'Renew certificates expiring soon (same key: the relay needs no change); --rekey with an overlap window; --ca', (y) =>
       y.epilog(EPILOG).positional('hosts', { type: 'string', array: true, default: [], describe: 'Hosts to renew (fqdn or host name); default: those expiring within --within days' })
-        .option('within', { type: 'number', default: 30, describe: 'Renew what expires within this many days (without host names)' })
+        .option('within', { type: 'string', default: '30', coerce: wholeNumber('within', 'days'), describe: 'Renew what expires within this many days (without host names)' })
         .option('all', { type: 'boolean', default: false, describe: 'Renew every certificate that is not revoked' })
         .option('rekey', { type: 'boolean', default: false, describe: 'New keys; the relay lists old and new until renew --finish' })
         .option('finish', { type: 'boolean', default: false, describe: 'End the rotation of the named clients: drop their old allowlist entry' })
@@ -157,6 +157,8 @@ async function withYargs(argv: string[]): Promise<number> {
     .version(false)
     .wrap(Math.min(120, process.stdout.columns || 100))
     .fail((msg, err) => {
+      // yargs wraps what an option's coerce throws (a UsageError) in its own YError: still bad usage.
+      if (err?.name === 'YError') throw new UsageError(err.message);
       throw err ?? new UsageError(`${msg}; see postfix-tls-relay --help`);
     });
   await parser.parseAsync();
