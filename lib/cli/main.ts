@@ -5,7 +5,7 @@ import type { InitArgs } from '../commands/init.js';
 import type { GlobalArgs } from './context.js';
 import { REVOKE_REASONS } from '../programs/openssl.js';
 import { exitCodeOf, RunError, UsageError } from '../errors.js';
-import { GLOBAL_OPTIONS, plainBuildArgs } from './options.js';
+import { GLOBAL_OPTIONS, plainBuildArgs, wholeNumber } from './options.js';
 import { PLUGIN_CODES, unknownResult } from '../monitoring/nagios.js';
 
 /** Shown under every command's --help. */
@@ -85,9 +85,9 @@ async function withYargs(argv: string[]): Promise<number> {
     async (a) => set((await import('../commands/instructions.js')).instructions(a as unknown as GlobalArgs)))
     .command('status', 'Show every certificate: serial, expiry, fingerprint, listed on the relay, revoked; the CRL; rotations', (y) =>
       y.epilog(EPILOG).option('check', { type: 'boolean', default: false, describe: 'Exit 1 when something expires within --warn-days, is missing, or is revoked but listed' })
-        .option('warn-days', { type: 'number', default: 30, describe: 'Days before expiry that count as a problem' })
-        .option('crl-warn-days', { type: 'number', default: 7, describe: 'Days before the CRL\'s next update that count as a problem' })
-        .option('crit-days', { type: 'number', default: 14, describe: 'With --nagios: days before expiry that are CRITICAL (--warn-days: WARNING)' })
+        .option('warn-days', { type: 'string', default: '30', coerce: wholeNumber('warn-days', 'days'), describe: 'Days before expiry that count as a problem' })
+        .option('crl-warn-days', { type: 'string', default: '7', coerce: wholeNumber('crl-warn-days', 'days'), describe: 'Days before the CRL\'s next update that count as a problem' })
+        .option('crit-days', { type: 'string', default: '14', coerce: wholeNumber('crit-days', 'days'), describe: 'With --nagios: days before expiry that are CRITICAL (--warn-days: WARNING)' })
         .option('format', { choices: ['text', 'prometheus'] as const, default: 'text' as const, describe: 'prometheus: metrics for the node_exporter textfile collector' })
         .option('output', { alias: 'o', type: 'string', describe: 'With --format prometheus: write this file atomically (temp file in its directory, then rename)' })
         .option('nagios', { type: 'boolean', default: false, describe: 'Nagios/Icinga plugin: one status line with perfdata, exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN' })
@@ -102,7 +102,7 @@ async function withYargs(argv: string[]): Promise<number> {
     })
     .command('renew [hosts..]', 'Renew certificates expiring soon (same key: the relay needs no change); --rekey with an overlap window; --ca', (y) =>
       y.epilog(EPILOG).positional('hosts', { type: 'string', array: true, default: [], describe: 'Hosts to renew (fqdn or host name); default: those expiring within --within days' })
-        .option('within', { type: 'number', default: 30, describe: 'Renew what expires within this many days (without host names)' })
+        .option('within', { type: 'string', default: '30', coerce: wholeNumber('within', 'days'), describe: 'Renew what expires within this many days (without host names)' })
         .option('all', { type: 'boolean', default: false, describe: 'Renew every certificate that is not revoked' })
         .option('rekey', { type: 'boolean', default: false, describe: 'New keys; the relay lists old and new until renew --finish' })
         .option('finish', { type: 'boolean', default: false, describe: 'End the rotation of the named clients: drop their old allowlist entry' })
@@ -138,8 +138,8 @@ async function withYargs(argv: string[]): Promise<number> {
       sudoPass(sshOption(y.epilog(EPILOG).positional('which', { choices: ['client', 'server', 'all'] as const, default: 'all' as const, describe: 'Which hosts' }))
         .option('live', { type: 'boolean', default: false, describe: 'Also probe the relay with STARTTLS from each client host, using its certificate; compare the certificates on the wire' })
         .option('nagios', { type: 'boolean', default: false, describe: 'Nagios/Icinga plugin: one status line with perfdata, exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN' })
-        .option('warn-days', { type: 'number', default: 30, describe: 'With --nagios: deployed certificates expiring within this many days are WARNING' })
-        .option('crit-days', { type: 'number', default: 14, describe: 'With --nagios: … within this many days are CRITICAL' })
+        .option('warn-days', { type: 'string', default: '30', coerce: wholeNumber('warn-days', 'days'), describe: 'With --nagios: deployed certificates expiring within this many days are WARNING' })
+        .option('crit-days', { type: 'string', default: '14', coerce: wholeNumber('crit-days', 'days'), describe: 'With --nagios: … within this many days are CRITICAL' })
         .example('$0 check --live --nagios', 'an Icinga/Nagios service check of the hosts'))
         .example('$0 check --live', 'every setting and file, and a live TLS handshake client → relay; exit 1 on any FAIL')
         .example('$0 check server --json', 'the relay\'s checks as data'),
@@ -181,6 +181,8 @@ async function withYargs(argv: string[]): Promise<number> {
     .version(false)
     .wrap(Math.min(120, process.stdout.columns || 100))
     .fail((msg, err) => {
+      // yargs wraps what an option's coerce throws (a UsageError) in its own YError: still bad usage.
+      if (err?.name === 'YError') throw new UsageError(err.message);
       throw err ?? new UsageError(`${msg}; see postfix-tls-relay --help`);
     });
   await parser.parseAsync();

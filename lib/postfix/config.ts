@@ -1,5 +1,6 @@
 // The Postfix settings each host needs, as data. Templates print them; `check` compares against them.
 import { remoteFiles } from '../files/layout.js';
+import { TABLE_SUFFIX } from '../settings/remote-layout.js';
 import type { Host, Settings } from '../settings/index.js';
 
 export interface Param {
@@ -62,7 +63,6 @@ export function clientConfig(s: Settings, host: Host): ClientConfig {
   };
 }
 
-const DB_SUFFIX: Record<string, string> = { texthash: '', hash: '.db', lmdb: '.lmdb', cdb: '.cdb' };
 
 export function relayConfig(s: Settings): RelayConfig {
   const f = remoteFiles(s, s.server);
@@ -97,6 +97,6 @@ export function relayConfig(s: Settings): RelayConfig {
       modern: [p('smtpd_tls_chain_files', `${f.key},${f.cert}`), p('smtpd_tls_cert_file', ''), p('smtpd_tls_key_file', '')],
       legacy: [p('smtpd_tls_cert_file', f.cert), p('smtpd_tls_key_file', f.key)],
     },
-    table: { type: s.tableType, path, needsPostmap: s.tableType !== 'texthash', dbSuffix: DB_SUFFIX[s.tableType] ?? '' },
+    table: { type: s.tableType, path, needsPostmap: s.tableType !== 'texthash', dbSuffix: TABLE_SUFFIX[s.tableType] },
   };
 }

@@ -4,71 +4,13 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { KNOWN, MAKEFILE_DEFAULTS, SEED_UNUSED, SETTINGS } from './catalog.js';
-import { MakeSyntaxError, MakeVariables, parseMakeText, type Origin } from './makefile.js';
+import { MakeSyntaxError, MakeVariables, parseMakeText } from './makefile.js';
 import * as v from './validate.js';
+import { Reader, where } from './reader.js';
+import { checkRemotePaths } from './remote-paths.js';
 
-export type Role = 'client' | 'server';
-/** The key a host or the CA gets (key_algorithm, rsa_bits). */
-export type KeySpec = { algorithm: 'rsa'; bits: number } | { algorithm: 'ec'; curve: 'P-256' };
-export type TableType = 'texthash' | 'hash' | 'lmdb' | 'cdb';
-
-export interface SshTarget {
-  readonly user: string;
-  readonly host: string;
-  readonly port: number;
-}
-
-export interface Host {
-  readonly role: Role;
-  readonly fqdn: string;
-  readonly ssh: SshTarget;
-  readonly postfixDir: string;
-  readonly tlsLoglevel: number;
-}
-
-export interface Server extends Host {
-  readonly role: 'server';
-  readonly port: number;
-  readonly relayClientcertsPath: string;
-}
-
-export interface Subject {
-  readonly C?: string;
-  readonly ST?: string;
-  readonly L?: string;
-  readonly O?: string;
-  readonly OU?: string;
-}
-
-export interface Settings {
-  /** Absolute project directory; every generated path is relative to it. */
-  readonly projectDir: string;
-  /** The settings file read, absolute, or undefined when there was none. */
-  readonly file: string | undefined;
-  readonly domain: string;
-  readonly days: number;
-  readonly caDays: number;
-  readonly crlDays: number;
-  readonly caKey: KeySpec;
-  readonly leafKey: KeySpec;
-  readonly caKeyCipher: string;
-  readonly signingDigest: string;
-  readonly fingerprintDigest: string;
-  readonly fingerprintKind: 'pubkey' | 'cert';
-  readonly subject: Subject;
-  readonly caCommonName: string;
-  readonly server: Server;
-  readonly clients: readonly Host[];
-  readonly certsRemoteDir: string;
-  readonly tableType: TableType;
-  /** Absolute path of the gpg-encrypted CA passphrase, or undefined when not set. */
-  readonly passphraseFile: string | undefined;
-  readonly sshOptions: readonly string[];
-  /** smtp_host_lookup for the clients' Postfix ("dns, native"); undefined leaves each host's own. */
-  readonly clientHostLookup: string | undefined;
-  /** Non-fatal remarks, one line each. */
-  readonly warnings: readonly string[];
-}
+export type { Role, KeySpec, TableType, SshTarget, Host, Server, Subject, Settings } from './types.js';
+import type { Host, KeySpec, Server, Settings, Subject, TableType } from './types.js';
 
 export interface LoadOptions {
   projectDir: string;
@@ -82,6 +24,16 @@ export interface LoadOptions {
 }
 
 export function loadSettings(opts: LoadOptions): Settings {
+  try {
+    return readSettings(opts);
+  } catch (err) {
+    // A bad reference can surface late: in --set, or when a recursive variable is expanded (self-reference).
+    if (err instanceof MakeSyntaxError) throw new UsageError(err.file === '--set' ? `--set: ${err.reason}` : err.message);
+    throw err;
+  }
+}
+
+function readSettings(opts: LoadOptions): Settings {
   const projectDir = path.resolve(opts.projectDir);
   const env = opts.env ?? process.env;
   const vars = new MakeVariables({ env, defaults: MAKEFILE_DEFAULTS });
@@ -106,12 +58,7 @@ export function loadSettings(opts: LoadOptions): Settings {
       throw new UsageError(`${shown}: cannot read the settings file (${code}); check its permissions`);
     }
   }
-  try {
-    vars.assignAll(parseMakeText(text, shown));
-  } catch (err) {
-    if (err instanceof MakeSyntaxError) throw new UsageError(err.message);
-    throw err;
-  }
+  vars.assignAll(parseMakeText(text, shown));
 
   for (const pair of opts.overrides ?? []) {
     const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(pair);
@@ -121,7 +68,12 @@ export function loadSettings(opts: LoadOptions): Settings {
       const hint = v.closest(key, KNOWN);
       throw new UsageError(`--set ${key}: unknown setting${hint ? `; did you mean ${hint}?` : ''} (see the settings reference in README.md)`);
     }
-    vars.override(key, value);
+    try {
+      vars.override(key, value);
+    } catch (err) {
+      if (err instanceof MakeSyntaxError) throw new UsageError(`--set ${key}: ${err.reason}`);
+      throw err;
+    }
   }
 
   const unusedSeed: string[] = [];
@@ -144,7 +96,7 @@ export function loadSettings(opts: LoadOptions): Settings {
     }
   }
 
-  const r = new Reader(vars, shown);
+  const r = new Reader(vars, shown, env);
   const get = (name: string) => r.get(name);
 
   const domain = r.check('domain', v.checkFqdnOrLabel, true);
@@ -163,7 +115,7 @@ export function loadSettings(opts: LoadOptions): Settings {
 
   const serverHostname = r.check('smtpd_server_hostname', v.checkHostnameOrFqdn, true);
   void serverHostname;
-  const serverFqdn = r.check('smtpd_server_fqdn', v.checkFqdn, true).toLowerCase();
+  const serverFqdn = r.check('smtpd_server_fqdn', (x) => v.checkFqdn(x) ?? v.checkCommonName(x), true).toLowerCase();
   const serverPostfixDir = r.check('smtpd_server_postfix_dir', v.checkRemotePath);
   const server: Server = {
     role: 'server',
@@ -186,11 +138,11 @@ export function loadSettings(opts: LoadOptions): Settings {
   const clientFqdns: string[] = [];
   if (get('smtp_client_hostname') !== '' || get('smtp_client_fqdn') !== `.${domain}`) {
     r.check('smtp_client_hostname', v.checkHostnameOrFqdn, true);
-    clientFqdns.push(r.check('smtp_client_fqdn', v.checkFqdn, true).toLowerCase());
+    clientFqdns.push(r.check('smtp_client_fqdn', (x) => v.checkFqdn(x) ?? v.checkCommonName(x), true).toLowerCase());
   }
   for (const word of get('smtp_client_hostnames').split(/\s+/).filter(Boolean)) {
     const fq = word.includes('.') ? word : `${word}.${domain}`;
-    const e = word.includes('.') ? v.checkFqdn(word) : v.checkHostname(word);
+    const e = (word.includes('.') ? v.checkFqdn(word) : v.checkHostname(word)) ?? v.checkCommonName(fq);
     if (e) throw new UsageError(`${where(r.origin('smtp_client_hostnames'))}: smtp_client_hostnames: ${e}`);
     clientFqdns.push(fq.toLowerCase());
   }
@@ -230,7 +182,7 @@ export function loadSettings(opts: LoadOptions): Settings {
     if (e) throw new UsageError(`${where(r.origin('ssh_options'))}: ssh_options: ${e}`);
   }
 
-  return {
+  const settings: Settings = {
     projectDir,
     file,
     domain,
@@ -254,45 +206,6 @@ export function loadSettings(opts: LoadOptions): Settings {
     clientHostLookup: r.optional('smtp_client_host_lookup', v.checkHostLookup)?.split(/[\s,]+/).filter(Boolean).join(', '),
     warnings,
   };
-}
-
-function where(o: Origin | undefined): string {
-  if (!o) return 'settings';
-  if (o.file === '--set') return '--set';
-  if (o.file === '<default>') return 'default';
-  return `${o.file}:${o.line}`;
-}
-
-/** Reads settings by name and turns every failed check into one line naming file, line and setting. */
-class Reader {
-  constructor(private readonly vars: MakeVariables, private readonly shown: string) {}
-
-  origin(name: string): Origin | undefined {
-    return this.vars.origin(name);
-  }
-
-  get(name: string): string {
-    const res = this.vars.resolve(name);
-    if (!res) return '';
-    if (res.undefinedRefs.length) {
-      const refs = res.undefinedRefs.map((x) => `$(${x})`).join(', ');
-      throw new UsageError(`${where(res.origin)}: ${name} refers to undefined ${refs}; define it in ${this.shown} or the environment`);
-    }
-    return res.value;
-  }
-
-  check(name: string, fn: (x: string) => string | undefined, required = false): string {
-    const value = this.get(name);
-    if (value === '' && required) {
-      throw new UsageError(`${where(this.origin(name)) === 'settings' ? this.shown : where(this.origin(name))}: ${name} is not set; add "${name} := …" to ${this.shown}`);
-    }
-    const e = fn(value);
-    if (e) throw new UsageError(`${where(this.origin(name))}: ${name} ${e.startsWith('is ') ? e : `= ${e}`}`);
-    return value;
-  }
-
-  optional(name: string, fn: (x: string) => string | undefined): string | undefined {
-    const value = this.get(name);
-    return value === '' ? undefined : this.check(name, fn);
-  }
+  checkRemotePaths(settings, (name) => where(r.origin(name)));
+  return settings;
 }

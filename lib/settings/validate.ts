@@ -23,6 +23,13 @@ export function checkFqdn(v: string): string | undefined {
   return undefined;
 }
 
+/** A host's fqdn is its certificates' common name, which openssl limits to 64 bytes (ub-common-name). */
+export function checkCommonName(v: string): string | undefined {
+  const n = Buffer.byteLength(v);
+  if (n > 64) return `"${printable(v)}" is ${n} characters long; it is the certificate's common name, which holds at most 64: use a shorter name for this host`;
+  return undefined;
+}
+
 export function checkSshHost(v: string): string | undefined {
   if (/^\d{1,3}(\.\d{1,3}){3}$/.test(v) && v.split('.').every((o) => Number(o) <= 255)) return undefined;
   if (/^[0-9A-Fa-f:]+$/.test(v) && v.includes(':')) return undefined;
