@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createHostsLab, type HostsLab } from '../test/support/hosts/lab.js';
-import { hostsLabPrerequisites } from '../test/support/hosts/prereq.js';
+import { hostsLabPrerequisites } from '../test/support/prereq.js';
 import { median } from './harness.js';
 
 const HELP = `Usage: npm run bench:deploy -- [--runs N] [--json]

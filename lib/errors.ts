@@ -31,6 +31,7 @@ const FS_HINTS: Record<string, string> = {
   EPERM: 'operation not permitted; run as the owner of the project directory or fix its permissions',
   ENOTDIR: 'a part of the path is a file, not a directory; move that file away',
   EISDIR: 'a directory is in the way; move it away',
+  ELOOP: 'a symbolic link is in the way, and postfix-tls-relay never writes through one; remove the link',
 };
 
 /** A failed fs call on `file` as a one-line RunError naming the file and the fix. */

@@ -5,12 +5,14 @@ import type { InitArgs } from '../commands/init.js';
 import type { GlobalArgs } from './context.js';
 import { REVOKE_REASONS } from '../programs/openssl.js';
 import { exitCodeOf, RunError, UsageError } from '../errors.js';
-import { GLOBAL_OPTIONS, plainBuildArgs } from './options.js';
+import { GLOBAL_OPTIONS, plainBuildArgs, wholeNumber } from './options.js';
+import { PLUGIN_CODES, unknownResult } from '../monitoring/nagios.js';
 
 /** Shown under every command's --help. */
 export const EPILOG = [
   'Exit codes: 0 success, 1 runtime failure (a command failed, a file is missing or wrong),',
   '2 bad usage or invalid settings (the message names the option, setting or file).',
+  'With --nagios (status, check): 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN, as the plugin API says.',
   'NO_COLOR turns colours off. GNUPGHOME: the GnuPG home that decrypts the CA passphrase.',
 ].join('\n');
 
@@ -44,8 +46,13 @@ export async function main(argv: string[]): Promise<number> {
     }
     return await withYargs(argv);
   } catch (err) {
-    const c = exitCodeOf(err);
     const msg = err instanceof Error ? err.message : String(err);
+    // Plugin mode (status/check --nagios): any failure, a usage error too, is UNKNOWN on stdout.
+    if (argv.includes('--nagios')) {
+      process.stdout.write(`${unknownResult(msg).line}\n`);
+      return PLUGIN_CODES.UNKNOWN;
+    }
+    const c = exitCodeOf(err);
     process.stderr.write(`postfix-tls-relay: ${msg}\n`);
     // One line by default; the failed command and its whole output with -v.
     const detail = err instanceof RunError ? err.detail : undefined;
@@ -78,18 +85,31 @@ async function withYargs(argv: string[]): Promise<number> {
     async (a) => set((await import('../commands/instructions.js')).instructions(a as unknown as GlobalArgs)))
     .command('status', 'Show every certificate: serial, expiry, fingerprint, listed on the relay, revoked; the CRL; rotations', (y) =>
       y.epilog(EPILOG).option('check', { type: 'boolean', default: false, describe: 'Exit 1 when something expires within --warn-days, is missing, or is revoked but listed' })
-        .option('warn-days', { type: 'number', default: 30, describe: 'Days before expiry that count as a problem' })
-        .option('crl-warn-days', { type: 'number', default: 7, describe: 'Days before the CRL\'s next update that count as a problem' })
+        .option('warn-days', { type: 'string', default: '30', coerce: wholeNumber('warn-days', 'days'), describe: 'Days before expiry that count as a problem' })
+        .option('crl-warn-days', { type: 'string', default: '7', coerce: wholeNumber('crl-warn-days', 'days'), describe: 'Days before the CRL\'s next update that count as a problem' })
+        .option('crit-days', { type: 'string', default: '14', coerce: wholeNumber('crit-days', 'days'), describe: 'With --nagios: days before expiry that are CRITICAL (--warn-days: WARNING)' })
+        .option('format', { choices: ['text', 'prometheus'] as const, default: 'text' as const, describe: 'prometheus: metrics for the node_exporter textfile collector' })
+        .option('output', { alias: 'o', type: 'string', describe: 'With --format prometheus: write this file atomically (temp file in its directory, then rename)' })
+        .option('nagios', { type: 'boolean', default: false, describe: 'Nagios/Icinga plugin: one status line with perfdata, exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN' })
         .example('$0 status --json', 'the same as data')
-        .example('$0 status --check --warn-days 21 -q', 'from cron or a monitoring system: silent and exit 0 when all is well'),
-    async (a) => set((await import('../commands/status.js')).status(a as unknown as import('../commands/status.js').StatusArgs)))
+        .example('$0 status --check --warn-days 21 -q', 'from cron or a monitoring system: silent and exit 0 when all is well')
+        .example('$0 status --format prometheus -o /var/lib/prometheus/node-exporter/postfix-tls-relay.prom', 'metrics for the textfile collector')
+        .example('$0 status --nagios --warn-days 30 --crit-days 14', 'a Nagios/Icinga check'),
+    async (a) => {
+      const m = await import('../commands/status-monitoring.js');
+      const args = a as unknown as import('../commands/status-monitoring.js').MonitoringArgs;
+      return set(m.wantsMonitoring(args) ? m.statusMonitoring(args) : (await import('../commands/status.js')).status(args));
+    })
     .command('renew [hosts..]', 'Renew certificates expiring soon (same key: the relay needs no change); --rekey with an overlap window; --ca', (y) =>
       y.epilog(EPILOG).positional('hosts', { type: 'string', array: true, default: [], describe: 'Hosts to renew (fqdn or host name); default: those expiring within --within days' })
-        .option('within', { type: 'number', default: 30, describe: 'Renew what expires within this many days (without host names)' })
+        .option('within', { type: 'string', default: '30', coerce: wholeNumber('within', 'days'), describe: 'Renew what expires within this many days (without host names)' })
         .option('all', { type: 'boolean', default: false, describe: 'Renew every certificate that is not revoked' })
         .option('rekey', { type: 'boolean', default: false, describe: 'New keys; the relay lists old and new until renew --finish' })
         .option('finish', { type: 'boolean', default: false, describe: 'End the rotation of the named clients: drop their old allowlist entry' })
         .option('ca', { type: 'boolean', default: false, describe: 'Re-sign the CA certificate with its key (issued certificates stay valid)' })
+        .option('deploy', { type: 'boolean', default: false, describe: 'Then deploy the hosts whose files changed, under the same lock; quiet unless something fails (for timers and cron)' })
+        .option('ssh-option', { type: 'string', array: true, describe: 'With --deploy: pass -o KEY=VALUE to every ssh and rsync call (repeatable)' })
+        .example('$0 renew --deploy --within 30', 'unattended, from a systemd timer or cron: renew what expires within 30 days and ship it')
         .example('$0 renew', 'renew what expires within 30 days')
         .example('$0 renew mailhost --rekey', 'new key for mailhost; the relay accepts old and new')
         .example('$0 renew --finish mailhost', 'mailhost runs with its new key: drop the old one from the relay')
@@ -116,7 +136,11 @@ async function withYargs(argv: string[]): Promise<number> {
     async (a) => set((await import('../commands/deploy.js')).deploy(a as unknown as import('../commands/deploy.js').DeployArgs)))
     .command('check [which]', 'Compare each host\'s Postfix settings and deployed files with this project over ssh; OK/FAIL per item', (y) =>
       sudoPass(sshOption(y.epilog(EPILOG).positional('which', { choices: ['client', 'server', 'all'] as const, default: 'all' as const, describe: 'Which hosts' }))
-        .option('live', { type: 'boolean', default: false, describe: 'Also probe the relay with STARTTLS from each client host, using its certificate' }))
+        .option('live', { type: 'boolean', default: false, describe: 'Also probe the relay with STARTTLS from each client host, using its certificate; compare the certificates on the wire' })
+        .option('nagios', { type: 'boolean', default: false, describe: 'Nagios/Icinga plugin: one status line with perfdata, exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN' })
+        .option('warn-days', { type: 'string', default: '30', coerce: wholeNumber('warn-days', 'days'), describe: 'With --nagios: deployed certificates expiring within this many days are WARNING' })
+        .option('crit-days', { type: 'string', default: '14', coerce: wholeNumber('crit-days', 'days'), describe: 'With --nagios: … within this many days are CRITICAL' })
+        .example('$0 check --live --nagios', 'an Icinga/Nagios service check of the hosts'))
         .example('$0 check --live', 'every setting and file, and a live TLS handshake client → relay; exit 1 on any FAIL')
         .example('$0 check server --json', 'the relay\'s checks as data'),
     async (a) => set((await import('../commands/check.js')).check(a as unknown as import('../commands/check.js').CheckArgs)))
@@ -163,6 +187,8 @@ async function withYargs(argv: string[]): Promise<number> {
     .version(false)
     .wrap(Math.min(120, process.stdout.columns || 100))
     .fail((msg, err) => {
+      // yargs wraps what an option's coerce throws (a UsageError) in its own YError: still bad usage.
+      if (err?.name === 'YError') throw new UsageError(err.message);
       throw err ?? new UsageError(`${msg}; see postfix-tls-relay --help`);
     });
   await parser.parseAsync();

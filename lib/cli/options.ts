@@ -3,6 +3,7 @@
 // that a no-op rebuild does not pay for loading yargs (about as long as starting node itself).
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { GlobalArgs } from './context.js';
+import { UsageError } from '../errors.js';
 
 export interface GlobalOption {
   /** Long name as typed (kebab-case); yargs also accepts its camelCase form. */
@@ -73,4 +74,17 @@ export function plainBuildArgs(argv: readonly string[]): GlobalArgs | undefined 
     }
   }
   return args as unknown as GlobalArgs;
+}
+
+/**
+ * yargs `coerce` for a count option (--warn-days, --within): a whole number from `min`, else exit 2
+ * naming the option. yargs turns "abc" into NaN, which would silently switch a check off.
+ */
+export function wholeNumber(flag: string, what: string, min = 0): (value: unknown) => number {
+  return (value) => {
+    const last = Array.isArray(value) ? value[value.length - 1] : value;
+    const text = String(last);
+    if (typeof last === 'number' ? Number.isInteger(last) && last >= min : /^\d+$/.test(text) && Number(text) >= min) return Number(text);
+    throw new UsageError(`--${flag} ${JSON.stringify(text)}: expected a whole number of ${what}, ${min} or more, e.g. --${flag} 30`);
+  };
 }

@@ -5,5 +5,6 @@ import { check as run, type CheckArgs } from '../services/check.js';
 export type { CheckArgs } from '../services/check.js';
 
 export async function check(args: CheckArgs): Promise<number> {
-  return run(loadContext(args), args);
+  // Plugin mode prints only its status line.
+  return run(loadContext(args.nagios ? { ...args, quiet: true } : args), args);
 }

@@ -3,9 +3,10 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { loadContext, type GlobalArgs } from '../cli/context.js';
 import { acquireLock } from '../runner/lock.js';
-import { caFiles, STATE_FILE } from '../files/layout.js';
+import { caFiles, ROTATIONS_FILE, STATE_FILE } from '../files/layout.js';
 
-const GENERATED = ['certs', 'etc', 'out', STATE_FILE];
+// Everything that belongs to the CA goes with it: its rotations name fingerprints of its certificates.
+const GENERATED = ['certs', 'etc', 'out', STATE_FILE, ROTATIONS_FILE];
 
 export async function clean(args: GlobalArgs): Promise<void> {
   const ctx = loadContext(args);
@@ -31,7 +32,7 @@ export async function clean(args: GlobalArgs): Promise<void> {
   ctx.report.result({ archive, moved: present, caKey: keptKey }, () =>
     [
       present.length ? `moved ${present.join(', ')} to ${archive}/` : 'nothing to clean',
-      keptKey ? `the CA private key is kept in ${keptKey}; move it back to ${caKey} to keep using this CA` : '',
+      keptKey ? `the CA private key is kept in ${keptKey}; move it back to ${caKey} to keep using this CA (it needs the passphrase in certs_passphrase_file: keep that file)` : '',
     ].filter(Boolean).join('\n'),
   );
 }

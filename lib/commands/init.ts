@@ -1,11 +1,14 @@
 // `init`: a settings.mk for a new setup and a random CA passphrase, encrypted with gpg straight from
 // memory (lib/secrets/passphrase-file.ts). Asks on a terminal; takes the same answers as flags in scripts. Never replaces a file unasked.
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../files/atomic.js';
 import { gpgListKeys } from '../programs/gpg.js';
 import { makeReporter, type GlobalArgs } from '../cli/context.js';
-import { UsageError } from '../errors.js';
+import { fsFailure, UsageError } from '../errors.js';
+import { checkProjectOwnership } from '../files/ownership.js';
+import { acquireLock } from '../runner/lock.js';
+import { caKeysIn, keyOpenedBy } from '../secrets/passphrase-guard.js';
 import { run } from '../programs/exec.js';
 import { createPassphraseFile, encryptCommand } from '../secrets/passphrase-file.js';
 import { Prompter } from '../cli/prompt.js';
@@ -75,15 +78,22 @@ async function checkRecipient(r: string): Promise<string | undefined> {
   return undefined;
 }
 
-const caKeyIn = (projectDir: string): string | undefined => {
-  const dir = path.join(projectDir, 'certs', 'ca');
-  try {
-    const key = readdirSync(dir).find((f) => f.endsWith('-ca.key.pem'));
-    return key && path.join(dir, key);
-  } catch {
-    return undefined;
+/**
+ * Refuses to replace a passphrase file that a CA key depends on: the current CA key always (it is
+ * encrypted with it), an archived one when the passphrase opens it (clean keeps the old CA restorable).
+ */
+async function checkReplaceable(projectDir: string, passFile: string): Promise<void> {
+  const keys = caKeysIn(projectDir);
+  const current = keys.current[0];
+  if (current) {
+    throw new UsageError(`${shown(passFile)}: ${shown(current)} is encrypted with the passphrase in it, so it is never replaced; pass --keep-passphrase`);
   }
-};
+  const archived = await keyOpenedBy(passFile, keys.archived);
+  if (archived) {
+    const run = path.relative(projectDir, archived).split(path.sep).slice(0, 2).join('/');
+    throw new UsageError(`${shown(passFile)}: it opens the CA key kept in ${shown(archived)}, which would be lost; pass --keep-passphrase, or --passphrase-file NEW for a new CA (or move ${run} out of the project first)`);
+  }
+}
 
 export async function init(args: InitArgs): Promise<number> {
   const report = makeReporter(args);
@@ -92,6 +102,7 @@ export async function init(args: InitArgs): Promise<number> {
   const passFile = path.resolve(args.passphraseFile ?? path.join(projectDir, DEFAULT_PASSPHRASE_FILE));
 
   // Refuse before asking anything.
+  checkProjectOwnership(projectDir, settingsFile);
   if (existsSync(settingsFile) && !args.force) {
     throw new UsageError(`${shown(settingsFile)}: already exists; pass --force to replace it, or -f FILE to write another file`);
   }
@@ -103,10 +114,7 @@ export async function init(args: InitArgs): Promise<number> {
     if (!args.force) {
       throw new UsageError(`${shown(passFile)}: already exists; pass --keep-passphrase to use it as it is, or --force to replace it`);
     }
-    const caKey = caKeyIn(projectDir);
-    if (caKey) {
-      throw new UsageError(`${shown(passFile)}: ${shown(caKey)} is encrypted with the passphrase in it, so it is never replaced; pass --keep-passphrase`);
-    }
+    await checkReplaceable(projectDir, passFile);
   }
 
   // As it goes into settings.mk: relative to the project when inside it (as build resolves it).
@@ -174,11 +182,23 @@ export async function init(args: InitArgs): Promise<number> {
     }
 
     mkdirSync(projectDir, { recursive: true, mode: 0o700 });
-    if (recipient !== undefined) {
-      await createPassphraseFile(passFile, recipient, { cwd: process.cwd(), info: (l) => report.info(l) });
-      report.info(`wrote ${shown(passFile)} (a new random CA passphrase, GnuPG-encrypted to ${recipient})`);
+    checkProjectOwnership(projectDir, settingsFile);
+    // Under the project lock, and checked again: a build that started meanwhile may have made a CA key.
+    const release = await acquireLock(projectDir);
+    try {
+      if (recipient !== undefined && existsSync(passFile)) await checkReplaceable(projectDir, passFile);
+      if (recipient !== undefined) {
+        await createPassphraseFile(passFile, recipient, { cwd: process.cwd(), info: (l) => report.info(l) });
+        report.info(`wrote ${shown(passFile)} (a new random CA passphrase, GnuPG-encrypted to ${recipient})`);
+      }
+      try {
+        writeFileAtomic(settingsFile, text, 0o644);
+      } catch (err) {
+        throw fsFailure(err, shown(settingsFile));
+      }
+    } finally {
+      release();
     }
-    writeFileAtomic(settingsFile, text, 0o644);
     report.info(`wrote ${shown(settingsFile)}`);
     const dirArg = path.relative(process.cwd(), projectDir) ? ` -C ${shJoin([shown(projectDir)])}` : '';
     report.result(

@@ -5,5 +5,6 @@ import { renew as renewal, type RenewArgs } from '../services/renewal.js';
 export type { RenewArgs } from '../services/renewal.js';
 
 export async function renew(args: RenewArgs): Promise<number> {
-  return renewal(loadContext(args), args);
+  // Unattended (--deploy): only problems are printed, one line each, unless -v asks for the steps.
+  return renewal(loadContext(args.deploy && !args.verbose ? { ...args, quiet: true } : args), args);
 }

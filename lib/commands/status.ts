@@ -3,6 +3,7 @@ import { loadContext, type GlobalArgs } from '../cli/context.js';
 import { collectStatus } from '../services/status.js';
 import { statusTable } from '../services/status-table.js';
 import { readProjectState } from '../state/project.js';
+import { integrityProblems } from '../services/integrity.js';
 
 export interface StatusArgs extends GlobalArgs {
   check?: boolean;
@@ -12,7 +13,10 @@ export interface StatusArgs extends GlobalArgs {
 
 export function status(args: StatusArgs): number {
   const ctx = loadContext(args);
-  const st = collectStatus(readProjectState(ctx.settings), Date.now(), { warnDays: args.warnDays, crlWarnDays: args.crlWarnDays });
+  const state = readProjectState(ctx.settings);
+  const st = collectStatus(state, Date.now(), { warnDays: args.warnDays, crlWarnDays: args.crlWarnDays });
+  // --check also fails on every state in which build or deploy would refuse or make something else.
+  if (args.check) st.problems = [...new Set([...st.problems, ...integrityProblems(ctx.settings, state)])];
   ctx.report.result(st, () => statusTable(st));
   if (!args.check || st.problems.length === 0) return 0;
   // The text table lists the problems already; -q and --json runs get them on stderr, one per line.

@@ -11,7 +11,9 @@ export function writeFileAtomic(file: string, data: string | Buffer, mode = 0o64
   mkdirSync(path.dirname(file), { recursive: true });
   const tmp = `${tmpName(file)}.${process.pid}`;
   const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-  const fd = openSync(tmp, 'w', mode);
+  // A fresh temp, never an existing file or a symlink planted at its (predictable) name.
+  rmSync(tmp, { force: true });
+  const fd = openSync(tmp, 'wx', mode);
   try {
     // write(2) may write less than asked when the disk fills up; the next call then reports ENOSPC.
     for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off, bytes.length - off);
@@ -46,7 +48,8 @@ export function fsyncFile(file: string): void {
 export async function writeFileAtomicAsync(file: string, data: string | Buffer, mode = 0o644): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
   const tmp = `${tmpName(file)}.${process.pid}`;
-  const fh = await open(tmp, 'w', mode);
+  await rm(tmp, { force: true });
+  const fh = await open(tmp, 'wx', mode);
   try {
     await fh.writeFile(data); // loops over short writes; a full disk ends in ENOSPC
     await fh.sync();

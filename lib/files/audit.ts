@@ -1,5 +1,5 @@
 // The audit trail: one JSON line per command the tool executed (never its input), in the project's audit.log.
-import { appendFileSync } from 'node:fs';
+import { closeSync, constants, openSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { AUDIT_LOG } from './layout.js';
 
@@ -20,5 +20,16 @@ export function auditLine(e: AuditEntry): string {
 }
 
 export function appendAudit(projectDir: string, e: AuditEntry): void {
-  appendFileSync(path.join(projectDir, AUDIT_LOG), auditLine(e), { mode: 0o644 });
+  appendAuditText(projectDir, auditLine(e));
+}
+
+/** Appends whole lines to audit.log; a symlink there is refused (ELOOP), never written through. */
+export function appendAuditText(projectDir: string, text: string): void {
+  const fd = openSync(path.join(projectDir, AUDIT_LOG), constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o644);
+  try {
+    const bytes = Buffer.from(text);
+    for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off, bytes.length - off);
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -1,8 +1,10 @@
 // Where every file lives: in the project directory (relative paths, as the commands see them) and on the hosts.
 import path from 'node:path';
-import type { Host, Role, Settings } from '../settings/index.js';
+import type { Host, Settings } from '../settings/index.js';
 
-export const ROLE_DIR: Record<Role, string> = { client: 'smtp-client', server: 'smtpd-server' };
+// Where files go on the hosts is derived from the settings alone: settings/remote-layout.ts owns it.
+export { ROLE_DIR, remoteFiles, type RemoteFiles } from '../settings/remote-layout.js';
+import { ROLE_DIR } from '../settings/remote-layout.js';
 
 export interface CaFiles {
   readonly dir: string;
@@ -28,12 +30,6 @@ export interface HostFiles {
   readonly config: string;
 }
 
-export interface RemoteFiles {
-  readonly caCert: string;
-  readonly key: string;
-  readonly cert: string;
-  readonly applyScript: string;
-}
 
 export function caFiles(s: Settings): CaFiles {
   const dir = 'certs/ca';
@@ -69,21 +65,14 @@ export const LOCK_FILE = `${STATE_DIR}/lock`;
 export const ROTATIONS_FILE = `${STATE_DIR}/rotations.json`;
 /** The allowlist each relay got on its last successful deploy (a revocation is complete once all have the current one). */
 export const RELAYS_DEPLOYED_FILE = `${STATE_DIR}/relays-deployed.json`;
+/** What the last deploy or check found on each host (monitoring reads it). */
+export const DEPLOYMENTS_FILE = `${STATE_DIR}/deployments.json`;
 
 /** Where a replaced key is kept (renew --rekey, reissue after revoke): never deleted, only set aside. */
 export function retiredKey(host: Pick<Host, 'role' | 'fqdn'>, serial: string): string {
   return `certs/${ROLE_DIR[host.role]}/retired/${host.fqdn}.${serial}.key.pem`;
 }
 
-export function remoteFiles(s: Settings, host: Host): RemoteFiles {
-  const r = s.certsRemoteDir;
-  return {
-    caCert: `${r}/ca/${s.domain}-ca.crt.pem`,
-    key: `${r}/${ROLE_DIR[host.role]}/${host.fqdn}.key.pem`,
-    cert: `${r}/${ROLE_DIR[host.role]}/${host.fqdn}.crt.pem`,
-    applyScript: `${r}/apply-${host.role === 'server' ? 'smtpd-server' : 'smtp-client'}.sh`,
-  };
-}
 
 export function bundleDir(host: Host): string {
   return `out/${host.fqdn}`;

@@ -1,5 +1,6 @@
 // The Postfix settings each host needs, as data. Templates print them; `check` compares against them.
 import { remoteFiles } from '../files/layout.js';
+import { TABLE_SUFFIX } from '../settings/remote-layout.js';
 import type { Host, Server, Settings } from '../settings/index.js';
 
 export interface Param {
@@ -61,6 +62,8 @@ export function clientConfig(s: Settings, host: Host): ClientConfig {
       // The relay's floor, on the client's side too (security level secure uses the mandatory settings).
       p('smtp_tls_mandatory_protocols', TLS_FLOOR),
       p('smtp_tls_mandatory_ciphers', 'high'),
+      // How the client finds the relay's address: set only when asked (e.g. a name in /etc/hosts only).
+      ...(s.clientHostLookup ? [p('smtp_host_lookup', s.clientHostLookup)] : []),
     ],
     tlsFiles: {
       modern: [p('smtp_tls_chain_files', `${f.key},${f.cert}`), p('smtp_tls_cert_file', ''), p('smtp_tls_key_file', '')],
@@ -88,7 +91,6 @@ export function takesRelayList(mailVersion: string): boolean {
   return major > 3 || (major === 3 && minor >= 5);
 }
 
-const DB_SUFFIX: Record<string, string> = { texthash: '', hash: '.db', lmdb: '.lmdb', cdb: '.cdb' };
 
 /** The relay service of one relay (its own key and certificate; the rest is the same on every relay). */
 export function relayConfig(s: Settings, relay: Server = s.server): RelayConfig {
@@ -124,6 +126,6 @@ export function relayConfig(s: Settings, relay: Server = s.server): RelayConfig 
       modern: [p('smtpd_tls_chain_files', `${f.key},${f.cert}`), p('smtpd_tls_cert_file', ''), p('smtpd_tls_key_file', '')],
       legacy: [p('smtpd_tls_cert_file', f.cert), p('smtpd_tls_key_file', f.key)],
     },
-    table: { type: s.tableType, path, needsPostmap: s.tableType !== 'texthash', dbSuffix: DB_SUFFIX[s.tableType] ?? '' },
+    table: { type: s.tableType, path, needsPostmap: s.tableType !== 'texthash', dbSuffix: TABLE_SUFFIX[s.tableType] },
   };
 }

@@ -1,4 +1,4 @@
-// One line of `check`: what was compared, what it should be, what it is.
+// One OK/FAIL line of `check`: what was compared, what the project expects and what the host has.
 export interface CheckResult {
   name: string;
   ok: boolean;

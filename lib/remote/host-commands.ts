@@ -7,7 +7,7 @@ import type { Command } from '../programs/command.js';
 import { remoteFiles } from '../files/layout.js';
 import type { Host, Settings } from '../settings/index.js';
 import { shJoin } from '../programs/shell.js';
-import { bundleFiles, bundleRoot } from './bundle-files.js';
+import { bundleManifest, bundleTargets } from '../plan/bundle.js';
 import { checkRootJobs } from './compare.js';
 import { asRoot, STAGE_DIR, sudoersLine, usesSudo, type SudoMode } from './sudo.js';
 
@@ -35,7 +35,7 @@ export const HOST_PACKAGES: Record<string, string> = { rsync: 'rsync', postconf:
 /** The argv each root job runs on `host` (before asRoot). */
 export function rootJobs(s: Settings, host: Host): { install: string[] | null; apply: string[]; status: string[]; reload: string[] } {
   return {
-    install: usesSudo(host) ? sshCmd.rsyncFromStageArgv(STAGE_DIR, bundleFiles(s, host)) : null,
+    install: usesSudo(host) ? sshCmd.rsyncFromStageArgv(STAGE_DIR, bundleTargets(bundleManifest(s, host))) : null,
     apply: ['sh', remoteFiles(s, host).applyScript],
     status: ['postfix', '-c', host.postfixDir, 'status'],
     reload: ['postfix', '-c', host.postfixDir, 'reload'],
@@ -48,10 +48,13 @@ export function sudoersLines(s: Settings, host: Host): string[] {
   return [j.install!, j.apply, j.status, j.reload, ...checkRootJobs(s, host, true)].map((a) => sudoersLine(host, a));
 }
 
-export function hostCommands(s: Settings, host: Host, sshOptions: readonly string[], mode: SudoMode = 'nopasswd'): HostCommands {
+/** `bundleRoot`: where the bundle's root/ is, as the printed rsync names it (default: relative to the project directory, where deploy runs). */
+export function hostCommands(s: Settings, host: Host, sshOptions: readonly string[], mode: SudoMode = 'nopasswd', bundleRoot?: string): HostCommands {
   const j = rootJobs(s, host);
   const root = (argv: string[]) => shJoin(asRoot(host, argv, mode));
-  const files = bundleFiles(s, host);
+  const m = bundleManifest(s, host);
+  const files = bundleTargets(m);
+  const local = bundleRoot ?? m.root;
   const programs = ['rsync', 'postconf', 'postfix', 'sh', ...(usesSudo(host) ? ['sudo'] : [])];
   // `sudo -l CMD` says whether sudoers allows CMD, without running it (and with -n, without a password).
   const allowed = usesSudo(host) && mode === 'nopasswd'
@@ -66,10 +69,10 @@ export function hostCommands(s: Settings, host: Host, sshOptions: readonly strin
   const notRunning = shJoin([`Postfix (${host.postfixDir}) is not running; nothing to reload`]);
   return {
     prerequisites,
-    stage: usesSudo(host) ? sshCmd.rsyncStage({ root: bundleRoot(host), files, target: host.ssh, options: sshOptions, stageDir: STAGE_DIR }) : null,
+    stage: usesSudo(host) ? sshCmd.rsyncStage({ root: local, files, target: host.ssh, options: sshOptions, stageDir: STAGE_DIR }) : null,
     rsync: usesSudo(host)
       ? sshCmd.ssh(host.ssh, sshOptions, root(j.install!))
-      : sshCmd.rsyncFiles({ root: bundleRoot(host), files, target: host.ssh, options: sshOptions }),
+      : sshCmd.rsyncFiles({ root: local, files, target: host.ssh, options: sshOptions }),
     apply: sshCmd.ssh(host.ssh, sshOptions, root(j.apply)),
     reload: sshCmd.ssh(host.ssh, sshOptions, `${REMOTE_PATH}; if ${root(j.status)} >/dev/null 2>&1; then ${root(j.reload)}; else echo ${notRunning}; fi`),
     sudoers: sudoersLines(s, host),

@@ -35,7 +35,7 @@ export function resolveCheck(relay: Server, lookup: Section | undefined, resolve
   const native = resolved('native')?.exit === 0 && !modes.includes('native') ? '; it is found by the system resolver (e.g. /etc/hosts) only, which Postfix does not use with this setting' : '';
   return {
     name, ok: false, expected: 'an address',
-    actual: `${relay.fqdn} not found by ${modes.join(', ')}${native}; add a DNS record for ${relay.fqdn}, or set smtp_host_lookup = dns, native on the client (postconf -e 'smtp_host_lookup = dns, native')`,
+    actual: `${relay.fqdn} not found by ${modes.join(', ')}${native}; add a DNS record for ${relay.fqdn}, or set smtp_host_lookup = dns, native on the client (smtp_client_host_lookup := dns, native in settings.mk, then deploy client)`,
   };
 }
 
@@ -43,10 +43,11 @@ export function resolveCheck(relay: Server, lookup: Section | undefined, resolve
 export function liveProbeArgv(s: Settings, host: Host, relay: Server, m: Lookup): string[] {
   const f = remoteFiles(s, host);
   // MAIL_CONFIG: posttls-finger reads main.cf, of the instance that relays. -h: the lookup that the
-  // client's own smtp_host_lookup uses (chosen by resolveCheck); -t/-T: give up after 10 s, not 30.
+  // client's own smtp_host_lookup uses (chosen by resolveCheck); -t/-T: give up after 10 s, not 30;
+  // -C: print the certificate the relay serves (compared with the project's in served.ts).
   return [
     'env', `MAIL_CONFIG=${host.postfixDir}`,
-    'posttls-finger', '-h', m, '-o', 'dnssec_probe=', '-t', '10', '-T', '10', '-l', 'secure',
+    'posttls-finger', '-h', m, '-o', 'dnssec_probe=', '-t', '10', '-T', '10', '-l', 'secure', '-C',
     '-F', f.caCert, '-k', f.cert, '-K', f.key, `[${relay.fqdn}]:${relay.port}`,
   ];
 }

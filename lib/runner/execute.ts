@@ -1,7 +1,7 @@
 // Runs one stale step: a command into a temp file renamed into place, a rendered or copied file written
 // only when its content differs, an in-place CA database change. Tells the project state what changed
 // on disk and records the digest of every generated file it leaves behind.
-import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, rmSync, renameSync, statSync, statfsSync, utimesSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, lstatSync, mkdirSync, readFileSync, rmSync, renameSync, statSync, statfsSync, utimesSync } from 'node:fs';
 import path from 'node:path';
 import { fsyncFileAsync, writeFileAtomicAsync } from '../files/atomic.js';
 import { INTERRUPTED, RunError } from '../errors.js';
@@ -183,7 +183,8 @@ async function putFile(state: DiskState, rel: string, data: Buffer, mode: number
   const file = path.join(state.dir, rel);
   let current: Buffer | undefined;
   try {
-    current = readFileSync(file);
+    // A symlink at an output is replaced (rename), never read, chmod'ed or touched through.
+    current = lstatSync(file).isSymbolicLink() ? undefined : readFileSync(file);
   } catch {
     current = undefined;
   }

@@ -28,7 +28,8 @@ function readPid(file: string): number | undefined {
 /** Creates `file` holding our pid, complete from its first moment (link(2) of a written temp file); false when it exists. */
 function create(file: string): boolean {
   const tmp = `${file}.${process.pid}`;
-  const fd = openSync(tmp, 'w', 0o600);
+  rmSync(tmp, { force: true });
+  const fd = openSync(tmp, 'wx', 0o600); // never through a symlink left at that name
   try {
     writeSync(fd, `${process.pid}\n`);
   } finally {
@@ -95,7 +96,32 @@ async function waitForOrphans(projectDir: string, timeoutMs = 10_000): Promise<v
   }
 }
 
-export async function acquireLock(projectDir: string): Promise<() => void> {
+/** The holder's command line, when /proc shows it: tells a running postfix-tls-relay from a reused pid. */
+function commandOf(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+function heldBy(file: string, pid: number): RunError {
+  const cmd = commandOf(pid);
+  const remove = `if no postfix-tls-relay is running in this project, remove ${file} and run again`;
+  if (cmd !== undefined && !/postfix-tls-relay/.test(cmd)) {
+    return new RunError(`${shown(file)}: the project lock names pid ${pid}, which is not postfix-tls-relay (${cmd.slice(0, 60)}; a pid reused after a crash?); ${remove}`);
+  }
+  return new RunError(`${shown(file)}: another postfix-tls-relay (pid ${pid}) is working in this project; wait for it to finish and run again (${remove})`);
+}
+
+export interface LockOptions {
+  /** Wait this long for a live holder to finish instead of failing at once (add-client in parallel). */
+  waitMs?: number;
+  /** Told once when the lock is busy and we wait. */
+  onWait?: (pid: number) => void;
+}
+
+export async function acquireLock(projectDir: string, opts: LockOptions = {}): Promise<() => void> {
   const file = path.join(projectDir, LOCK_FILE);
   let madeDir = false;
   try {
@@ -105,6 +131,8 @@ export async function acquireLock(projectDir: string): Promise<() => void> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw fsFailure(err, shown(path.dirname(file)), 'cannot create the state directory');
   }
+  const deadline = Date.now() + (opts.waitMs ?? 0);
+  let told = false;
   for (let attempt = 0; attempt < 3; attempt++) {
     let made: boolean;
     try {
@@ -130,10 +158,15 @@ export async function acquireLock(projectDir: string): Promise<() => void> {
     }
     const pid = readPid(file);
     if (pid !== undefined && pid !== process.pid && alive(pid)) {
-      throw new RunError(`${shown(file)}: another postfix-tls-relay (pid ${pid}) is working in this project; wait for it to finish and run again`);
+      if (Date.now() >= deadline) throw heldBy(file, pid);
+      if (!told) opts.onWait?.(pid);
+      told = true;
+      attempt--; // waiting for a live holder is not a failed attempt
+      await new Promise((r) => setTimeout(r, 50));
+      continue;
     }
     breakStale(file, pid); // left by a killed run
     await waitForOrphans(projectDir);
   }
-  throw new RunError(`${shown(file)}: cannot take the project lock; remove the file if no postfix-tls-relay is running`);
+  throw new RunError(`${shown(file)}: cannot take the project lock; if no postfix-tls-relay is running in this project, remove ${file} and run again`);
 }

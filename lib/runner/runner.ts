@@ -1,9 +1,8 @@
 // Executes a plan like make: a step runs when the staleness query says so (staleness.ts) and is
 // otherwise skipped. Independent steps may run in parallel up to `jobs`; steps sharing a `serial` lock
 // (the CA database) run one at a time in plan order. The project state is told of every write.
-import { appendFileSync } from 'node:fs';
 import path from 'node:path';
-import { auditLine as formatAudit } from '../files/audit.js';
+import { appendAuditText, auditLine as formatAudit } from '../files/audit.js';
 import { fsFailure, INTERRUPTED, RunError } from '../errors.js';
 import { AUDIT_LOG, STATE_FILE } from '../files/layout.js';
 import type { Passphrase } from '../secrets/passphrase.js';
@@ -82,7 +81,7 @@ export async function runPlan(steps: readonly Step[], opts: RunOptions): Promise
       const line = audit[flushed++];
       if (!line) continue;
       try {
-        appendFileSync(path.join(dir, AUDIT_LOG), line, { mode: 0o644 });
+        appendAuditText(dir, line); // O_NOFOLLOW: never through a planted symlink
       } catch (err) {
         throw fsFailure(err, AUDIT_LOG);
       }

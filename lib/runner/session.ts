@@ -3,6 +3,7 @@
 // anything, everything that can fail on bad input or a broken trust chain fails.
 import { availableParallelism } from 'node:os';
 import { removeStaleTemps } from '../files/atomic.js';
+import { narrowKeyModes, octal } from '../files/key-modes.js';
 import { completeDatabaseRename, protectCaDatabase } from '../ca/database-guard.js';
 import { UsageError } from '../errors.js';
 import { requireProgram } from '../programs/exec.js';
@@ -43,10 +44,10 @@ export interface SessionContext {
   readonly projectDir: string;
   readonly settings: Settings;
   readonly args: { readonly jobs?: number };
-  readonly report: { warn(line: string): void; onEvent(e: RunEvent): void };
+  readonly report: { warn(line: string): void; info?(line: string): void; onEvent(e: RunEvent): void };
 }
 
-export async function withSession<T>(ctx: SessionContext, fn: (session: Session) => Promise<T>): Promise<T> {
+export async function withSession<T>(ctx: SessionContext, fn: (session: Session) => Promise<T>, opts: { lockWaitMs?: number } = {}): Promise<T> {
   const dir = ctx.projectDir;
   const jobs = jobsOf(ctx.args.jobs);
   // Whatever the user's umask, files (openssl's too: index.txt, newcerts/) are private from their first
@@ -68,9 +69,10 @@ export async function withSession<T>(ctx: SessionContext, fn: (session: Session)
   // The CA key is checked against the CA certificate the first time the passphrase is used.
   const passphrase = new Passphrase(ctx.settings.passphraseFile, abort.signal, (pass) => checkCaKey(ctx.settings, state!, pass));
   try {
-    const release = await acquireLock(dir);
+    const release = await acquireLock(dir, { waitMs: opts.lockWaitMs, onWait: (pid) => ctx.report.info?.(`waiting for pid ${pid} to finish its work in this project …`) });
     try {
       for (const f of completeDatabaseRename(ctx.settings, dir)) ctx.report.warn(`${f}: restored from ${f}.new (left by an interrupted openssl ca)`);
+      for (const k of narrowKeyModes(dir)) ctx.report.warn(`${k.file}: a private key with mode ${octal(k.mode)}; set back to 0600`);
       // Read under the lock, after the database is whole: no other run changes it until we are done.
       const st = (state = readProjectState(ctx.settings));
       return await fn({

@@ -2,13 +2,31 @@
 // asks it for each step as it goes, and the commands (plan, deploy, check) and the session's checks
 // ask it for a whole plan (pendingSteps). Like make: an output missing or older than an input, or (for a
 // rendered file) its recipe changed; and, beyond make, a generated file changed outside the tool.
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { templateSource } from '../files/render.js';
 import type { DiskState } from '../state/disk.js';
 import type { Step, WriteStep } from '../plan/step.js';
 
+const templateHashes = new Map<string, Hash>();
+const recipes = new WeakMap<WriteStep, string>();
+
+/**
+ * The hash of a rendered file's template and context, computed once per step (a step is immutable);
+ * the template's part of the hash is computed once per template and copied.
+ */
 export function recipeOf(step: WriteStep): string {
-  return createHash('sha256').update(templateSource(step.template)).update('\0').update(JSON.stringify(step.context)).digest('hex');
+  let recipe = recipes.get(step);
+  if (recipe === undefined) {
+    const key = `${step.template.engine}:${step.template.name}`;
+    let base = templateHashes.get(key);
+    if (base === undefined) {
+      base = createHash('sha256').update(templateSource(step.template)).update('\0');
+      templateHashes.set(key, base);
+    }
+    recipe = base.copy().update(JSON.stringify(step.context)).digest('hex');
+    recipes.set(step, recipe);
+  }
+  return recipe;
 }
 
 /** Reason given for a generated file whose content is not what the tool wrote. */

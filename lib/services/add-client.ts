@@ -1,15 +1,18 @@
-// The add-client service (`add-client`): one more smtp client. Appends it to smtp_client_hostnames in settings.mk (in place,
-// comments and layout kept, written atomically), then builds: its key, certificate and bundle, and the
-// relay's allowlist. No other client's files change.
-import { readFileSync, statSync } from 'node:fs';
+// The add-client service (`add-client`): one more smtp client. Under the project lock, and only once
+// everything checks out (the edited settings, the trust chain, the passphrase), appends it to
+// smtp_client_hostnames in settings.mk (in place, comments and layout kept, written atomically to the
+// file a symlink points to), then builds: its key, certificate and bundle, and the relay's allowlist.
+// No other client's files change; when the build fails, settings.mk is put back as it was.
+import { readFileSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../files/atomic.js';
 import type { Context, GlobalArgs } from '../cli/context.js';
-import { UsageError } from '../errors.js';
+import { fsFailure, UsageError } from '../errors.js';
 import { bundleDir, findHost, hostFiles } from '../files/layout.js';
-import { appendToList } from '../settings/edit.js';
-import { loadSettings } from '../settings/index.js';
+import { appendToList, type ListEdit } from '../settings/edit.js';
+import { loadSettings, type Settings } from '../settings/index.js';
 import { checkFqdn, checkHostname } from '../settings/validate.js';
+import { checkTrustChain } from '../ca/trust.js';
 import { withSession } from '../runner/session.js';
 import { readProjectState } from '../state/project.js';
 import { allowlistMark, buildInSession, buildResult, relayChanged as relayChangedSince } from './build.js';
@@ -17,6 +20,23 @@ import { renew } from './renewal.js';
 
 export interface AddClientArgs extends GlobalArgs {
   host: string;
+}
+
+/** add-client runs in parallel in scripts: each waits its turn for the lock rather than failing. */
+const LOCK_WAIT_MS = 10 * 60_000;
+
+/** settings.mk with `name` added, checked to mean what we want; undefined when it is a client already. */
+function planEdit(ctx: Context, file: string, shown: string, name: string): { edit: ListEdit; next: Settings; text: string } | undefined {
+  const text = readFileSync(file, 'utf8');
+  const now = loadSettings({ projectDir: ctx.projectDir, settingsFile: file, overrides: ctx.args.set ?? [], text: { content: text, name: shown } });
+  if (findHost(now, name)) return undefined;
+  const edit = appendToList(text, shown, 'smtp_client_hostnames', name, 'smtp_client_hostname');
+  const next = loadSettings({ projectDir: ctx.projectDir, settingsFile: file, overrides: ctx.args.set ?? [], text: { content: edit.text, name: shown } });
+  const fqdn = findHost(next, name)?.fqdn;
+  if (!fqdn || !next.clients.some((c) => c.fqdn === fqdn)) {
+    throw new UsageError(`add-client: adding ${name} to smtp_client_hostnames in ${shown} would not make it a client (is smtp_client_hostnames overridden with --set or computed?); add it by hand`);
+  }
+  return { edit, next, text };
 }
 
 export async function addClient(ctx: Context, args: AddClientArgs): Promise<number> {
@@ -34,44 +54,62 @@ export async function addClient(ctx: Context, args: AddClientArgs): Promise<numb
     ctx.report.info(`${existing.fqdn} is already a client; nothing to add`);
   }
   if (s.file === undefined) throw new UsageError('add-client: there is no settings file to edit; name it with -f FILE');
+  const shown = path.relative(process.cwd(), s.file) || s.file;
+  // The file itself, not a symlink to it: replacing the link by a regular file would cut it off.
+  const file = realpathSync(s.file);
 
-  const file = s.file;
-  const shown = path.relative(process.cwd(), file) || file;
-  let line = 0;
-  if (!existing) {
-    const text = readFileSync(file, 'utf8');
-    const edit = appendToList(text, shown, 'smtp_client_hostnames', name, 'smtp_client_hostname');
-    line = edit.line;
-    // Check the edited file means what we want before it replaces the original.
-    const next = loadSettings({ projectDir: ctx.projectDir, settingsFile: file, overrides: args.set ?? [], text: { content: edit.text, name: shown } });
-    const fqdn = findHost(next, name)?.fqdn;
-    if (!fqdn || !next.clients.some((c) => c.fqdn === fqdn)) {
-      throw new UsageError(`add-client: adding ${name} to smtp_client_hostnames in ${shown} would not make it a client (is smtp_client_hostnames overridden with --set or computed?); add it by hand`);
-    }
-    if (args.dryRun) {
-      const lines = edit.text.split('\n');
-      ctx.report.result({ settingsFile: file, line, text: lines[line - 1], created: edit.created }, () => `would ${edit.created ? 'add' : 'change'} ${shown}:${line}: ${lines[line - 1]}\nthen build ${fqdn}'s key, certificate and bundle and the relay's allowlist`);
-      return 0;
-    }
-    writeFileAtomic(file, edit.text, statSync(file).mode & 0o777);
-    ctx.report.info(`${shown}:${line}: ${edit.text.split('\n')[line - 1]}`);
-  } else if (args.dryRun) {
+  if (args.dryRun) {
+    const planned = planEdit(ctx, file, shown, name);
+    if (!planned) return 0;
+    const { edit } = planned;
+    const lines = edit.text.split('\n');
+    const fqdn = findHost(planned.next, name)!.fqdn;
+    ctx.report.result({ settingsFile: s.file, line: edit.line, text: lines[edit.line - 1], created: edit.created }, () => `would ${edit.created ? 'add' : 'change'} ${shown}:${edit.line}: ${lines[edit.line - 1]}\nthen build ${fqdn}'s key, certificate and bundle and the relay's allowlist`);
     return 0;
   }
 
-  // The settings as written (their warnings were shown already).
-  const ctx2 = { ...ctx, settings: loadSettings({ projectDir: ctx.projectDir, settingsFile: file, overrides: args.set ?? [] }) };
-  const host = findHost(ctx2.settings, name)!;
-  return withSession(ctx2, async (session) => {
+  return withSession(ctx, async (session) => {
+    // Read again under the lock: another add-client may have edited it meanwhile.
+    const planned = planEdit(ctx, file, shown, name);
+    const reload = () => loadSettings({ projectDir: ctx.projectDir, settingsFile: s.file, overrides: args.set ?? [] });
+    let settings = planned?.next ?? reload();
+    let restore: (() => void) | undefined;
+    if (planned) {
+      // Everything that can fail on this project fails before settings.mk changes.
+      checkTrustChain(settings, session.state, { adopting: session.state.isForeignTree() });
+      await session.passphrase.get();
+      const mode = statSync(file).mode & 0o777;
+      const write = (text: string) => {
+        try {
+          writeFileAtomic(file, text, mode);
+        } catch (e) {
+          throw fsFailure(e, shown);
+        }
+      };
+      write(planned.edit.text);
+      restore = () => write(planned.text);
+      ctx.report.info(`${shown}:${planned.edit.line}: ${planned.edit.text.split('\n')[planned.edit.line - 1]}`);
+    }
     const allowlistBefore = allowlistMark(session);
-    const result = await buildInSession(ctx2, session);
+    let result;
+    let ctx2 = ctx;
+    try {
+      if (restore) settings = reload(); // the settings as written
+      ctx2 = { ...ctx, settings };
+      result = await buildInSession(ctx2, session);
+    } catch (e) {
+      restore?.(); // the failure is the one line to show; settings.mk is as it was
+      throw e;
+    }
+    const host = findHost(ctx2.settings, name)!;
     ctx2.report.summary(result);
     const relays = ctx2.settings.servers;
     const relayChanged = relayChangedSince(session, allowlistBefore);
-    ctx2.report.result({ added: existing ? null : host.fqdn, settingsFile: file, line: line || null, relayChanged, deploy: relayChanged ? [...relays.map((r) => r.fqdn), host.fqdn] : [host.fqdn], build: buildResult(ctx2, session, result) }, () =>
-      existing
-        ? ''
-        : `added ${host.fqdn}: key, certificate and bundle ${bundleDir(host)}/; ${relays.length === 1 ? 'the relay\'s allowlist lists' : 'every relay\'s allowlist lists'} it.\nDeploy ${relays.map((r) => `${bundleDir(r)}/ to ${r.fqdn}`).join(', ')}, then ${bundleDir(host)}/ to ${host.fqdn} (postfix-tls-relay deploy does it in this order).`);
+    const added = planned !== undefined;
+    ctx2.report.result({ added: added ? host.fqdn : null, settingsFile: s.file, line: planned?.edit.line ?? null, relayChanged, deploy: relayChanged ? [...relays.map((r) => r.fqdn), host.fqdn] : [host.fqdn], build: buildResult(ctx2, session, result) }, () =>
+      added
+        ? `added ${host.fqdn}: key, certificate and bundle ${bundleDir(host)}/; ${relays.length === 1 ? 'the relay\'s allowlist lists' : 'every relay\'s allowlist lists'} it.\nDeploy ${relays.map((r) => `${bundleDir(r)}/ to ${r.fqdn}`).join(', ')}, then ${bundleDir(host)}/ to ${host.fqdn} (postfix-tls-relay deploy does it in this order).`
+        : '');
     return 0;
-  });
+  }, { lockWaitMs: LOCK_WAIT_MS });
 }

@@ -3,7 +3,8 @@
 import path from 'node:path';
 import { adoptionNotes } from '../ca/adopt.js';
 import type { Context } from '../cli/context.js';
-import { ALLOWLIST, caFiles } from '../files/layout.js';
+import { ALLOWLIST, allHosts, bundleDir, caFiles } from '../files/layout.js';
+import { shJoin } from '../programs/shell.js';
 import { sha256 } from '../state/records.js';
 import { buildPlan, type PlanRequest } from '../plan/plan.js';
 import { caReqConfigStep } from '../plan/ca.js';
@@ -44,6 +45,24 @@ export function buildResult(ctx: Context, session: Session, result: RunResult): 
   };
 }
 
+/** Hosts whose bundle this build changed: they run with the old files until deployed, so say which deploy. */
+export function changedBundles(ctx: Context, result: RunResult): { hosts: string[]; text: string } {
+  const s = ctx.settings;
+  // A bundle file that was missing was never shipped from here (a first build): only a changed one counts.
+  const changed = (o: RunResult['outcomes'][number]) => o.state === 'ran' && !o.reason?.endsWith(' is missing');
+  const hosts = allHosts(s).filter((h) => result.outcomes.some((o) => changed(o) && o.step.outputs.some((f) => f.startsWith(`${bundleDir(h)}/`))));
+  if (hosts.length === 0) return { hosts: [], text: '' };
+  const relay = hosts.some((h) => h.role === 'server');
+  const clients = hosts.some((h) => h.role === 'client');
+  const which = relay && clients ? '' : relay ? ' server' : ' client';
+  const rel = path.relative(process.cwd(), ctx.projectDir);
+  const names = hosts.map((h) => h.fqdn);
+  return {
+    hosts: names,
+    text: `the bundle${names.length === 1 ? ` of ${names[0]}` : `s of ${names.join(', ')}`} changed; the host${names.length === 1 ? ' runs' : 's run'} the old files until deployed: postfix-tls-relay deploy${which}${rel ? ` -C ${shJoin([rel])}` : ''}`,
+  };
+}
+
 /** `build`: a session, the build, its summary and result. */
 export async function build(ctx: Context): Promise<RunResult> {
   return withSession(ctx, async (session) => {
@@ -56,7 +75,8 @@ export async function build(ctx: Context): Promise<RunResult> {
       throw err;
     }
     ctx.report.summary(result);
-    ctx.report.result(buildResult(ctx, session, result), () => '');
+    const deploy = changedBundles(ctx, result);
+    ctx.report.result({ ...buildResult(ctx, session, result), deploy: deploy.hosts }, () => deploy.text);
     return result;
   });
 }

@@ -6,22 +6,31 @@ import type { Command } from '../programs/command.js';
 import type { Context, GlobalArgs } from '../cli/context.js';
 import { assertBundlesReady } from './bundles.js';
 import { readProjectState } from '../state/project.js';
-import { RunError } from '../errors.js';
-import { selectHosts, type HostSelection } from '../files/layout.js';
+import { RunError, UsageError } from '../errors.js';
+import { DEPLOYMENTS_FILE, findHost, remoteFiles, selectHosts, type HostSelection } from '../files/layout.js';
 import { liveCheck, resolveCheck } from '../remote/live.js';
 import { checkRootJobs } from '../remote/compare.js';
 import { readSecret } from '../cli/secret-prompt.js';
 import { usesSudo } from '../remote/sudo.js';
 import type { Probe, ProbeScript } from '../remote/probe.js';
 import { reasonOf, runRemote, unreachable } from '../remote/run.js';
-import type { Host } from '../settings/index.js';
+import type { Host, Server, Settings } from '../settings/index.js';
 import { sshOptionsFor } from '../remote/ssh-options.js';
+import { checkPlugin, deployedCertDays } from '../monitoring/check-plugin.js';
+import { thresholdsOf } from '../monitoring/thresholds.js';
+import { recordDeployments } from '../remote/deployments.js';
+import { presentedCheck, servedCheck } from '../remote/served.js';
+import { shJoin } from '../programs/shell.js';
+import type { Section } from '../remote/probe.js';
 
 export interface CheckArgs extends GlobalArgs {
   which: HostSelection;
   sshOption?: string[];
   live: boolean;
   askSudoPass?: boolean;
+  nagios?: boolean;
+  warnDays?: number;
+  critDays?: number;
 }
 
 interface HostCheck {
@@ -37,6 +46,9 @@ function line(c: CheckResult): string {
 }
 
 export async function check(ctx: Context, args: CheckArgs): Promise<number> {
+  // Plugin mode: only the status line on stdout (errors become UNKNOWN in main).
+  const thresholds = args.nagios ? thresholdsOf(args.warnDays, args.critDays) : undefined;
+  if (args.nagios && (args.json || args.dryRun)) throw new UsageError('check --nagios prints a plugin line; it cannot be combined with --json or --dry-run');
   const s = ctx.settings;
   const options = sshOptionsFor(args.sshOption, s, ctx.report);
   const hosts = selectHosts(s, args.which);
@@ -62,25 +74,39 @@ export async function check(ctx: Context, args: CheckArgs): Promise<number> {
 
   const password = args.askSudoPass && hosts.some(usesSudo) ? await readSecret('sudo password on the hosts: ') : undefined;
   const results: HostCheck[] = [];
+  const deployedDays = new Map<string, number | null>();
+  // Whether the relay has the current certificate file: tells a missing deploy from a missing reload.
+  const relayCertFile = new Map<string, boolean | undefined>();
   for (const { host, probe: script, cmd } of plans) {
     // sudo -S reads one line per call: the password once for each root command of the probe.
     const input = password && usesSudo(host) ? Buffer.concat(checkRootJobs(s, host, args.live).map(() => Buffer.concat([password, Buffer.from('\n')]))) : undefined;
     const checks = await checkHost(ctx.projectDir, host, cmd, input, script, (l) => ctx.report.detail(l), (probe) => {
       const found = evaluate(s, host, probe, (rel) => state.read(rel) ?? Buffer.alloc(0));
+      deployedDays.set(host.fqdn, deployedCertDays(s, host, probe));
       if (host.role !== 'client') return found;
       // Every relay, in order: each must resolve as this client's Postfix looks it up and accept it.
       s.servers.forEach((relay, i) => {
         const { mode, ...resolveResult } = resolveCheck(relay, probe.get('lookup'), (m) => probe.get(`resolve.${i}.${m}`));
         found.push(resolveResult);
         if (args.live) {
+          if (mode) found.push(...liveCertChecks(s, relay, probe.get(`live.${i}.${mode}`), relayCertFile.get(relay.fqdn), options));
           found.push(mode ? liveCheck(relay, probe.get(`live.${i}.${mode}`)) : { name: `live STARTTLS to [${relay.fqdn}]:${relay.port} with the client certificate`, ok: false, expected: 'Verified TLS connection, EHLO 250 inside TLS', actual: `not tried: ${relay.fqdn} does not resolve as the client's Postfix looks it up` });
         }
       });
+      // The client certificate the probes presented: the same file to every relay, checked once.
+      if (args.live) found.push(...[presentedCheck(s, host, probe)].filter((c): c is CheckResult => c !== undefined));
       return found;
     });
+    if (host.role === 'server') relayCertFile.set(host.fqdn, checks.find((c) => c.name === `file ${remoteFiles(s, host).cert}`)?.ok);
     results.push({ fqdn: host.fqdn, role: host.role, target: `${host.ssh.user}@${host.ssh.host}:${host.ssh.port}`, ok: checks.every((c) => c.ok), checks });
   }
   password?.fill(0);
+  recordChecks(ctx, results);
+  if (args.nagios) {
+    const r = checkPlugin(results.map((h) => ({ ...h, deployedDays: deployedDays.get(h.fqdn) ?? null, certPath: remoteFiles(s, findHost(s, h.fqdn)!).cert })), thresholds!);
+    process.stdout.write(`${r.line}\n`);
+    return r.code;
+  }
   const total = results.reduce((n, r) => n + r.checks.length, 0);
   const failed = results.reduce((n, r) => n + r.checks.filter((c) => !c.ok).length, 0);
   ctx.report.result({ ok: failed === 0, checks: total, failed, hosts: results }, () =>
@@ -90,6 +116,21 @@ export async function check(ctx: Context, args: CheckArgs): Promise<number> {
     ].join('\n'),
   );
   return failed === 0 ? 0 : 1;
+}
+
+/** What `relay` serves, seen by the live probe from a client host. */
+function liveCertChecks(s: Settings, relay: Server, live: Section | undefined, relayCertFile: boolean | undefined, options: readonly string[]): CheckResult[] {
+  const reload = sshCmd.ssh(relay.ssh, options, shJoin(['postfix', '-c', relay.postfixDir, 'reload'])).display;
+  return [servedCheck(s, relay, live, relayCertFile, reload)].filter((c): c is CheckResult => c !== undefined);
+}
+
+/** For monitoring: a host is current when every check but the live ones is OK (those test the path to the relay). */
+function recordChecks(ctx: Context, results: readonly HostCheck[]): void {
+  try {
+    recordDeployments(ctx.settings, 'check', results.map((r) => ({ host: findHost(ctx.settings, r.fqdn)!, ok: r.checks.every((c) => c.ok || c.name.startsWith('live ')) })));
+  } catch (err) {
+    ctx.report.warn(`${DEPLOYMENTS_FILE}: not updated (${err instanceof Error ? err.message : String(err)})`);
+  }
 }
 
 async function checkHost(

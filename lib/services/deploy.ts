@@ -12,12 +12,13 @@ import { readSecret } from '../cli/secret-prompt.js';
 import { usesSudo } from '../remote/sudo.js';
 import { deployFleet, deployPhase, type FleetOptions } from '../remote/fleet.js';
 import { RunError, UsageError } from '../errors.js';
-import { ALLOWLIST, selectHosts, type HostSelection } from '../files/layout.js';
+import { ALLOWLIST, DEPLOYMENTS_FILE, findHost, selectHosts, type HostSelection } from '../files/layout.js';
 import { buildPlan } from '../plan/plan.js';
-import { jobsOf, withSession } from '../runner/session.js';
+import { jobsOf, withSession, type Session } from '../runner/session.js';
 import { isRelay, type Host } from '../settings/index.js';
 import { recordRelaysDeployed, relaysBehind } from '../state/relays-deployed.js';
 import { sshOptionsFor } from '../remote/ssh-options.js';
+import { recordDeployments } from '../remote/deployments.js';
 
 export interface DeployArgs extends GlobalArgs {
   which: HostSelection;
@@ -56,7 +57,8 @@ function totals(results: readonly HostDeploy[], jobs: number, ms: number): strin
   return `deploy: ${results.length} host(s): ${n('updated')} updated, ${n('unchanged')} unchanged, ${n('failed')} failed, ${n('skipped')} skipped (--jobs ${jobs}, ${(ms / 1000).toFixed(1)} s)`;
 }
 
-export async function deploy(ctx: Context, args: DeployArgs): Promise<number> {
+/** What a deploy works on, worked out before anything runs (also by renew --deploy). */
+export function prepareDeploy(ctx: Context, args: Pick<DeployArgs, 'which' | 'hosts' | 'sshOption' | 'askSudoPass' | 'jobs'>) {
   const s = ctx.settings;
   const state = readProjectState(s);
   const options = sshOptionsFor(args.sshOption, s, ctx.report);
@@ -72,7 +74,14 @@ export async function deploy(ctx: Context, args: DeployArgs): Promise<number> {
   // Relays not in this run are read first: they must already list the clients' entries.
   const guards = hosts.some((h) => !isRelay(h)) ? s.servers.filter((r) => !relaysIncluded.includes(r)).map((r) => ({ relay: r, cmd: relayAllowlistProbe(r, options).cmd })) : [];
   const rotating = rotatingOf(state, hosts);
+  return { s, state, options, jobs, hosts, skippedRevoked, sudoMode, plans, relaysIncluded, guards, rotating, askSudoPass: args.askSudoPass };
+}
 
+export type PreparedDeploy = ReturnType<typeof prepareDeploy>;
+
+export async function deploy(ctx: Context, args: DeployArgs): Promise<number> {
+  const prepared = prepareDeploy(ctx, args);
+  const { state, jobs, hosts, skippedRevoked, plans, relaysIncluded, guards, rotating } = prepared;
   if (args.dryRun) {
     let stale: string | null = null;
     try {
@@ -116,40 +125,73 @@ export async function deploy(ctx: Context, args: DeployArgs): Promise<number> {
   }
 
   return withSession(ctx, async (session) => {
-    const t0 = performance.now();
-    await assertBundlesReady(session.state, hosts);
-    const sudoPassword = args.askSudoPass && hosts.some(usesSudo) ? await readSecret('sudo password on the hosts: ') : undefined;
-    for (const h of skippedRevoked) ctx.report.info(`${h.fqdn}: skipped: its certificate is revoked (postfix-tls-relay revoke); its bundle is not deployed`);
-    const fleet: FleetOptions = { settings: s, sshOptions: options, jobs, out: ctx.report, sudoMode, sudoPassword, allowlist: session.state.text(ALLOWLIST) ?? '' };
-    const { relays, clients } = await deployFleet(fleet, hosts);
-    const results = [...relays, ...clients, ...skippedRevoked.map((h) => emptyResult(h, 'skipped', 'revoked'))];
-    recordRelaysDeployed(session.state, relays.filter((r) => r.state !== 'failed').map((r) => r.fqdn));
-
-    // Clients that run with their new key now: the relays can forget the old one.
-    const finished = finishRotations(session.state, clients
-      .filter((r) => (r.state === 'updated' || r.state === 'unchanged') && rotating.includes(r.fqdn))
-      .map((r) => r.fqdn));
-    let relaysAgain: HostDeploy[] = [];
-    if (finished.length) {
-      ctx.report.info(`rotation finished for ${finished.join(', ')}: rebuilding the allowlist without the previous entries`);
-      await session.run(buildPlan(s, session.state));
-      relaysAgain = await deployPhase(fleet, relaysIncluded);
-      recordRelaysDeployed(session.state, relaysAgain.filter((r) => r.state !== 'failed').map((r) => r.fqdn));
-    }
-    const behind = finished.length ? relaysBehind(session.state) : [];
-    if (behind.length) {
-      ctx.report.warn(`${behind.join(', ')} still list the previous entries of ${finished.join(', ')}; drop them with: postfix-tls-relay deploy server`);
-    }
-
-    sudoPassword?.fill(0);
-    const failed = [...results, ...relaysAgain].filter((r) => r.state === 'failed' || (r.state === 'skipped' && r.error !== 'revoked'));
-    ctx.report.result({ ok: failed.length === 0, jobs, hosts: results, rotationsFinished: finished, relaysAfterRotation: relaysAgain, relayAfterRotation: relaysAgain[0] ?? null }, () =>
-      [
-        ...results.map(summary),
-        ...relaysAgain.map((r) => `${summary(r)} (previous entries of ${finished.join(', ')} dropped)`),
-        totals([...results, ...relaysAgain], jobs, performance.now() - t0),
-      ].join('\n'),
-    );
-    return failed.length ? 1 : 0;
+    const r = await deployInSession(ctx, session, prepared);
+    ctx.report.result(r.data, () => r.text);
+    return r.failed ? 1 : 0;
   });
+}
+
+export interface DeployData {
+  ok: boolean;
+  jobs: number;
+  hosts: HostDeploy[];
+  rotationsFinished: string[];
+  relaysAfterRotation: HostDeploy[];
+  /** The first of relaysAfterRotation (the one relay of a single-relay setup). */
+  relayAfterRotation: HostDeploy | null;
+}
+
+/**
+ * The deploy itself, inside a session that holds the project lock (also renew --deploy's): every relay
+ * first, clients only once every relay lists them; what each host ended with is recorded for monitoring.
+ */
+export async function deployInSession(ctx: Context, session: Session, p: PreparedDeploy): Promise<{ failed: number; data: DeployData; text: string }> {
+  const { s, options, jobs, hosts, skippedRevoked, sudoMode, relaysIncluded, rotating } = p;
+  const t0 = performance.now();
+  await assertBundlesReady(session.state, hosts);
+  const sudoPassword = p.askSudoPass && hosts.some(usesSudo) ? await readSecret('sudo password on the hosts: ') : undefined;
+  for (const h of skippedRevoked) ctx.report.info(`${h.fqdn}: skipped: its certificate is revoked (postfix-tls-relay revoke); its bundle is not deployed`);
+  const fleet: FleetOptions = { settings: s, sshOptions: options, jobs, out: ctx.report, sudoMode, sudoPassword, allowlist: session.state.text(ALLOWLIST) ?? '' };
+  const { relays, clients } = await deployFleet(fleet, hosts);
+  const results = [...relays, ...clients, ...skippedRevoked.map((h) => emptyResult(h, 'skipped', 'revoked'))];
+  recordRelaysDeployed(session.state, relays.filter((r) => r.state !== 'failed').map((r) => r.fqdn));
+
+  // Clients that run with their new key now: the relays can forget the old one.
+  const finished = finishRotations(session.state, clients
+    .filter((r) => (r.state === 'updated' || r.state === 'unchanged') && rotating.includes(r.fqdn))
+    .map((r) => r.fqdn));
+  let relaysAgain: HostDeploy[] = [];
+  if (finished.length) {
+    ctx.report.info(`rotation finished for ${finished.join(', ')}: rebuilding the allowlist without the previous entries`);
+    await session.run(buildPlan(s, session.state));
+    relaysAgain = await deployPhase(fleet, relaysIncluded);
+    recordRelaysDeployed(session.state, relaysAgain.filter((r) => r.state !== 'failed').map((r) => r.fqdn));
+  }
+  const behind = finished.length ? relaysBehind(session.state) : [];
+  if (behind.length) {
+    ctx.report.warn(`${behind.join(', ')} still list the previous entries of ${finished.join(', ')}; drop them with: postfix-tls-relay deploy server`);
+  }
+
+  sudoPassword?.fill(0);
+  record(ctx, [...results, ...relaysAgain]);
+  const failed = [...results, ...relaysAgain].filter((r) => r.state === 'failed' || (r.state === 'skipped' && r.error !== 'revoked'));
+  return {
+    failed: failed.length,
+    data: { ok: failed.length === 0, jobs, hosts: results, rotationsFinished: finished, relaysAfterRotation: relaysAgain, relayAfterRotation: relaysAgain[0] ?? null },
+    text: [
+      ...results.map(summary),
+      ...relaysAgain.map((r) => `${summary(r)} (previous entries of ${finished.join(', ')} dropped)`),
+      totals([...results, ...relaysAgain], jobs, performance.now() - t0),
+    ].join('\n'),
+  };
+}
+
+/** What each host it reached has now (the last result per host), for status --format prometheus; a failure to record is only a warning. */
+function record(ctx: Context, results: readonly HostDeploy[]): void {
+  const last = new Map(results.filter((r) => r.state !== 'skipped').map((r) => [r.fqdn, r]));
+  try {
+    recordDeployments(ctx.settings, 'deploy', [...last.values()].map((r) => ({ host: findHost(ctx.settings, r.fqdn)!, ok: r.state !== 'failed' })));
+  } catch (err) {
+    ctx.report.warn(`${DEPLOYMENTS_FILE}: not updated (${err instanceof Error ? err.message : String(err)}); monitoring shows the previous deploy`);
+  }
 }

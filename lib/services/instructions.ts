@@ -5,8 +5,8 @@ import type { Context } from '../cli/context.js';
 import { allHosts, remoteFiles } from '../files/layout.js';
 import { renderEjs } from '../files/render.js';
 import { applyContext, bundleManifest } from '../plan/bundle.js';
-import { hostCommands } from '../remote/host-commands.js';
 import { clientConfig } from '../postfix/config.js';
+import { hostCommands } from '../remote/host-commands.js';
 import type { Host } from '../settings/index.js';
 import { readProjectState } from '../state/project.js';
 
@@ -20,21 +20,25 @@ export async function instructions(ctx: Context): Promise<Instructions> {
   const listed = readProjectState(s).allowlist();
   const allowlist = listed ? listed.map((e) => e.line) : ['(not built yet: run postfix-tls-relay build)'];
   const rel = (p: string) => path.relative(process.cwd(), path.join(ctx.projectDir, p)) || '.';
-  const hosts = allHosts(s).map((h) => ({ h, m: bundleManifest(s, h), cmds: hostCommands(s, h, s.sshOptions) })).map(({ h, m, cmds }) => ({
-    ...(applyContext(s, h) as { files: { path: string; mode: string }[]; relay: unknown }),
-    role: h.role,
-    fqdn: h.fqdn,
-    postfixDir: h.postfixDir,
-    bundle: rel(m.dir),
-    sshTarget: `${h.ssh.user}@${h.ssh.host}`,
-    // The same commands `deploy` runs: only the bundle's files, parent directories such as /etc untouched
-    // (paths relative to the project directory, as deploy runs them there).
-    rsync: [cmds.stage, cmds.rsync].filter((c) => c !== null).map((c) => c.display).join('\n     '),
-    ssh: cmds.apply.display,
-    sshUser: h.ssh.user,
-    sudoers: cmds.sudoers,
-    applyScript: remoteFiles(s, h).applyScript,
-  }));
+  const hosts = allHosts(s).map((h) => {
+    const m = bundleManifest(s, h);
+    const cmds = hostCommands(s, h, s.sshOptions, 'nopasswd', rel(m.root));
+    return {
+      ...(applyContext(s, h) as { files: { path: string; mode: string }[]; relay: unknown }),
+      role: h.role,
+      fqdn: h.fqdn,
+      postfixDir: h.postfixDir,
+      bundle: rel(m.dir),
+      sshTarget: `${h.ssh.user}@${h.ssh.host}`,
+      // The same commands `deploy` runs: only the bundle's files, parent directories such as /etc untouched;
+      // for a non-root ssh user the stage, then the install through sudo.
+      rsync: [cmds.stage, cmds.rsync].filter((c) => c !== null).map((c) => c.display).join('\n     '),
+      ssh: cmds.apply.display,
+      sshUser: h.ssh.user,
+      sudoers: cmds.sudoers,
+      applyScript: remoteFiles(s, h).applyScript,
+    };
+  });
   const text = await renderEjs('instructions.ejs', {
     hosts,
     relays: s.servers.map((r) => r.fqdn),

@@ -15,6 +15,7 @@ import { allowlistMark, buildInSession, relayChanged as relayChangedSince } from
 import { showPlan } from './plan.js';
 import { finishRotations, rotationsAfterRenewal } from './rotation.js';
 import { collectStatus, type Status } from './status.js';
+import { bundleDigests, deployChanged } from './renew-deploy.js';
 
 export interface RenewArgs extends GlobalArgs {
   hosts: string[];
@@ -23,6 +24,9 @@ export interface RenewArgs extends GlobalArgs {
   rekey: boolean;
   ca: boolean;
   finish: boolean;
+  /** Deploy the hosts whose files changed, quiet unless something fails (for timers and cron). */
+  deploy?: boolean;
+  sshOption?: string[];
 }
 
 export interface Renewed {
@@ -66,6 +70,7 @@ function select(ctx: Context, args: RenewArgs, st: Status): { hosts: Host[]; ski
 }
 
 export async function renew(ctx: Context, args: RenewArgs): Promise<number> {
+  if (args.deploy && (args.finish || args.dryRun)) throw new UsageError('renew --deploy: cannot be combined with --finish or --dry-run; run renew -n to see what would be renewed');
   if (args.finish) return finish(ctx, args);
   const s = ctx.settings;
   const state = readProjectState(s);
@@ -73,6 +78,10 @@ export async function renew(ctx: Context, args: RenewArgs): Promise<number> {
   const { hosts, skipped } = select(ctx, args, before);
   for (const note of skipped) ctx.report.info(note);
   if (hosts.length === 0 && !args.ca) {
+    if (args.deploy) {
+      // Nothing to renew; a host an earlier run could not reach still gets its files.
+      return withSession(ctx, async (session) => ((await deployChanged(ctx, session, bundleDigests(ctx), args.sshOption))?.failed ? 1 : 0));
+    }
     const next = before.hosts.filter((h) => !h.revoked && h.daysLeft !== null).sort((a, b) => a.daysLeft! - b.daysLeft!)[0];
     ctx.report.result({ renewed: [], ca: null, relayChanged: false, rotations: before.rotations }, () =>
       `nothing expires within ${args.within} days${next ? ` (next: ${next.fqdn} in ${next.daysLeft} days)` : ''}; name hosts or use --all to renew anyway`);
@@ -103,8 +112,10 @@ export async function renew(ctx: Context, args: RenewArgs): Promise<number> {
 
   return withSession(ctx, async (session) => {
     const allowlistBefore = allowlistMark(session);
+    const bundlesBefore = args.deploy ? bundleDigests(ctx) : undefined;
     session.state.setRotations(rotations);
     const result = await buildInSession(ctx, session, opts);
+    const deployed = bundlesBefore ? await deployChanged(ctx, session, bundlesBefore, args.sshOption) : null;
     const after = collectStatus(session.state);
     const relayChanged = relayChangedSince(session, allowlistBefore);
     const renewed = hosts.map((h): Renewed => {
@@ -124,9 +135,10 @@ export async function renew(ctx: Context, args: RenewArgs): Promise<number> {
       relayChanged,
       rotations: after.rotations,
       deploy: deployOrder(ctx, renewed, relayChanged, args.ca),
+      ...(args.deploy ? { deployed: deployed?.data ?? null } : {}),
     };
     ctx.report.result(data, () => renewText(ctx, data));
-    return 0;
+    return deployed?.failed ? 1 : 0;
   });
 }
 

@@ -33,6 +33,7 @@ export const SETTINGS: readonly SettingInfo[] = [
   { name: 'smtp_client_ssh_host', seed: false, doc: 'SSH address of the first client (default: its fqdn; other clients use their fqdn).' },
   { name: 'smtp_client_ssh_port', default: '22', seed: false, doc: 'SSH port of the clients.' },
   { name: 'smtp_client_tls_loglevel', default: '1', seed: true, doc: '`smtp_tls_loglevel` on the clients (0-4).' },
+  { name: 'smtp_client_host_lookup', seed: false, doc: '`smtp_host_lookup` on the clients: `dns` (Postfix\'s default), `native` (the system resolver, e.g. /etc/hosts) or `dns, native`; empty leaves each client\'s own. `check` resolves the relay the same way.' },
   { name: 'smtp_client_postfix_dir', default: '/etc/postfix', seed: false, doc: 'Postfix config directory on the clients (`postconf -c`), for multi-instance Postfix.' },
   { name: 'smtpd_server_hostname', seed: true, doc: 'Host name of the (first) relay, the smtpd server. Required unless `smtpd_server_hostnames` is set.' },
   { name: 'smtpd_server_fqdn', default: '${smtpd_server_hostname}.${domain}', seed: true, doc: 'Its fully qualified name: certificate CN and SAN, and the first entry of the clients\' relayhost.' },

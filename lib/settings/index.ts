@@ -5,74 +5,13 @@ import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { KNOWN, MAKEFILE_DEFAULTS, SEED_UNUSED, SETTINGS } from './catalog.js';
 import { MakeSyntaxError, MakeVariables, parseMakeText } from './makefile.js';
-import { Reader, where } from './reader.js';
 import * as v from './validate.js';
+import { Reader, where } from './reader.js';
+import { checkRemotePaths } from './remote-paths.js';
 
-export type Role = 'client' | 'server';
-/** The key a host or the CA gets (key_algorithm, rsa_bits). */
-export type KeySpec = { algorithm: 'rsa'; bits: number } | { algorithm: 'ec'; curve: 'P-256' };
-export type TableType = 'texthash' | 'hash' | 'lmdb' | 'cdb';
-
-export interface SshTarget {
-  readonly user: string;
-  readonly host: string;
-  readonly port: number;
-}
-
-export interface Host {
-  readonly role: Role;
-  readonly fqdn: string;
-  readonly ssh: SshTarget;
-  readonly postfixDir: string;
-  readonly tlsLoglevel: number;
-}
-
-export interface Server extends Host {
-  readonly role: 'server';
-  readonly port: number;
-  readonly relayClientcertsPath: string;
-}
-
-export const isRelay = (h: Host): h is Server => h.role === 'server';
-
-export interface Subject {
-  readonly C?: string;
-  readonly ST?: string;
-  readonly L?: string;
-  readonly O?: string;
-  readonly OU?: string;
-}
-
-export interface Settings {
-  /** Absolute project directory; every generated path is relative to it. */
-  readonly projectDir: string;
-  /** The settings file read, absolute, or undefined when there was none. */
-  readonly file: string | undefined;
-  readonly domain: string;
-  readonly days: number;
-  readonly caDays: number;
-  readonly crlDays: number;
-  readonly caKey: KeySpec;
-  readonly leafKey: KeySpec;
-  readonly caKeyCipher: string;
-  readonly signingDigest: string;
-  readonly fingerprintDigest: string;
-  readonly fingerprintKind: 'pubkey' | 'cert';
-  readonly subject: Subject;
-  readonly caCommonName: string;
-  /** The first relay: the seed's smtpd_server_hostname (servers[0]). */
-  readonly server: Server;
-  /** Every relay, in the order clients try them (smtpd_server_hostname, then smtpd_server_hostnames). */
-  readonly servers: readonly Server[];
-  readonly clients: readonly Host[];
-  readonly certsRemoteDir: string;
-  readonly tableType: TableType;
-  /** Absolute path of the gpg-encrypted CA passphrase, or undefined when not set. */
-  readonly passphraseFile: string | undefined;
-  readonly sshOptions: readonly string[];
-  /** Non-fatal remarks, one line each. */
-  readonly warnings: readonly string[];
-}
+export type { Role, KeySpec, TableType, SshTarget, Host, Server, Subject, Settings } from './types.js';
+export { isRelay } from './types.js';
+import type { Host, KeySpec, Server, Settings, Subject, TableType } from './types.js';
 
 export interface LoadOptions {
   projectDir: string;
@@ -86,6 +25,16 @@ export interface LoadOptions {
 }
 
 export function loadSettings(opts: LoadOptions): Settings {
+  try {
+    return readSettings(opts);
+  } catch (err) {
+    // A bad reference can surface late: in --set, or when a recursive variable is expanded (self-reference).
+    if (err instanceof MakeSyntaxError) throw new UsageError(err.file === '--set' ? `--set: ${err.reason}` : err.message);
+    throw err;
+  }
+}
+
+function readSettings(opts: LoadOptions): Settings {
   const projectDir = path.resolve(opts.projectDir);
   const env = opts.env ?? process.env;
   const vars = new MakeVariables({ env, defaults: MAKEFILE_DEFAULTS });
@@ -110,12 +59,7 @@ export function loadSettings(opts: LoadOptions): Settings {
       throw new UsageError(`${shown}: cannot read the settings file (${code}); check its permissions`);
     }
   }
-  try {
-    vars.assignAll(parseMakeText(text, shown));
-  } catch (err) {
-    if (err instanceof MakeSyntaxError) throw new UsageError(err.message);
-    throw err;
-  }
+  vars.assignAll(parseMakeText(text, shown));
 
   for (const pair of opts.overrides ?? []) {
     const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(pair);
@@ -125,7 +69,12 @@ export function loadSettings(opts: LoadOptions): Settings {
       const hint = v.closest(key, KNOWN);
       throw new UsageError(`--set ${key}: unknown setting${hint ? `; did you mean ${hint}?` : ''} (see the settings reference in README.md)`);
     }
-    vars.override(key, value);
+    try {
+      vars.override(key, value);
+    } catch (err) {
+      if (err instanceof MakeSyntaxError) throw new UsageError(`--set ${key}: ${err.reason}`);
+      throw err;
+    }
   }
 
   const unusedSeed: string[] = [];
@@ -148,7 +97,7 @@ export function loadSettings(opts: LoadOptions): Settings {
     }
   }
 
-  const r = new Reader(vars, shown);
+  const r = new Reader(vars, shown, env);
   const get = (name: string) => r.get(name);
 
   const domain = r.check('domain', v.checkFqdnOrLabel, true);
@@ -173,11 +122,11 @@ export function loadSettings(opts: LoadOptions): Settings {
   const clientFqdns: string[] = [];
   if (get('smtp_client_hostname') !== '' || get('smtp_client_fqdn') !== `.${domain}`) {
     r.check('smtp_client_hostname', v.checkHostnameOrFqdn, true);
-    clientFqdns.push(r.check('smtp_client_fqdn', v.checkFqdn, true).toLowerCase());
+    clientFqdns.push(r.check('smtp_client_fqdn', (x) => v.checkFqdn(x) ?? v.checkCommonName(x), true).toLowerCase());
   }
   for (const word of get('smtp_client_hostnames').split(/\s+/).filter(Boolean)) {
     const fq = word.includes('.') ? word : `${word}.${domain}`;
-    const e = word.includes('.') ? v.checkFqdn(word) : v.checkHostname(word);
+    const e = (word.includes('.') ? v.checkFqdn(word) : v.checkHostname(word)) ?? v.checkCommonName(fq);
     if (e) throw new UsageError(`${where(r.origin('smtp_client_hostnames'))}: smtp_client_hostnames: ${e}`);
     clientFqdns.push(fq.toLowerCase());
   }
@@ -217,7 +166,7 @@ export function loadSettings(opts: LoadOptions): Settings {
     if (e) throw new UsageError(`${where(r.origin('ssh_options'))}: ssh_options: ${e}`);
   }
 
-  return {
+  const settings: Settings = {
     projectDir,
     file,
     domain,
@@ -239,8 +188,11 @@ export function loadSettings(opts: LoadOptions): Settings {
     tableType: r.check('relay_clientcerts_table_type', (x) => v.checkOneOf(x, ['texthash', 'hash', 'lmdb', 'cdb'])) as TableType,
     passphraseFile: passphrase === undefined ? undefined : path.resolve(projectDir, passphrase),
     sshOptions,
+    clientHostLookup: r.optional('smtp_client_host_lookup', v.checkHostLookup)?.split(/[\s,]+/).filter(Boolean).join(', '),
     warnings,
   };
+  checkRemotePaths(settings, (name) => where(r.origin(name)));
+  return settings;
 }
 
 /**
@@ -253,13 +205,13 @@ function readRelays(r: Reader, domain: string): Server[] {
   const first = r.origin('smtpd_server_hostname') !== undefined || r.origin('smtpd_server_fqdn')?.file !== '<default>';
   if (first || r.get('smtpd_server_hostnames') === '') {
     r.check('smtpd_server_hostname', v.checkHostnameOrFqdn, true);
-    fqdns.push(r.check('smtpd_server_fqdn', v.checkFqdn, true).toLowerCase());
+    fqdns.push(r.check('smtpd_server_fqdn', (x) => v.checkFqdn(x) ?? v.checkCommonName(x), true).toLowerCase());
   }
   const words = r.get('smtpd_server_hostnames').split(/\s+/).filter(Boolean);
   words.forEach((word, i) => {
-    const e = word.includes('.') ? v.checkFqdn(word) : v.checkHostname(word);
-    if (e) throw new UsageError(`${where(r.origin('smtpd_server_hostnames'))}: smtpd_server_hostnames: ${e}`);
     const fq = (word.includes('.') ? word : `${word}.${domain}`).toLowerCase();
+    const e = (word.includes('.') ? v.checkFqdn(word) : v.checkHostname(word)) ?? v.checkCommonName(fq);
+    if (e) throw new UsageError(`${where(r.origin('smtpd_server_hostnames'))}: smtpd_server_hostnames: ${e}`);
     // The whole list in one setting, the first relay included, is fine; anything else twice is not.
     if (i === 0 && fq === fqdns[0]) return;
     if (fqdns.includes(fq)) {

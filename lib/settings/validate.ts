@@ -23,6 +23,13 @@ export function checkFqdn(v: string): string | undefined {
   return undefined;
 }
 
+/** A host's fqdn is its certificates' common name, which openssl limits to 64 bytes (ub-common-name). */
+export function checkCommonName(v: string): string | undefined {
+  const n = Buffer.byteLength(v);
+  if (n > 64) return `"${printable(v)}" is ${n} characters long; it is the certificate's common name, which holds at most 64: use a shorter name for this host`;
+  return undefined;
+}
+
 export function checkSshHost(v: string): string | undefined {
   if (/^\d{1,3}(\.\d{1,3}){3}$/.test(v) && v.split('.').every((o) => Number(o) <= 255)) return undefined;
   if (/^[0-9A-Fa-f:]+$/.test(v) && v.includes(':')) return undefined;
@@ -151,4 +158,14 @@ export function checkHostnameOrFqdn(v: string): string | undefined {
 /** A domain may be a single label in a lab ("test"), but must otherwise be a DNS name. */
 export function checkFqdnOrLabel(v: string): string | undefined {
   return v.includes('.') || v.endsWith('.') ? checkFqdn(v) : checkHostname(v);
+}
+
+/** Postfix's smtp_host_lookup: "dns", "native" or both, comma or space separated (empty: the host's own). */
+export function checkHostLookup(v: string): string | undefined {
+  const words = v.split(/[\s,]+/).filter(Boolean);
+  const bad = words.find((w) => w !== 'dns' && w !== 'native');
+  if (bad !== undefined || new Set(words).size !== words.length) {
+    return `"${printable(v)}" is not a Postfix smtp_host_lookup; use dns, native or "dns, native" (empty leaves each client's own)`;
+  }
+  return undefined;
 }

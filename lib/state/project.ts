@@ -93,22 +93,20 @@ export class ProjectState extends DiskState {
   unrecorded(): string[] {
     if (!this.exists(this.ca.cert)) return [];
     let known: Set<string> | undefined;
-    return allHosts(this.settings)
-      .map((h) => hostFiles(h).cert)
-      .filter((rel) => {
-        const tag = `recorded:${rel}`;
-        const files = [rel, this.ca.cert];
-        if (this.remembered(tag, files)) return false;
-        const c = this.cert(rel);
-        const ca = this.caCert();
-        if (c === undefined || ca === undefined) return false;
-        known ??= new Set(this.index().map((e) => e.serial));
-        if (known.has(c.serial)) {
-          this.remember(tag, files);
-          return false;
-        }
-        return signedBy(c, ca);
-      });
+    const found: string[] = [];
+    for (const h of allHosts(this.settings)) {
+      const rel = hostFiles(h).cert;
+      const tag = `recorded:${rel}`;
+      const files = [rel, this.ca.cert];
+      if (this.remembered(tag, files)) continue;
+      const c = this.cert(rel);
+      const ca = this.caCert();
+      if (c === undefined || ca === undefined) continue;
+      known ??= new Set(this.index().map((e) => e.serial));
+      if (known.has(c.serial)) this.remember(tag, files);
+      else if (signedBy(c, ca)) found.push(rel);
+    }
+    return found;
   }
 
   /** The allowlist as built now; undefined before the first build. */

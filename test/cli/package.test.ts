@@ -6,6 +6,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { HOSTS_LAB_PROGRAMS } from '../support/prereq.js';
 import { REPO_ROOT } from '../support/project.js';
 
 const read = (f: string) => fs.readFileSync(path.join(REPO_ROOT, f), 'utf8');
@@ -122,6 +123,17 @@ describe('packaging: npm pack, npx, Dockerfile', function () {
       expect(fs.existsSync(path.join(REPO_ROOT, a)), a).to.equal(true);
     }
     for (const secret of ['settings.mk', 'certs', 'out', 'demo', 'ca-passphrase.gpg', '.gnupg']) expect(allowed).to.not.include(secret);
+  });
+
+  it('scripts/install-system-packages.sh names every package the multi-host lab runs (or it is Essential, required, or a dependency of one it names)', () => {
+    const text = read('scripts/install-system-packages.sh');
+    const named = new Set([...text.matchAll(/^(?:RUNTIME|TEST)_PKGS="([^"]+)"/gm)].flatMap((m) => m[1]!.split(/\s+/)).filter((w) => w && !w.startsWith('$')));
+    expect([...named]).to.include.members(['dnsmasq', 'nftables', 'sudo', 'sslscan', 'iproute2', 'libnet-ssleay-perl', 'libio-socket-ssl-perl']);
+    const field = (pkg: string, f: string) => spawnSync('dpkg-query', ['-W', `-f=\${${f}}`, pkg], { encoding: 'utf8' }).stdout.trim();
+    const dependsOfNamed = new Set([...named].flatMap((p) => field(p, 'Depends').split(/[,|]/).map((d) => d.trim().split(/[\s:(]/)[0]!)));
+    const unnamed = [...new Set(HOSTS_LAB_PROGRAMS.map(([, pkg]) => pkg))]
+      .filter((pkg) => !named.has(pkg) && field(pkg, 'Essential') !== 'yes' && field(pkg, 'Priority') !== 'required' && !dependsOfNamed.has(pkg));
+    expect(unnamed).to.deep.equal([]);
   });
 
   it('scripts/install-system-packages.sh: valid sh; its runtime list covers every program the tool runs, all installed here', function () {

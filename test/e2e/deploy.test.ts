@@ -5,9 +5,10 @@ import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createLab, freePort, labPrerequisites, requirePrerequisites, sleep, type Lab } from '../support/lab.js';
-import { createProject, settingsText, type CliResult, type TestProject } from '../support/project.js';
-import { startSshd, sshdPrerequisites, type Sshd } from '../support/sshd.js';
+import { freePort, labPrerequisites, requirePrerequisites, sleep, type Lab } from '../support/lab.js';
+import type { CliResult, TestProject } from '../support/project.js';
+import { sshdPrerequisites, type Sshd } from '../support/sshd.js';
+import { startSshLab, stopSshLab, type SshLab } from '../support/ssh-lab-settings.js';
 
 const RELAY = 'relayhost.example.test';
 const CLIENT = 'mailhost.example.test';
@@ -20,31 +21,6 @@ interface CheckJson {
   ok: boolean;
   failed: number;
   hosts: { fqdn: string; ok: boolean; checks: { name: string; ok: boolean; expected: string; actual: string }[] }[];
-}
-
-/** The sshd's `-o` options (not Port, which comes from *_ssh_port; not -F, which is no -o option). */
-function sshOptionPairs(sshd: Sshd): string[] {
-  const pairs: string[] = [];
-  sshd.sshOptions.forEach((a, i) => {
-    const next = sshd.sshOptions[i + 1];
-    if (a === '-o' && next && !next.startsWith('Port=')) pairs.push(next);
-  });
-  return pairs;
-}
-
-function labSettings(lab: Lab, sshd: Sshd): string {
-  return [
-    `smtp_client_postfix_dir := ${lab.clientDir}`,
-    `smtpd_server_postfix_dir := ${lab.relayDir}`,
-    `certs_remote_dir := ${lab.root}/etc/postfix-tls-based-relaying`,
-    `smtpd_server_relay_clientcerts_in := ${lab.relayDir}/relay_clientcerts`,
-    'smtp_client_ssh_host := 127.0.0.1',
-    'smtpd_server_ssh_host := 127.0.0.1',
-    `smtp_client_ssh_port := ${sshd.port}`,
-    `smtpd_server_ssh_port := ${sshd.port}`,
-    `ssh_options := ${sshOptionPairs(sshd).join(' ')}`,
-    `smtpd_server_port := ${lab.relayPort}`,
-  ].join('\n');
 }
 
 function json<T>(r: CliResult): T {
@@ -75,30 +51,19 @@ describe('e2e: deploy and check over ssh', function () {
   const cli = (args: string[]) => proj!.cli(args);
   const explain = (r: CliResult) => `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}\n--- sshd log (tail)\n${sshd?.log().split('\n').slice(-15).join('\n')}`;
 
+  const parts: SshLab = {};
+
   before(async function () {
     requirePrerequisites(this, labPrerequisites(), sshdPrerequisites());
-    // sshd first: the relay port stays unbound until apply.sh adds the service, so a port picked
-    // before sshd listens could be handed to sshd as well.
-    sshd = await startSshd();
-    lab = await createLab({ relayFqdn: RELAY, clientFqdns: [CLIENT], relayPort: await freePort() });
-    await lab.start();
-    proj = createProject({ settings: (pf) => settingsText(pf, labSettings(lab!, sshd!)) });
-    remoteDir = `${lab.root}/etc/postfix-tls-based-relaying`;
-    allowlist = `${lab.relayDir}/relay_clientcerts`;
+    ({ sshd, lab, proj } = await startSshLab(parts, RELAY, CLIENT));
+    remoteDir = `${lab!.root}/etc/postfix-tls-based-relaying`;
+    allowlist = `${lab!.relayDir}/relay_clientcerts`;
     const b = cli(['build', '-q']);
     expect(b.code, explain(b)).to.equal(0);
   });
 
   after(async function () {
-    const errors: unknown[] = [];
-    for (const step of [() => sshd?.stop(), () => lab?.cleanup(), () => proj?.dispose()]) {
-      try {
-        await step();
-      } catch (e) {
-        errors.push(e);
-      }
-    }
-    if (errors.length) throw errors[0];
+    await stopSshLab(parts);
   });
 
   it('deploy -n prints the exact rsync and ssh commands and connects to nothing', function () {

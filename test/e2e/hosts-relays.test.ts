@@ -5,9 +5,8 @@
 import { expect } from 'chai';
 import fs from 'node:fs';
 import path from 'node:path';
-import { requirePrerequisites } from '../support/lab.js';
+import { hostsLabPrerequisites, requirePrerequisites } from '../support/prereq.js';
 import { createHostsLab, type HostsLab, type LabHost } from '../support/hosts/lab.js';
-import { hostsLabPrerequisites } from '../support/hosts/prereq.js';
 import { WS_PROJECT } from '../support/hosts/workstation.js';
 import { delivered, explain, failures, initProject, json, ok, sendMail, type CheckJson, type DeployJson } from '../support/hosts/story.js';
 

@@ -3,10 +3,9 @@
 import { expect } from 'chai';
 import fs from 'node:fs';
 import path from 'node:path';
-import { requirePrerequisites } from '../support/lab.js';
+import { hostsLabPrerequisites, requirePrerequisites } from '../support/prereq.js';
 import { hideProgram, unhidePrograms } from '../support/hosts/host-fs.js';
 import { createHostsLab, type HostsLab, type LabHost } from '../support/hosts/lab.js';
-import { hostsLabPrerequisites } from '../support/hosts/prereq.js';
 import { delivered, explain, failures, initProject, json, ok, reloads, sendMail, type CheckJson, type DeployJson } from '../support/hosts/story.js';
 
 const SUDO_PASSWORD = 'sudo pass 0815 for deploy';

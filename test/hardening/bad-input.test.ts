@@ -2,7 +2,7 @@
 // (runtime), exactly one error line naming the setting or file and what to do, and nothing written.
 import { expect } from 'chai';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createTestGpg, type TestGpg } from '../support/gpg.js';
@@ -34,6 +34,12 @@ function pathWith(programs: string[]): { dir: string; cleanup: () => void } {
   symlinkSync(process.execPath, path.join(dir, 'node'));
   for (const prog of programs) symlinkSync(execFileSync('sh', ['-c', `command -v ${prog}`], { encoding: 'utf8' }).trim(), path.join(dir, prog));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Writes `secret` through gpg with `args` (e.g. --store) to the project's passphrase file. */
+function gpgTo(p: TestProject, args: string[], secret: string): void {
+  rmSync(p.passphraseFile, { force: true });
+  execFileSync('gpg', ['--batch', '--yes', ...args, '--output', p.passphraseFile], { env: p.env, input: secret, stdio: ['pipe', 'pipe', 'pipe'] });
 }
 
 const CASES: Case[] = [
@@ -107,6 +113,92 @@ const CASES: Case[] = [
     prepare: (p) => p.gpg.encrypt('abc\n', p.passphraseFile),
     error: /^certs_passphrase_file: \/.*ca-passphrase\.gpg decrypts to a passphrase shorter than 4 characters; openssl needs at least 4$/,
   },
+  {
+    name: 'passphrase with a first line of 1024 bytes (openssl reads 1023)', code: 2,
+    prepare: (p) => p.gpg.encrypt(`${'x'.repeat(1024)}\n`, p.passphraseFile),
+    error: /^certs_passphrase_file: \/.*ca-passphrase\.gpg decrypts to a passphrase with a first line of 1024 bytes; openssl reads at most 1023, so use a passphrase of 4 to 1023 bytes$/,
+  },
+  {
+    name: 'passphrase holding a NUL byte', code: 2,
+    prepare: (p) => p.gpg.encrypt('correct horse\0battery staple\n', p.passphraseFile),
+    error: /^certs_passphrase_file: \/.*ca-passphrase\.gpg decrypts to a passphrase holding a NUL byte, where openssl would stop reading/,
+  },
+  {
+    name: 'passphrase file not encrypted (gpg --store)', code: 2,
+    prepare: (p) => gpgTo(p, ['--store'], 'correct horse battery staple 4711\n'),
+    error: /^certs_passphrase_file: \/.*ca-passphrase\.gpg is not encrypted \(gpg --store or --sign\?\): anyone can read it; it must be encrypted to a key: gpg --encrypt -r YOUR-KEY/,
+  },
+  {
+    name: 'passphrase file only clear-signed (gpg --clearsign)', code: 2,
+    prepare: (p) => gpgTo(p, ['--clearsign'], 'correct horse battery staple 4711\n'),
+    error: /^certs_passphrase_file: \/.*ca-passphrase\.gpg is signed, not encrypted \(gpg --sign or --clearsign\): anyone can read it; it must be encrypted to a key/,
+  },
+  {
+    name: 'passphrase file encrypted with a password only (gpg --symmetric)', code: 2,
+    prepare: (p) => gpgTo(p, ['--pinentry-mode', 'loopback', '--passphrase', 'pw', '--symmetric'], 'correct horse battery staple 4711\n'),
+    error: /^certs_passphrase_file: \/.*ca-passphrase\.gpg is encrypted with a password only \(gpg --symmetric\); it must be encrypted to a key/,
+  },
+  // Remote paths: each bundle file its own, none of Postfix's or the system's, directories of their own.
+  { name: 'allowlist path is main.cf', lines: ['smtpd_server_relay_clientcerts_in := /etc/postfix/main.cf'], code: 2, error: /^settings\.mk:8: smtpd_server_relay_clientcerts_in = "\/etc\/postfix\/main\.cf" puts \/etc\/postfix\/main\.cf on relayhost\.example\.test, which is main\.cf, which Postfix owns, in smtpd_server_postfix_dir \(\/etc\/postfix\); name a file of its own/ },
+  { name: 'allowlist path is master.cf of the default instance', lines: ['smtpd_server_postfix_dir := /etc/postfix-relay', 'smtpd_server_relay_clientcerts_in := /etc/postfix/master.cf'], code: 2, error: /^settings\.mk:9: smtpd_server_relay_clientcerts_in = "\/etc\/postfix\/master\.cf" .* which is master\.cf, which Postfix owns, in the default Postfix instance/ },
+  { name: 'allowlist path is a Postfix map (transport.db)', lines: ['smtpd_server_relay_clientcerts_in := /etc/postfix/transport.db'], code: 2, error: /^settings\.mk:8: smtpd_server_relay_clientcerts_in = .* which is transport\.db, which Postfix owns/ },
+  { name: 'allowlist path is the relay key', lines: ['smtpd_server_relay_clientcerts_in := /etc/postfix-tls-based-relaying/smtpd-server/relayhost.example.test.key.pem'], code: 2, error: /^settings\.mk:8: smtpd_server_relay_clientcerts_in = .* the same path as another file of relayhost\.example\.test's bundle; name a file of its own/ },
+  { name: 'allowlist path is the CA certificate', lines: ['smtpd_server_relay_clientcerts_in := /etc/postfix-tls-based-relaying/ca/example.test-ca.crt.pem'], code: 2, error: /^settings\.mk:8: smtpd_server_relay_clientcerts_in = .* the same path as another file of relayhost\.example\.test's bundle/ },
+  { name: 'allowlist path is the apply script', lines: ['smtpd_server_relay_clientcerts_in := /etc/postfix-tls-based-relaying/apply-smtpd-server.sh'], code: 2, error: /^settings\.mk:8: smtpd_server_relay_clientcerts_in = .* the same path as another file/ },
+  { name: 'allowlist path is a bundle directory', lines: ['smtpd_server_relay_clientcerts_in := /etc/postfix-tls-based-relaying/ca'], code: 2, error: /^settings\.mk:8: smtpd_server_relay_clientcerts_in = .* a directory that holds another file of relayhost\.example\.test's bundle/ },
+  { name: 'allowlist path is /etc/passwd', lines: ['smtpd_server_relay_clientcerts_in := /etc/passwd'], code: 2, error: /^settings\.mk:8: smtpd_server_relay_clientcerts_in = "\/etc\/passwd" puts \/etc\/passwd on relayhost\.example\.test, which is a system file/ },
+  { name: 'allowlist path in /etc/ssh', lines: ['smtpd_server_relay_clientcerts_in := /etc/ssh/sshd_config'], code: 2, error: /^settings\.mk:8: smtpd_server_relay_clientcerts_in = .* which is inside \/etc\/ssh, which belongs to the system/ },
+  { name: 'certs_remote_dir is /tmp', lines: ['certs_remote_dir := /tmp'], code: 2, error: /^settings\.mk:8: certs_remote_dir = "\/tmp" is a system directory \(apply\.sh would make it 0755 and own it\); name a directory of its own/ },
+  { name: 'certs_remote_dir is /', lines: ['certs_remote_dir := /'], code: 2, error: /^settings\.mk:8: certs_remote_dir = "\/" is a system directory/ },
+  { name: 'certs_remote_dir is /etc/postfix', lines: ['certs_remote_dir := /etc/postfix'], code: 2, error: /^settings\.mk:8: certs_remote_dir = "\/etc\/postfix" holds the Postfix config directory \/etc\/postfix/ },
+  { name: 'certs_remote_dir is /var/lib', lines: ['certs_remote_dir := /var/lib'], code: 2, error: /^settings\.mk:8: certs_remote_dir = "\/var\/lib" is a system directory/ },
+  { name: 'certs_remote_dir inside /usr', lines: ['certs_remote_dir := /usr/share/relay'], code: 2, error: /^settings\.mk:8: certs_remote_dir = "\/usr\/share\/relay" is inside \/usr, which belongs to the system/ },
+  { name: 'Postfix config dir is /etc', lines: ['smtp_client_postfix_dir := /etc'], code: 2, error: /^settings\.mk:8: smtp_client_postfix_dir = "\/etc" is a system directory .*; name the directory that holds main\.cf/ },
+  // What goes into a certificate.
+  { name: 'relay fqdn longer than a common name holds', lines: [`smtpd_server_fqdn := ${'r'.repeat(60)}.example.test`], code: 2, error: /^settings\.mk:8: smtpd_server_fqdn = "r{60}\.example\.test" is 73 characters long; it is the certificate's common name, which holds at most 64/ },
+  { name: 'client fqdn longer than a common name holds', lines: [`smtp_client_hostnames := ${'c'.repeat(55)}`], code: 2, error: /^settings\.mk:8: smtp_client_hostnames: "c{55}\.example\.test" is 68 characters long; it is the certificate's common name/ },
+  // References that only fail when expanded, and the environment.
+  { name: 'make function in --set', args: ['--set', 'smtpd_server_port=$(shell id)'], code: 2, error: /^--set smtpd_server_port: make function "shell" is not supported/ },
+  { name: 'unterminated reference in --set', args: ['--set', 'smtpd_server_fqdn=${x'], code: 2, error: /^--set smtpd_server_fqdn: unterminated variable reference "\$\{x"$/ },
+  { name: 'self-referencing recursive variable', lines: ['smtpd_server_fqdn = $(smtpd_server_fqdn).example.test'], code: 2, error: /^settings\.mk:8: recursive variable 'smtpd_server_fqdn' references itself \(eventually\): smtpd_server_fqdn -> smtpd_server_fqdn$/ },
+  { name: 'recursive variables referencing each other', lines: ['smtpd_server_fqdn = $(smtp_client_fqdn)', 'smtp_client_fqdn = $(smtpd_server_fqdn)'], code: 2, error: /^settings\.mk:8: recursive variable 'smtpd_server_fqdn' references itself \(eventually\): smtpd_server_fqdn -> smtp_client_fqdn -> smtpd_server_fqdn$/ },
+  {
+    name: 'empty environment variable named like a setting (make keeps it empty)', code: 2,
+    prepare: (p) => ({ env: { ...p.env, days: '' } }),
+    error: /^environment: days = "" is not a whole number; use a number of days from 1 to 36500$/,
+  },
+  // Who may change the project (like ssh with ~/.ssh).
+  {
+    name: 'project directory writable by everyone', code: 1,
+    prepare: (p) => chmodSync(p.dir, 0o777),
+    error: /^\S+: writable by everyone \(mode 0777\), so another user can change what is built and shipped; chmod go-w \S+ \(and check what is in it\)$/,
+  },
+  {
+    name: 'out/ made by another user', code: 1,
+    prepare: (p) => {
+      mkdirSync(p.file('out'), { mode: 0o755 });
+      chownSync(p.file('out'), 65534, 65534);
+    },
+    error: /^out: owned by uid 65534, not by you \(uid 0\) or root, so another user can change what is built and shipped; chown root out/,
+  },
+  {
+    name: 'etc/postfix writable by its group', code: 1,
+    prepare: (p) => {
+      mkdirSync(p.file('etc/postfix'), { recursive: true });
+      chmodSync(p.file('etc/postfix'), 0o775);
+    },
+    error: /^etc\/postfix: writable by its group \(mode 0775\)/,
+  },
+  {
+    name: 'settings.mk writable by everyone', code: 1,
+    prepare: (p) => chmodSync(p.file('settings.mk'), 0o666),
+    error: /^settings\.mk: writable by everyone \(mode 0666\), so another user can change what is built and shipped; chmod go-w settings\.mk$/,
+  },
+  {
+    name: 'audit.log planted as a symlink', code: 1,
+    prepare: (p) => symlinkSync('/etc/hostname', p.file('audit.log')),
+    error: /^audit\.log: a symbolic link, and postfix-tls-relay never appends through one; remove it \(rm audit\.log\) and run again$/,
+  },
   // The machine.
   {
     name: 'openssl not on PATH', code: 1,
@@ -149,8 +241,8 @@ describe('hardening: bad input matrix', function () {
     otherGpg.dispose();
   });
 
-  it(`has at least 25 cases (${CASES.length})`, () => {
-    expect(CASES.length).to.be.at.least(25);
+  it(`has at least 70 cases (${CASES.length})`, () => {
+    expect(CASES.length).to.be.at.least(70);
   });
 
   for (const c of CASES) {
@@ -255,7 +347,7 @@ describe('hardening: a full disk', function () {
     try {
       expect(p.cli(['build']).code).to.equal(0);
       // out/ on its own small file system, then filled up.
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', mnt]);
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k,mode=0700', 'tmpfs', mnt]);
       execFileSync('cp', ['-a', `${p.file('out')}/.`, mnt]);
       execFileSync('mount', ['--bind', mnt, p.file('out')]);
       try {

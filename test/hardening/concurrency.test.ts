@@ -7,7 +7,7 @@ import { useProject, type TestProject } from '../support/project.js';
 import { exampleLayout, expectCaDatabaseSound, expectCompleteTree, snapshot } from '../support/tree.js';
 
 const LOCK = '.postfix-tls-relay/lock';
-const REFUSED = /^postfix-tls-relay: \.postfix-tls-relay\/lock: another postfix-tls-relay \(pid \d+\) is working in this project; wait for it to finish and run again$/;
+const REFUSED = /^postfix-tls-relay: \.postfix-tls-relay\/lock: another postfix-tls-relay \(pid \d+\) is working in this project; wait for it to finish and run again \(if no postfix-tls-relay is running in this project, remove \/\S+\/\.postfix-tls-relay\/lock and run again\)$/;
 
 /** A pid that belonged to a process that has exited. */
 function deadPid(): number {
@@ -58,7 +58,7 @@ describe('hardening: concurrent builds in one project', function () {
       process.kill(-first.pid, 'SIGCONT');
     }
     expect(second.code).to.equal(1);
-    expect(second.stderr.trim()).to.equal(`postfix-tls-relay: .postfix-tls-relay/lock: another postfix-tls-relay (pid ${first.pid}) is working in this project; wait for it to finish and run again`);
+    expect(second.stderr.trim()).to.equal(`postfix-tls-relay: .postfix-tls-relay/lock: another postfix-tls-relay (pid ${first.pid}) is working in this project; wait for it to finish and run again (if no postfix-tls-relay is running in this project, remove ${fx.p.file(LOCK)} and run again)`);
     expect((await first.done).code).to.equal(0);
     expect(indexLines(fx.p)).to.have.length(2);
     expectCompleteTree(fx.p.dir, exampleLayout());

@@ -1,5 +1,6 @@
 // Every prerequisite check of the tests, and the one way a suite acts on them (skip, or fail under CI):
-// the Postfix lab, the private sshd, mounting a tmpfs (full disk, read-only directory), strace.
+// the Postfix lab, the private sshd, mounting a tmpfs (full disk, read-only directory), strace, the
+// multi-host lab of namespaces.
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs, { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -51,6 +52,26 @@ export function labPrerequisites(): Check {
   }
   if (!fs.existsSync('/etc/postfix/master.cf')) missing.push('/etc/postfix/master.cf');
   try { execFileSync('id', ['postfix'], { stdio: 'ignore' }); } catch { missing.push('user postfix'); }
+  return { ok: missing.length === 0, missing };
+}
+
+/** What the multi-host lab (test/support/hosts) runs on the machine, with the Debian package of each. */
+export const HOSTS_LAB_PROGRAMS: readonly (readonly [string, string])[] = [
+  ['setpriv', 'util-linux'], ['unshare', 'util-linux'], ['nsenter', 'util-linux'], ['mount', 'mount'], ['perl', 'perl-base'], ['ip', 'iproute2'],
+  ['dnsmasq', 'dnsmasq'], ['nft', 'nftables'], ['swaks', 'swaks'], ['sslscan', 'sslscan'], ['postfix', 'postfix'],
+  ['dpkg-reconfigure', 'debconf'], ['make-ssl-cert', 'ssl-cert'], ['sshd', 'openssh-server'], ['ssh', 'openssh-client'], ['sudo', 'sudo'], ['visudo', 'sudo'],
+  ['rsync', 'rsync'], ['gpg', 'gnupg'], ['openssl', 'openssl'], ['mknod', 'coreutils'],
+];
+
+export function hostsLabPrerequisites(): Check {
+  const missing: string[] = [];
+  if (process.getuid?.() !== 0) missing.push('root (uid 0: namespaces, mounts)');
+  for (const [p, pkg] of HOSTS_LAB_PROGRAMS) if (!findCommand(p)) missing.push(`${p} (${pkg})`);
+  // swaks --tls needs its STARTTLS modules, which are only Recommends of swaks.
+  const support = findCommand('swaks') ? spawnSync('swaks', ['--support'], { encoding: 'utf8' }) : undefined;
+  if (support && !/^=== TLS supported/m.test(`${support.stdout}${support.stderr}`)) {
+    missing.push('swaks STARTTLS (libnet-ssleay-perl, libio-socket-ssl-perl)');
+  }
   return { ok: missing.length === 0, missing };
 }
 

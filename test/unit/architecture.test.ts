@@ -19,7 +19,7 @@ const LAYERS: string[][] = [
   ['runner'],
   ['remote'],
   ['cli/context.ts', 'cli/report.ts', 'cli/options.ts', 'cli/prompt.ts', 'cli/secret-prompt.ts'],
-  ['services', 'export'],
+  ['services', 'export', 'monitoring'],
   ['commands'],
   ['cli/main.ts'],
 ];

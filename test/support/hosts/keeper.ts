@@ -100,9 +100,10 @@ export async function startKeeper(name: string): Promise<Keeper> {
           reject(new Error(`${name}: ${argv.join(' ').slice(0, 300)} failed (exit ${r.code}${signal ? `, ${signal}` : ''}):\n${stdout.slice(-2000)}\n${stderr.slice(-2000)}`));
         } else resolve(r);
       });
-      // A program that exits before reading its input must not crash the runner (EPIPE): its exit code tells.
-      child.stdin!.on('error', () => undefined);
-      child.stdin!.end(o.input ?? '');
+      // A program that does not read its input may exit before it is written: that EPIPE is no error.
+      child.stdin!.on('error', (e: NodeJS.ErrnoException) => { if (e.code !== 'EPIPE') reject(e); });
+      if (o.input) child.stdin!.end(o.input);
+      else child.stdin!.end();
     });
 
   return {

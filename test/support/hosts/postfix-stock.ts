@@ -1,6 +1,6 @@
 // Postfix exactly as Debian's installer leaves it: debconf answers "Internet Site" and the mail name,
-// `dpkg-reconfigure postfix` writes main.cf and master.cf (chroot = y, snakeoil certificate,
-// smtp_tls_CApath, smtpd_relay_restrictions …), and /etc/init.d/postfix starts it. The only
+// `dpkg-reconfigure postfix` writes main.cf and master.cf (chroot = y, the snakeoil certificate that
+// ssl-cert made, smtp_tls_CApath, smtpd_relay_restrictions …), and /etc/init.d/postfix starts it. The only
 // addition is a log file (there is no syslog in a lab host).
 import fs from 'node:fs';
 import path from 'node:path';
@@ -24,6 +24,9 @@ export interface StockPostfix {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function installStockPostfix(keeper: Keeper, dir: string, fqdn: string, extra: Record<string, string> = {}): Promise<StockPostfix> {
+  // What ssl-cert's postinst does on a new install; Postfix's configuration then appends its TLS part
+  // (snakeoil certificate, smtpd_tls_security_level = may, smtp_tls_CApath …), as on a real host.
+  await keeper.run(['make-ssl-cert', 'generate-default-snakeoil']);
   await keeper.run(['debconf-set-selections'], {
     input: `postfix postfix/main_mailer_type select Internet Site\npostfix postfix/mailname string ${fqdn}\n`,
   });
