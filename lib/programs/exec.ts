@@ -50,7 +50,9 @@ export async function run(
     stripFinalNewline: false,
     cancelSignal: opts.signal,
   });
-  if (r.isCanceled || opts.signal?.aborted) throw new RunError(INTERRUPTED);
+  // A Ctrl-C to the process group reaches the child too, and its exit may be seen before our own
+  // SIGINT handler runs: a child stopped by SIGINT or SIGTERM was interrupted, like us.
+  if (r.isCanceled || opts.signal?.aborted || r.signal === 'SIGINT' || r.signal === 'SIGTERM') throw new RunError(INTERRUPTED);
   if (r.exitCode === undefined) {
     const code = (r.cause as NodeJS.ErrnoException | undefined)?.code;
     if (code === 'ENOENT') throw notFound(file);
