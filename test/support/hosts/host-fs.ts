@@ -5,6 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { REPO_ROOT } from '../project.js';
 import type { Keeper } from './keeper.js';
 
 /** Files a fresh install does not have yet: Postfix's debconf writes them, ssh-keygen -A, make-ssl-cert. */
@@ -55,9 +56,14 @@ export async function setupHostFs(keeper: Keeper, dir: string, o: HostFsOptions)
 
   const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   const D = q(dir);
+  // The checkout (the CLI the workstation runs) may itself live under a tree the host gets its own
+  // of (a clone in /root or /tmp): it is stashed first and put back at its path last.
+  const R = q(REPO_ROOT);
+  const hidden = /^\/(root|home|tmp|var|etc|run)(\/|$)/.test(REPO_ROOT);
   await keeper.sh([
     'set -eu',
     `D=${D}`,
+    ...(hidden ? ['mkdir -p "$D/repo"', `mount --bind ${R} "$D/repo"`] : []),
     'mount --bind "$D/etc" /etc',
     'mount -t overlay overlay -o "lowerdir=/var,upperdir=$D/var.up,workdir=$D/var.work" /var',
     'mount --bind "$D/spool-postfix" /var/spool/postfix',
@@ -72,10 +78,12 @@ export async function setupHostFs(keeper: Keeper, dir: string, o: HostFsOptions)
     'mkdir -p /run/lock && chmod 1777 /run/lock',
     // Where hideProgram's overlay layers are reachable once /tmp is the host's own.
     'mkdir /run/lab-layers && mount --bind "$D/layers" /run/lab-layers',
+    ...(hidden ? ['mkdir /run/lab-repo && mount --bind "$D/repo" /run/lab-repo'] : []),
     'mount -t sysfs sysfs /sys',
     `hostname ${q(short)}`,
     // Last: the sources above live under the machine's /tmp.
     'mount --bind "$D/tmp" /tmp',
+    ...(hidden ? [`mkdir -p ${R} && mount --bind /run/lab-repo ${R}`] : []),
   ].join('\n'));
 }
 
