@@ -49,6 +49,12 @@ const p = (name: string, value: string): Param => ({ name, value });
 /** ">=TLSv1.2" is Postfix 3.6+; the exclusion list means the same on every Postfix with TLS. */
 const TLS_FLOOR = '!SSLv2,!SSLv3,!TLSv1,!TLSv1.1';
 
+/** TLS 1.2 or later and only "high" ciphers, for `smtp` (the client) or `smtpd` (the relay service). */
+const tlsFloor = (prefix: 'smtp' | 'smtpd') => [
+  p(`${prefix}_tls_mandatory_protocols`, TLS_FLOOR),
+  p(`${prefix}_tls_mandatory_ciphers`, 'high'),
+];
+
 export function clientConfig(s: Settings, host: Host): ClientConfig {
   const f = remoteFiles(s, host);
   return {
@@ -60,8 +66,7 @@ export function clientConfig(s: Settings, host: Host): ClientConfig {
       p('smtp_tls_CApath', ''),
       p('smtp_tls_loglevel', String(host.tlsLoglevel)),
       // The relay's floor, on the client's side too (security level secure uses the mandatory settings).
-      p('smtp_tls_mandatory_protocols', TLS_FLOOR),
-      p('smtp_tls_mandatory_ciphers', 'high'),
+      ...tlsFloor('smtp'),
       // How the client finds the relay's address: set only when asked (e.g. a name in /etc/hosts only).
       ...(s.clientHostLookup ? [p('smtp_host_lookup', s.clientHostLookup)] : []),
     ],
@@ -109,8 +114,7 @@ export function relayConfig(s: Settings, relay: Server = s.server): RelayConfig 
       p('smtpd_tls_CApath', ''),
       p('smtpd_tls_loglevel', String(relay.tlsLoglevel)),
       // TLS 1.2 or later and only "high" ciphers: the service requires TLS (encrypt), so these apply.
-      p('smtpd_tls_mandatory_protocols', TLS_FLOOR),
-      p('smtpd_tls_mandatory_ciphers', 'high'),
+      ...tlsFloor('smtpd'),
       // Explicit: the default digest depends on compatibility_level (md5 before 3.6, sha256 after).
       p('smtpd_tls_fingerprint_digest', s.fingerprintDigest),
       p('relay_clientcerts', `${s.tableType}:${path}`),
