@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { Reporter } from './report.js';
 import { loadSettings, type Settings } from '../settings/index.js';
-import { checkProjectOwnership } from '../files/ownership.js';
+import { checkProjectTop } from '../files/ownership.js';
 
 export interface GlobalArgs {
   dir: string;
@@ -28,8 +28,9 @@ export function makeReporter(args: GlobalArgs): Reporter {
 
 export function loadContext(args: GlobalArgs, report = makeReporter(args)): Context {
   const projectDir = path.resolve(args.dir);
-  // Before anything in it is read: a project another user can change is never built or shipped.
-  checkProjectOwnership(projectDir, args.settings);
+  // Before anything in it is read: a project another user can change is never built or shipped (what is
+  // in its trees is checked where they are scanned, with the project state).
+  checkProjectTop(projectDir, args.settings);
   const settings = loadSettings({ projectDir, settingsFile: args.settings, overrides: args.set ?? [] });
   for (const w of settings.warnings) report.warn(w);
   return { args, projectDir, settings, report };

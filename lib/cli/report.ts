@@ -74,6 +74,11 @@ export class Reporter {
     this.out.write(`${this.paint('31', 'postfix-tls-relay:')} ${line}\n`);
   }
 
+  /** Whether what is printed names each step (the steps up to date too): not with --quiet alone. */
+  get listsSteps(): boolean {
+    return !this.opts.quiet || this.opts.json;
+  }
+
   /** Result data: JSON on stdout with --json, otherwise the text form (nothing with --quiet). */
   result(data: unknown, text: () => string): void {
     if (this.opts.json) process.stdout.write(`${JSON.stringify(data, null, 2)}\n`);

@@ -74,26 +74,38 @@ export async function fsyncFileAsync(file: string): Promise<void> {
 
 /**
  * Removes temp files a killed run left next to `files` (`.name.tmp` of commands, `.name.tmp.<pid>` of
- * writeFileAtomic). Only call while holding the project lock: then no live writer owns them.
+ * writeFileAtomic), finding them in the scanned tree. Only call while holding the project lock: then
+ * no live writer owns them.
  */
-export function removeStaleTemps(projectDir: string, files: readonly string[]): string[] {
+/** What removeStaleTemps needs of the scanned tree (files/tree.ts's ProjectTree). */
+interface ScannedTree {
+  readonly dir: string;
+  names(dirRel: string): readonly string[] | undefined;
+  forget(rel: string): void;
+}
+
+export function removeStaleTemps(tree: ScannedTree, files: readonly string[]): string[] {
   const byDir = new Map<string, Set<string>>();
   for (const f of files) {
-    const d = path.dirname(f);
-    if (!byDir.has(d)) byDir.set(d, new Set());
-    byDir.get(d)!.add(`.${path.basename(f)}.tmp`);
+    const d = path.posix.dirname(f);
+    let temps = byDir.get(d);
+    if (!temps) byDir.set(d, (temps = new Set()));
+    temps.add(`.${path.posix.basename(f)}.tmp`);
   }
   const removed: string[] = [];
   for (const [d, temps] of byDir) {
-    let names: string[];
-    try {
-      names = readdirSync(path.join(projectDir, d));
-    } catch {
-      continue; // not made yet
+    let names = tree.names(d);
+    if (names === undefined) {
+      try {
+        names = readdirSync(path.join(tree.dir, d)); // not scanned (outside the trees, or changed since)
+      } catch {
+        continue; // not made yet
+      }
     }
     for (const n of names) {
-      if (temps.has(n) || temps.has(n.replace(/\.\d+$/, ''))) {
-        rmSync(path.join(projectDir, d, n), { force: true });
+      if (n.startsWith('.') && (temps.has(n) || temps.has(n.replace(/\.\d+$/, '')))) {
+        rmSync(path.join(tree.dir, d, n), { force: true });
+        tree.forget(`${d}/${n}`);
         removed.push(path.join(d, n));
       }
     }

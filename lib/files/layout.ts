@@ -60,6 +60,10 @@ export const ALLOWLIST = 'etc/postfix/relay_clientcerts';
 export const AUDIT_LOG = 'audit.log';
 export const STATE_DIR = '.postfix-tls-relay';
 export const STATE_FILE = `${STATE_DIR}/state.json`;
+/** What the project's directories held when last read (files/tree.ts): a cache, rebuilt when missing. */
+export const TREE_FILE = `${STATE_DIR}/tree.json`;
+/** The last build that found everything up to date: its plan's key and the trees' digest (state/up-to-date.ts). */
+export const UP_TO_DATE_FILE = `${STATE_DIR}/up-to-date.json`;
 export const LOCK_FILE = `${STATE_DIR}/lock`;
 /** Clients whose previous key or certificate stays on the allowlist until their rotation finishes. */
 export const ROTATIONS_FILE = `${STATE_DIR}/rotations.json`;

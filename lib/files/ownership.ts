@@ -1,19 +1,19 @@
 // Like ssh with ~/.ssh: the project is refused when another user could change it, since whatever is
 // in certs/, etc/ and out/ is shipped to the hosts and installed as root. A directory or file must be
 // owned by the user running the tool (or by root) and writable by nobody else.
-import { lstatSync, readdirSync, statSync, type Stats } from 'node:fs';
+import { lstatSync, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { RunError } from '../errors.js';
-import { AUDIT_LOG, STATE_DIR } from './layout.js';
+import { AUDIT_LOG } from './layout.js';
+import { PROJECT_TREES, ProjectTree, type FileStats } from './tree.js';
 
-/** The trees the tool writes, relative to the project directory. */
-export const PROJECT_TREES = ['certs', 'etc', 'out', STATE_DIR, 'archive'];
 /** Files the tool writes or reads at the top of the project. */
 const PROJECT_FILES = ['settings.mk', AUDIT_LOG];
 
 const shown = (file: string) => path.relative(process.cwd(), file) || file;
 
-function problem(file: string, st: Stats, uid: number): string | undefined {
+function problem(file: string, st: FileStats, uid: number): string | undefined {
+  if ((st.uid === uid || st.uid === 0) && !(st.mode & 0o022)) return undefined;
   if (st.uid !== uid && st.uid !== 0) {
     return `${shown(file)}: owned by uid ${st.uid}, not by you (uid ${uid}) or root, so another user can change what is built and shipped; `
       + `chown ${uid === 0 ? 'root' : uid} ${shown(file)} (-R for a directory) if it is yours, or start over in a directory of your own`;
@@ -35,33 +35,24 @@ function statOrUndefined(file: string, follow: boolean): Stats | undefined {
   }
 }
 
-/** Every directory and file under `dir` (symbolic links are not followed: they are replaced, never written through). */
-function walk(dir: string, uid: number): string | undefined {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return undefined; // unreadable: the command that needs it says so
-  }
-  for (const n of names) {
-    const f = path.join(dir, n);
-    const st = statOrUndefined(f, false);
-    if (!st || st.isSymbolicLink()) continue;
-    const p = problem(f, st, uid);
+/** The first entry of the scanned trees that another user owns or can write (symbolic links are not followed: they are replaced, never written through). */
+export function treeProblem(tree: ProjectTree): string | undefined {
+  const uid = process.geteuid?.() ?? 0;
+  for (const [rel, st] of tree.entries()) {
+    if ((st.uid === uid || st.uid === 0) && !(st.mode & 0o022)) continue; // the common case, without a path
+    if (st.isSymbolicLink()) continue;
+    const p = problem(path.join(tree.dir, rel), st, uid);
     if (p) return p;
-    if (st.isDirectory()) {
-      const deeper = walk(f, uid);
-      if (deeper) return deeper;
-    }
   }
   return undefined;
 }
 
 /**
- * Refuses (exit 1, one line with the fix) a project directory, a tree in it or a file in them that
- * another user owns or can write. `settingsFile` is checked too when it lies elsewhere.
+ * Refuses (exit 1, one line with the fix) a project directory or a file at its top (settings.mk,
+ * audit.log) that another user owns or can write. `settingsFile` is checked too when it lies elsewhere.
+ * What is in the trees is checked by whoever scans them (the project state, checkProjectOwnership).
  */
-export function checkProjectOwnership(projectDir: string, settingsFile?: string): void {
+export function checkProjectTop(projectDir: string, settingsFile?: string): void {
   const uid = process.geteuid?.() ?? 0;
   const top = statOrUndefined(projectDir, true);
   if (!top) return; // not made yet (init, demo)
@@ -79,11 +70,21 @@ export function checkProjectOwnership(projectDir: string, settingsFile?: string)
   if (statOrUndefined(audit, false)?.isSymbolicLink()) {
     throw new RunError(`${shown(audit)}: a symbolic link, and postfix-tls-relay never appends through one; remove it (rm ${shown(audit)}) and run again`);
   }
+  // The trees themselves too (not what is in them): the lock is taken in one of them.
   for (const t of PROJECT_TREES) {
     const dir = path.join(projectDir, t);
     const st = statOrUndefined(dir, true); // a symlinked out/ is judged by where it points
-    if (!st) continue;
-    fail(problem(dir, st, uid));
-    if (st.isDirectory()) fail(walk(dir, uid));
+    if (st) fail(problem(dir, st, uid));
   }
+}
+
+/** The same with every directory and file in the project's trees (init, and anything not reading the state). */
+export function checkProjectOwnership(projectDir: string, settingsFile?: string): void {
+  checkProjectTop(projectDir, settingsFile);
+  checkTreeOwnership(ProjectTree.scan(projectDir));
+}
+
+export function checkTreeOwnership(tree: ProjectTree): void {
+  const p = treeProblem(tree);
+  if (p) throw new RunError(p);
 }

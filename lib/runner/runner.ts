@@ -183,6 +183,21 @@ export async function runPlan(steps: readonly Step[], opts: RunOptions): Promise
   };
 }
 
+/**
+ * A run of a plan the staleness query found up to date: every step skipped, as runPlan would report
+ * it, without scheduling anything (on a fleet's no-op the scheduler would ask the query again per step).
+ */
+export function skipAll(steps: readonly Step[], opts: Pick<RunOptions, 'onEvent'> & { state: DiskState }): RunResult {
+  const started = performance.now();
+  for (const step of steps) opts.onEvent?.({ type: 'skip', step });
+  try {
+    opts.state.save(); // what the query verified by content is remembered under the files' identities
+  } catch (err) {
+    throw fsFailure(err, STATE_FILE);
+  }
+  return { outcomes: steps.map((step) => ({ step, state: 'skipped' })), commands: [], ms: performance.now() - started };
+}
+
 function auditLine(start: string, step: string, command: string, ms: number, exit: number): string {
   return formatAudit({ start, step, command, durationMs: ms, exit });
 }

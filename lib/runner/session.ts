@@ -7,10 +7,10 @@ import { narrowKeyModes, octal } from '../files/key-modes.js';
 import { completeDatabaseRename, protectCaDatabase } from '../ca/database-guard.js';
 import { UsageError } from '../errors.js';
 import { requireProgram } from '../programs/exec.js';
-import { STATE_FILE } from '../files/layout.js';
+import { STATE_FILE, TREE_FILE } from '../files/layout.js';
 import { acquireLock } from './lock.js';
 import { Passphrase } from '../secrets/passphrase.js';
-import { runPlan, type RunEvent, type RunResult } from './runner.js';
+import { runPlan, skipAll, type RunEvent, type RunResult } from './runner.js';
 import type { Settings } from '../settings/index.js';
 import { stale } from './staleness.js';
 import { commandOf, type Step } from '../plan/step.js';
@@ -35,8 +35,13 @@ export interface Session {
   readonly passphrase: Passphrase;
   /** The project as this session sees it: read once, kept current by every plan run in it. */
   readonly state: ProjectState;
-  /** Runs a plan with progress on the reporter; the audit log records every command. */
-  run(steps: readonly Step[]): Promise<RunResult>;
+  /**
+   * Runs a plan with progress on the reporter; the audit log records every command. `key` (a plain
+   * build's plan key): when nothing was stale, the state remembers that this plan was up to date.
+   */
+  run(steps: readonly Step[], opts?: { key?: string }): Promise<RunResult>;
+  /** The result of a run of `steps` known to be up to date (nothing is asked or run). */
+  skip(steps: readonly Step[]): RunResult;
 }
 
 /** What a session needs from the command (cli/context's Context is one). */
@@ -72,15 +77,20 @@ export async function withSession<T>(ctx: SessionContext, fn: (session: Session)
     const release = await acquireLock(dir, { waitMs: opts.lockWaitMs, onWait: (pid) => ctx.report.info?.(`waiting for pid ${pid} to finish its work in this project …`) });
     try {
       for (const f of completeDatabaseRename(ctx.settings, dir)) ctx.report.warn(`${f}: restored from ${f}.new (left by an interrupted openssl ca)`);
-      for (const k of narrowKeyModes(dir)) ctx.report.warn(`${k.file}: a private key with mode ${octal(k.mode)}; set back to 0600`);
       // Read under the lock, after the database is whole: no other run changes it until we are done.
       const st = (state = readProjectState(ctx.settings));
+      for (const k of narrowKeyModes(st.tree)) ctx.report.warn(`${k.file}: a private key with mode ${octal(k.mode)}; set back to 0600`);
       return await fn({
         passphrase,
         state: st,
-        run: async (steps) => {
-          await preflight(ctx, st, steps, passphrase);
-          removeStaleTemps(dir, [...steps.flatMap((x) => x.outputs), STATE_FILE]);
+        skip: (steps) => skipAll(steps, { state: st, onEvent: ctx.report.onEvent }),
+        run: async (steps, runOpts) => {
+          const pending = await preflight(ctx, st, steps, passphrase);
+          removeStaleTemps(st.tree, [...steps.flatMap((x) => x.outputs), STATE_FILE, TREE_FILE]);
+          if (pending === 0) {
+            if (runOpts?.key) st.markUpToDate(runOpts.key);
+            return skipAll(steps, { state: st, onEvent: ctx.report.onEvent });
+          }
           return runPlan(steps, {
             projectDir: dir,
             state: st,
@@ -107,14 +117,16 @@ export async function withSession<T>(ctx: SessionContext, fn: (session: Session)
 /**
  * In-process checks before a plan runs (no program is started unless the plan needs it anyway): the
  * trust chain on disk, the programs the pending steps run, and the passphrase (decrypted now, and the
- * CA key checked with it, when a pending step needs it).
+ * CA key checked with it, when a pending step needs it). Returns how many steps would run.
  */
-async function preflight(ctx: SessionContext, state: ProjectState, steps: readonly Step[], passphrase: Passphrase): Promise<void> {
+async function preflight(ctx: SessionContext, state: ProjectState, steps: readonly Step[], passphrase: Passphrase): Promise<number> {
   checkTrustChain(ctx.settings, state, { adopting: state.isForeignTree() });
-  const commands = stale(steps, state).map((p) => commandOf(p.step)).filter((c) => c !== undefined);
+  const pending = stale(steps, state);
+  const commands = pending.map((p) => commandOf(p.step)).filter((c) => c !== undefined);
   for (const program of new Set(commands.map((c) => c.argv[0]!))) requireProgram(program);
   if (commands.some((c) => c.passphraseOnStdin)) {
     requireProgram('gpg');
     await passphrase.get();
   }
+  return pending.length;
 }

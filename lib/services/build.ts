@@ -7,6 +7,7 @@ import { ALLOWLIST, allHosts, bundleDir, caFiles } from '../files/layout.js';
 import { shJoin } from '../programs/shell.js';
 import { sha256 } from '../state/records.js';
 import { buildPlan, type PlanRequest } from '../plan/plan.js';
+import { planKey } from '../plan/key.js';
 import { caReqConfigStep } from '../plan/ca.js';
 import type { RunResult } from '../runner/runner.js';
 import { withSession, type Session } from '../runner/session.js';
@@ -32,7 +33,11 @@ export async function buildInSession(ctx: Context, session: Session, req?: PlanR
   if (caLeft !== undefined && caLeft < s.days) {
     ctx.report.warn(`the CA certificate expires in ${caLeft} days, before certificates issued now (days = ${s.days}); extend it with its key: postfix-tls-relay renew --ca`);
   }
-  return session.run(buildPlan(s, state, req));
+  // A plain build whose plan and trees are as the last up-to-date run left them has nothing to do: the
+  // plan is made only to list its steps (a quiet build, as from a timer, shows none).
+  const key = req === undefined ? planKey(s) : undefined;
+  if (key !== undefined && state.upToDate(key)) return session.skip(ctx.report.listsSteps ? buildPlan(s, state) : []);
+  return session.run(buildPlan(s, state, req), { key });
 }
 
 export function buildResult(ctx: Context, session: Session, result: RunResult): Record<string, unknown> {
@@ -50,7 +55,8 @@ export function changedBundles(ctx: Context, result: RunResult): { hosts: string
   const s = ctx.settings;
   // A bundle file that was missing was never shipped from here (a first build): only a changed one counts.
   const changed = (o: RunResult['outcomes'][number]) => o.state === 'ran' && !o.reason?.endsWith(' is missing');
-  const hosts = allHosts(s).filter((h) => result.outcomes.some((o) => changed(o) && o.step.outputs.some((f) => f.startsWith(`${bundleDir(h)}/`))));
+  const touched = new Set(result.outcomes.filter(changed).flatMap((o) => o.step.outputs).map((f) => /^out\/[^/]+/.exec(f)?.[0]));
+  const hosts = touched.size === 0 ? [] : allHosts(s).filter((h) => touched.has(bundleDir(h)));
   if (hosts.length === 0) return { hosts: [], text: '' };
   const relay = hosts.some((h) => h.role === 'server');
   const clients = hosts.some((h) => h.role === 'client');

@@ -80,7 +80,7 @@ export function integrityProblems(s: Settings, state: ProjectState): string[] {
   out.push(...caDatabaseProblems(s));
   // The trust chain check may have named a key already (it skips keys newer than their certificate).
   out.push(...hostKeyProblems(s).filter((p) => !out.some((o) => o.includes(p.split(' ')[2]!))));
-  for (const k of wideKeys(dir)) out.push(`${k.file}: a private key with mode ${octal(k.mode)}; chmod 600 ${k.file} (build does it too)`);
+  for (const k of wideKeys(state.tree)) out.push(`${k.file}: a private key with mode ${octal(k.mode)}; chmod 600 ${k.file} (build does it too)`);
   const bundles = new Map<string, string[]>();
   for (const o of stale(buildPlan(s, state), state)) {
     const why = o.step.kind !== 'action' && o.reason?.startsWith(o.step.outputs[0] ?? '\0') ? o.reason : `${o.step.kind === 'action' ? o.step.title : o.step.outputs[0]}: ${o.reason}`;

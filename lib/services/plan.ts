@@ -5,15 +5,19 @@ import type { Context } from '../cli/context.js';
 import { buildPlan, type PlanRequest } from '../plan/plan.js';
 import { planScript } from '../plan/script.js';
 import { commandOf } from '../plan/step.js';
+import { planKey } from '../plan/key.js';
 import { pendingSteps, type Pending } from '../runner/staleness.js';
 import { readProjectState, type ProjectState } from '../state/project.js';
 
-export async function showPlan(ctx: Context, format: 'text' | 'sh', req?: PlanRequest, state: ProjectState = readProjectState(ctx.settings)): Promise<Pending[]> {
-  const pending = pendingSteps(buildPlan(ctx.settings, state, req), state);
+export async function showPlan(ctx: Context, format: 'text' | 'sh', req?: PlanRequest, state: ProjectState = readProjectState(ctx.settings)): Promise<void> {
+  // Nothing changed since a build found it all up to date: there is nothing to list (the steps up to
+  // date are listed with --verbose, and --json lists every step: then the plan is made).
+  const quick = req === undefined && !ctx.args.verbose && !ctx.args.json && state.upToDate(planKey(ctx.settings));
+  const pending = quick ? [] : pendingSteps(buildPlan(ctx.settings, state, req), state);
   const due = pending.filter((p) => p.reason !== undefined);
   if (format === 'sh') {
     process.stdout.write(await planScript(ctx.settings, due.map((p) => p.step)));
-    return pending;
+    return;
   }
   const stateOf = (p: Pending) => (p.reason !== undefined ? 'would-run' : 'skipped');
   ctx.report.result(
@@ -30,5 +34,4 @@ export async function showPlan(ctx: Context, format: 'text' | 'sh', req?: PlanRe
       return lines.join('\n');
     },
   );
-  return pending;
 }

@@ -179,6 +179,7 @@ class RefError extends Error {}
  * producing a wrong value.
  */
 function tokenize(text: string): Piece[] {
+  if (!text.includes('$')) return text ? [{ lit: text }] : []; // most values (a fleet's host list is long)
   const out: Piece[] = [];
   let lit = '';
   const flush = () => {

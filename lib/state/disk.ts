@@ -1,21 +1,42 @@
 // The project directory as this session has seen it: each file read or stat'ed at most once, and
 // forgotten when the runner (or a command through it) writes it. With the records of what the tool
 // wrote, it answers "is this generated file still ours?" without re-reading unchanged files.
-import { readFileSync, statSync, type Stats } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { RunError } from '../errors.js';
+import { LOCK_FILE, STATE_DIR, STATE_FILE, TREE_FILE, UP_TO_DATE_FILE } from '../files/layout.js';
+import { ProjectTree, type FileStats } from '../files/tree.js';
 import { Records, type Verdict } from './records.js';
+import { saveUpToDate, wasUpToDate } from './up-to-date.js';
 
 type Read = { data: Buffer } | { missing: true } | { error: NodeJS.ErrnoException };
 
+/** What every run writes, whatever it builds: left out of the trees' digest. */
+const BOOKKEEPING = new Set([STATE_DIR, STATE_FILE, TREE_FILE, UP_TO_DATE_FILE, LOCK_FILE]);
+const bookkeeping = (rel: string) => BOOKKEEPING.has(rel) || rel.startsWith(`${STATE_DIR}/.`);
+
 export class DiskState {
   private readonly reads = new Map<string, Read>();
-  private readonly stats = new Map<string, Stats | null>();
+  private readonly stats = new Map<string, FileStats | null>();
+
+  private loaded: Records | undefined;
+  /** A plan found up to date in this run (its key), remembered when the records are saved. */
+  private upToDateKey: string | undefined;
 
   constructor(
     readonly dir: string,
-    readonly records: Records = Records.load(dir),
-  ) {}
+    records?: Records,
+    /** The project's trees as scanned when the state was read: file times come from it. */
+    readonly tree: ProjectTree = ProjectTree.scan(dir),
+  ) {
+    this.loaded = records;
+  }
+
+  /** What the tool wrote (state.json): read when first asked, which a build with nothing to do never does. */
+  get records(): Records {
+    this.loaded ??= Records.load(this.dir);
+    return this.loaded;
+  }
 
   private load(rel: string): Read {
     let r = this.reads.get(rel);
@@ -48,13 +69,18 @@ export class DiskState {
     return this.read(rel)?.toString('utf8');
   }
 
-  stat(rel: string): Stats | undefined {
+  stat(rel: string): FileStats | undefined {
     let st = this.stats.get(rel);
     if (st === undefined) {
-      try {
-        st = statSync(path.join(this.dir, rel));
-      } catch {
-        st = null;
+      const scanned = this.tree.lookup(rel);
+      if (scanned === null || (scanned && !scanned.isSymbolicLink())) {
+        st = scanned; // a symbolic link is followed, as before
+      } else {
+        try {
+          st = statSync(path.join(this.dir, rel));
+        } catch {
+          st = null;
+        }
       }
       this.stats.set(rel, st);
     }
@@ -99,10 +125,27 @@ export class DiskState {
     if (ids !== undefined) this.records.markChecked(tag, ids);
   }
 
+  /** The trees' digest as scanned (files/tree.ts), without the bookkeeping; undefined once written to. */
+  private treeDigest(): string | undefined {
+    return this.tree.digest(bookkeeping);
+  }
+
+  /** Nothing in the trees changed since a run with the plan `key` found every step up to date. */
+  upToDate(key: string): boolean {
+    const d = this.treeDigest();
+    return d !== undefined && wasUpToDate(this.dir, key, d);
+  }
+
+  /** This run found every step of the plan `key` up to date (and wrote nothing in the trees): remembered on save. */
+  markUpToDate(key: string): void {
+    this.upToDateKey = key;
+  }
+
   /** The file changed on disk (written by the runner or a command): read it again when asked. */
   invalidate(rel: string): void {
     this.reads.delete(rel);
     this.stats.delete(rel);
+    this.tree.forget(rel);
     this.forgetFacts(rel);
   }
 
@@ -114,6 +157,9 @@ export class DiskState {
 
   /** Writes the records of what the tool wrote, when they changed. */
   save(): void {
-    this.records.save(this.dir);
+    this.loaded?.save(this.dir);
+    this.tree.save();
+    const d = this.upToDateKey === undefined ? undefined : this.treeDigest();
+    if (d !== undefined) saveUpToDate(this.dir, this.upToDateKey!, d);
   }
 }

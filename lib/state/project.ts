@@ -9,6 +9,7 @@ import { parseRotations, saveRotations, type Rotation } from '../ca/rotations.js
 import { ALLOWLIST, allHosts, caFiles, hostFiles, ROTATIONS_FILE, type CaFiles } from '../files/layout.js';
 import type { Settings } from '../settings/index.js';
 import { parseAllowlist, type AllowlistEntry } from '../postfix/allowlist.js';
+import { checkTreeOwnership } from '../files/ownership.js';
 import { DiskState } from './disk.js';
 import type { Records } from './records.js';
 
@@ -127,7 +128,12 @@ export class ProjectState extends DiskState {
   }
 }
 
-/** The project's state for one session. */
+/**
+ * The project's state for one session. Its trees are scanned now, and refused (exit 1, one line with the
+ * fix) when another user owns or can write anything in them: nothing from them is built or shipped then.
+ */
 export function readProjectState(s: Settings): ProjectState {
-  return new ProjectState(s);
+  const state = new ProjectState(s);
+  checkTreeOwnership(state.tree);
+  return state;
 }

@@ -3,7 +3,7 @@
 // Kept in .postfix-tls-relay/state.json. A file whose identity is unchanged need not be read again to
 // know it is still what the tool wrote; one whose identity changed is hashed once and compared.
 import { createHash } from 'node:crypto';
-import type { Stats } from 'node:fs';
+import type { FileStats } from '../files/tree.js';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../files/atomic.js';
@@ -22,11 +22,11 @@ export interface OutputRecord {
 
 export const sha256 = (data: Buffer | string): string => createHash('sha256').update(data).digest('hex');
 
-function identityOf(st: Stats): Omit<OutputRecord, 'sha256'> {
+function identityOf(st: FileStats): Omit<OutputRecord, 'sha256'> {
   return { size: st.size, ino: st.ino, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs };
 }
 
-const sameIdentity = (r: OutputRecord, st: Stats) =>
+const sameIdentity = (r: OutputRecord, st: FileStats) =>
   r.size === st.size && r.ino === st.ino && r.mtimeMs === st.mtimeMs && r.ctimeMs === st.ctimeMs;
 
 export type Verdict = 'same' | 'changed' | 'unrecorded';
@@ -93,7 +93,7 @@ export class Records {
     this.dirty = true;
   }
 
-  record(output: string, data: Buffer, st: Stats): void {
+  record(output: string, data: Buffer, st: FileStats): void {
     const next = { sha256: sha256(data), ...identityOf(st) };
     const was = this.outputs[output];
     if (was && was.sha256 === next.sha256 && sameIdentity(was, st)) return;
@@ -109,7 +109,7 @@ export class Records {
    * Is the file (with these stats) what the tool wrote? An unchanged identity answers without reading;
    * otherwise `read` is called once, and a file found unchanged is remembered under its new identity.
    */
-  verify(output: string, st: Stats, read: () => Buffer | undefined): Verdict {
+  verify(output: string, st: FileStats, read: () => Buffer | undefined): Verdict {
     const r = this.outputs[output];
     if (!r) return 'unrecorded';
     if (sameIdentity(r, st)) return 'same';
@@ -133,7 +133,9 @@ export class Records {
   save(projectDir: string): void {
     if (!this.dirty) return;
     const sorted = <T>(o: Record<string, T>) => Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-    writeFileAtomic(path.join(projectDir, STATE_FILE), `${JSON.stringify({ recipes: sorted(this.recipes), outputs: sorted(this.outputs), accepted: sorted(this.accepted), checked: sorted(this.checked) }, null, 2)}\n`, 0o600);
+    // One line: a fleet's records run to megabytes, read on every run.
+    const data = { recipes: sorted(this.recipes), outputs: sorted(this.outputs), accepted: sorted(this.accepted), checked: sorted(this.checked) };
+    writeFileAtomic(path.join(projectDir, STATE_FILE), `${JSON.stringify(data)}\n`, 0o600);
     this.dirty = false;
   }
 }
