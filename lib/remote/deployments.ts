@@ -47,7 +47,7 @@ export function loadDeployments(projectDir: string): Deployments {
   }
 }
 
-/** Records what `source` found on each host (read, merged, written atomically). */
+/** Records what `source` found on each host (read, merged, written atomically). Call holding the project lock. */
 export function recordDeployments(s: Settings, source: HostRecord['source'], results: readonly { host: Host; ok: boolean }[], now = new Date()): void {
   const hosts = loadDeployments(s.projectDir);
   for (const { host, ok } of results) {

@@ -19,6 +19,7 @@ import { sshOptionsFor } from '../remote/ssh-options.js';
 import { checkPlugin, deployedCertDays } from '../monitoring/check-plugin.js';
 import { thresholdsOf } from '../monitoring/thresholds.js';
 import { recordDeployments } from '../remote/deployments.js';
+import { acquireLock } from '../runner/lock.js';
 import { presentedCheck, servedCheck } from '../remote/served.js';
 import { shJoin } from '../programs/shell.js';
 import type { Section } from '../remote/probe.js';
@@ -101,7 +102,7 @@ export async function check(ctx: Context, args: CheckArgs): Promise<number> {
     results.push({ fqdn: host.fqdn, role: host.role, target: `${host.ssh.user}@${host.ssh.host}:${host.ssh.port}`, ok: checks.every((c) => c.ok), checks });
   }
   password?.fill(0);
-  recordChecks(ctx, results);
+  await recordChecks(ctx, results);
   if (args.nagios) {
     const r = checkPlugin(results.map((h) => ({ ...h, deployedDays: deployedDays.get(h.fqdn) ?? null, certPath: remoteFiles(s, findHost(s, h.fqdn)!).cert })), thresholds!);
     process.stdout.write(`${r.line}\n`);
@@ -124,12 +125,27 @@ function liveCertChecks(s: Settings, relay: Server, live: Section | undefined, r
   return [servedCheck(s, relay, live, relayCertFile, reload)].filter((c): c is CheckResult => c !== undefined);
 }
 
-/** For monitoring: a host is current when every check but the live ones is OK (those test the path to the relay). */
-function recordChecks(ctx: Context, results: readonly HostCheck[]): void {
+/**
+ * How long check waits for another run's project lock before it leaves deployments.json as it is:
+ * another check holds it for milliseconds; a build or deploy for longer, and records itself after.
+ */
+export const CHECK_RECORD_LOCK_WAIT_MS = 10_000;
+
+/**
+ * For monitoring: a host is current when every check but the live ones is OK (those test the path to
+ * the relay). The read-merge-write of deployments.json runs under the project lock, as deploy's does,
+ * taken only for that moment: the probes never hold up a build, renew or deploy.
+ */
+async function recordChecks(ctx: Context, results: readonly HostCheck[]): Promise<void> {
   try {
-    recordDeployments(ctx.settings, 'check', results.map((r) => ({ host: findHost(ctx.settings, r.fqdn)!, ok: r.checks.every((c) => c.ok || c.name.startsWith('live ')) })));
+    const release = await acquireLock(ctx.projectDir, { waitMs: CHECK_RECORD_LOCK_WAIT_MS, onWait: (pid) => ctx.report.info(`waiting for pid ${pid} to finish its work in this project before recording the check in ${DEPLOYMENTS_FILE} …`) });
+    try {
+      recordDeployments(ctx.settings, 'check', results.map((r) => ({ host: findHost(ctx.settings, r.fqdn)!, ok: r.checks.every((c) => c.ok || c.name.startsWith('live ')) })));
+    } finally {
+      release();
+    }
   } catch (err) {
-    ctx.report.warn(`${DEPLOYMENTS_FILE}: not updated (${err instanceof Error ? err.message : String(err)})`);
+    ctx.report.warn(`${DEPLOYMENTS_FILE}: not updated (${err instanceof Error ? err.message : String(err)}); monitoring shows the previous deploy or check`);
   }
 }
 

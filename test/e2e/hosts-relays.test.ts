@@ -8,10 +8,9 @@ import path from 'node:path';
 import { hostsLabPrerequisites, requirePrerequisites } from '../support/prereq.js';
 import { createHostsLab, type HostsLab, type LabHost } from '../support/hosts/lab.js';
 import { WS_PROJECT } from '../support/hosts/workstation.js';
-import { delivered, explain, failures, initProject, json, ok, sendMail, type CheckJson, type DeployJson } from '../support/hosts/story.js';
+import { esc, explain, failures, initProject, json, ok, relayedBy, sendMail, type CheckJson, type DeployJson } from '../support/hosts/story.js';
 
 const SPEC = { domain: 'example.test', relays: ['relay1', 'relay2'], clients: ['mailhost', 'backup'] };
-const esc = (s: string) => s.replace(/[.[\]]/g, (c) => `\\${c}`);
 
 async function newLab(): Promise<HostsLab> {
   const lab = await createHostsLab(SPEC);
@@ -35,19 +34,6 @@ async function stopPostfix(h: LabHost): Promise<void> {
 }
 async function startPostfix(h: LabHost): Promise<void> {
   await h.keeper.run(['/etc/init.d/postfix', 'start']);
-}
-
-/** A mail from `client` relayed by `relay` over verified TLS, both sides' log lines, delivered once. */
-async function relayedBy(lab: HostsLab, client: LabHost, relay: LabHost): Promise<void> {
-  const since = { client: client.postfix!.mark(), relay: relay.postfix!.mark() };
-  const subject = await sendMail(lab, client);
-  const msg = await delivered(lab, subject);
-  expect(msg, 'received by the relay with TLS').to.match(new RegExp(`by ${esc(relay.fqdn)} \\(Postfix\\) with ESMTPS`));
-  expect(lab.destination.postfix!.mailbox(lab.destUser).split(`Subject: ${subject}\n`).length - 1, 'delivered once').to.equal(1);
-  await client.postfix!.waitForLog(new RegExp(`Verified TLS connection established to ${esc(relay.fqdn)}\\[${esc(relay.ip)}\\]:2500`), { since: since.client });
-  await client.postfix!.waitForLog(new RegExp(`relay=${esc(relay.fqdn)}\\[${esc(relay.ip)}\\]:2500, .*status=sent`), { since: since.client });
-  await relay.postfix!.waitForLog(new RegExp(`Trusted TLS connection established from ${esc(client.fqdn)}\\[${esc(client.ip)}\\]`), { since: since.relay });
-  expect(client.postfix!.log().slice(since.client), 'nothing in clear or unverified').to.not.match(/(Untrusted|Anonymous) TLS connection|status=bounced/);
 }
 
 /** Through the first relay; then, with the first relay's Postfix stopped, through the second. */

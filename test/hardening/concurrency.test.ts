@@ -2,8 +2,9 @@
 import { expect } from 'chai';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { poll, startCli, type Running } from '../support/proc.js';
-import { useProject, type TestProject } from '../support/project.js';
+import { isRunning, poll, startCli, type Running } from '../support/proc.js';
+import { settingsText, useProject, type TestProject } from '../support/project.js';
+import { freePort } from '../support/lab.js';
 import { exampleLayout, expectCaDatabaseSound, expectCompleteTree, snapshot } from '../support/tree.js';
 
 const LOCK = '.postfix-tls-relay/lock';
@@ -107,5 +108,108 @@ describe('hardening: concurrent builds in one project', function () {
     } finally {
       orphan.kill();
     }
+  });
+});
+
+// check records what it found on each host in .postfix-tls-relay/deployments.json (for the metrics):
+// that read-merge-write happens under the project lock, as deploy's does, so a check never loses a
+// deploy's record or writes while another run works. The holder here is a real renew, frozen with
+// SIGSTOP while it holds the lock; the hosts are 127.0.0.1 on a port nothing listens on.
+describe('hardening: check and the project lock (deployments.json)', function () {
+  this.timeout(120_000);
+  const DEPLOYMENTS = '.postfix-tls-relay/deployments.json';
+  const started: Running[] = [];
+  // Before the project's own afterEach (it removes the directory): nothing this test started still runs.
+  afterEach(async () => {
+    for (const r of started.splice(0)) {
+      if (isRunning(r.pid)) {
+        try {
+          process.kill(-r.pid, 'SIGKILL'); // its whole group, by the group's id
+        } catch {
+          /* ended meanwhile */
+        }
+      }
+      await r.done;
+    }
+  });
+  const fx = useProject({ settings: (pass) => settingsText(pass, 'smtp_client_ssh_host := 127.0.0.1\nsmtpd_server_ssh_host := 127.0.0.1') });
+  let port = 0;
+  const check = () => ['check', 'all', '--set', `smtp_client_ssh_port=${port}`, '--set', `smtpd_server_ssh_port=${port}`];
+  const records = (p: TestProject) => JSON.parse(readFileSync(p.file(DEPLOYMENTS), 'utf8')) as { hosts: Record<string, { source: string; time: string; ok: boolean }> };
+
+  beforeEach(async () => {
+    port = await freePort();
+    const b = fx.p.cli(['build', '-q']);
+    expect(b.code, b.stderr).to.equal(0);
+  });
+
+  /** A renew of mailhost, stopped (with its children) once it is seen holding the lock. */
+  async function frozenHolder(p: TestProject): Promise<Running> {
+    const holder = startCli(['renew', 'mailhost', '-j', '1', '-q', '-C', p.dir], { env: p.env, cwd: p.dir });
+    started.push(holder);
+    let seen = '';
+    await poll(() => {
+      try {
+        seen = readFileSync(p.file(LOCK), 'utf8').trim();
+      } catch {
+        return false;
+      }
+      if (seen !== String(holder.pid)) return false;
+      process.kill(-holder.pid, 'SIGSTOP');
+      return true;
+    }, holder.done);
+    expect(seen, 'the renew finished before it was seen holding the lock').to.equal(String(holder.pid));
+    return holder;
+  }
+
+  it('alone: check takes the lock for its record, writes deployments.json and leaves no lock behind', () => {
+    const r = fx.p.cli(check());
+    expect(r.code, r.stderr).to.equal(1); // the hosts cannot be reached
+    expect(r.stderr).to.not.match(/not updated|lock/);
+    const hosts = records(fx.p).hosts;
+    expect(Object.entries(hosts).map(([h, x]) => [h, x.source, x.ok]).sort()).to.deep.equal([['mailhost.example.test', 'check', false], ['relayhost.example.test', 'check', false]]);
+    expect(existsSync(fx.p.file(LOCK))).to.equal(false);
+  });
+
+  it('while another run holds the lock past its wait: check reports as usual, names the holder, and leaves deployments.json untouched', async () => {
+    const first = fx.p.cli(check());
+    expect(first.code, first.stderr).to.equal(1);
+    const before = readFileSync(fx.p.file(DEPLOYMENTS), 'utf8');
+    const holder = await frozenHolder(fx.p);
+    let r;
+    const t0 = Date.now();
+    try {
+      r = fx.p.cli(check());
+    } finally {
+      process.kill(-holder.pid, 'SIGCONT');
+    }
+    expect(Date.now() - t0, 'check waited for the lock before giving up').to.be.at.least(9500);
+    expect(r.code, r.stderr).to.equal(1);
+    expect(r.stdout).to.match(/^ {2}FAIL {2}ssh root@127\.0\.0\.1 port \d+: /m);
+    expect(r.stderr).to.include(`waiting for pid ${holder.pid} to finish its work in this project before recording the check in ${DEPLOYMENTS} …`);
+    expect(r.stderr).to.include(`warning: ${DEPLOYMENTS}: not updated (.postfix-tls-relay/lock: another postfix-tls-relay (pid ${holder.pid}) is working in this project; wait for it to finish and run again (if no postfix-tls-relay is running in this project, remove ${fx.p.file(LOCK)} and run again)); monitoring shows the previous deploy or check`);
+    expect(readFileSync(fx.p.file(DEPLOYMENTS), 'utf8'), 'check wrote deployments.json while another run held the lock').to.equal(before);
+    const done = await holder.done;
+    expect(done.code, done.stderr).to.equal(0);
+    expect(existsSync(fx.p.file(LOCK))).to.equal(false);
+  });
+
+  it('a holder that finishes within the wait: check waits for it, then records', async () => {
+    const holder = await frozenHolder(fx.p);
+    let checked: Running | undefined;
+    try {
+      checked = startCli([...check(), '-C', fx.p.dir], { env: fx.p.env, cwd: fx.p.dir });
+      started.push(checked);
+      await poll(() => checked!.stderr().includes(`waiting for pid ${holder.pid}`), checked.done, 20);
+      expect(existsSync(fx.p.file(DEPLOYMENTS)), 'check wrote before the holder was done').to.equal(false);
+    } finally {
+      process.kill(-holder.pid, 'SIGCONT');
+    }
+    const [h, c] = await Promise.all([holder.done, checked.done]);
+    expect(h.code, h.stderr).to.equal(0);
+    expect(c.code, c.stderr).to.equal(1);
+    expect(c.stderr).to.not.include('not updated');
+    expect(Object.values(records(fx.p).hosts).map((x) => x.source)).to.deep.equal(['check', 'check']);
+    expect(existsSync(fx.p.file(LOCK))).to.equal(false);
   });
 });

@@ -1,5 +1,6 @@
 // Steps the host-lab suites share: a project made with `init` on the workstation, mail sent on a host
-// and looked for in the destination's mailbox, swaks from inside a host, --json results.
+// and looked for in the destination's mailbox (relayedBy: through which relay, over verified TLS), swaks
+// from inside a host, --json results.
 import { expect } from 'chai';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -29,6 +30,9 @@ export async function ok(lab: HostsLab, args: string[]): Promise<CliResult> {
   expect(r.code, `${args.join(' ')}: ${explain(r)}`).to.equal(0);
   return r;
 }
+
+/** `s` for a RegExp: the dots and brackets of host names and addresses. */
+export const esc = (s: string) => s.replace(/[.[\]]/g, (c) => `\\${c}`);
 
 let counter = 0;
 /** Sends a mail on `from` to the destination user; resolves with the unique subject. */
@@ -72,3 +76,16 @@ export const reloads = (h: LabHost) => (h.postfix!.log().match(/postfix\/master\
 
 /** The failed checks of a check --json result, for assertion messages. */
 export const failures = (c: CheckJson) => c.hosts.flatMap((h) => h.checks.filter((x) => !x.ok).map((x) => `${h.fqdn}: ${x.name}: expected ${x.expected}, actual ${x.actual}`)).join('\n');
+
+/** A mail from `client` relayed by `relay` over verified TLS, both sides' log lines, delivered once. */
+export async function relayedBy(lab: HostsLab, client: LabHost, relay: LabHost): Promise<void> {
+  const since = { client: client.postfix!.mark(), relay: relay.postfix!.mark() };
+  const subject = await sendMail(lab, client);
+  const msg = await delivered(lab, subject);
+  expect(msg, 'received by the relay with TLS').to.match(new RegExp(`by ${esc(relay.fqdn)} \\(Postfix\\) with ESMTPS`));
+  expect(lab.destination.postfix!.mailbox(lab.destUser).split(`Subject: ${subject}\n`).length - 1, 'delivered once').to.equal(1);
+  await client.postfix!.waitForLog(new RegExp(`Verified TLS connection established to ${esc(relay.fqdn)}\\[${esc(relay.ip)}\\]:2500`), { since: since.client });
+  await client.postfix!.waitForLog(new RegExp(`relay=${esc(relay.fqdn)}\\[${esc(relay.ip)}\\]:2500, .*status=sent`), { since: since.client });
+  await relay.postfix!.waitForLog(new RegExp(`Trusted TLS connection established from ${esc(client.fqdn)}\\[${esc(client.ip)}\\]`), { since: since.relay });
+  expect(client.postfix!.log().slice(since.client), 'nothing in clear or unverified').to.not.match(/(Untrusted|Anonymous) TLS connection|status=bounced/);
+}
