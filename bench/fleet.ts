@@ -3,6 +3,8 @@
 // `add-client` against the build of a one-client project; and a full build against its own
 // `plan --format sh` script run by sh.
 import { spawnSync } from 'node:child_process';
+import { chmodSync } from 'node:fs';
+import path from 'node:path';
 import { builtCerts, CLI, settingsText, type Shape, type Workspace } from './fixtures.js';
 import { bootstrap, measure, median, secs, signed, timed, times, type Invocation, type Subject } from './harness.js';
 import { ratioCheck, type Section } from './section.js';
@@ -25,6 +27,11 @@ const queries: Section = {
   run: (ws, runs) => {
     const big = built(ws, FLEET);
     const mid = built(ws, MID);
+    // add-client changes its project: it gets a copy, so that the no-op subjects find theirs as the
+    // last run left it. The no-op after a change is measured on its own (a chmod, which makes nothing stale).
+    const grown = `${big}-add`;
+    const cp = spawnSync('cp', ['-a', big, grown]);
+    if (cp.status !== 0) throw new Error(`fleet: cp -a failed: ${cp.stderr}`);
     let added = 0;
     const subjects: Subject[] = [
       { name: 'node -e 0', prepare: () => ({ argv: [process.execPath, '-e', '0'], cwd: big }) },
@@ -32,7 +39,14 @@ const queries: Section = {
       { name: 'build, 100 clients, nothing to do', prepare: () => ws.tool(mid) },
       { name: 'status --json, 1000 clients', prepare: () => cli(ws, big, ['status', '--json']) },
       { name: 'plan, 1000 clients', prepare: () => cli(ws, big, ['plan', '-q']) },
-      { name: 'add-client, 1000 clients', prepare: () => cli(ws, big, ['add-client', `added${String(++added).padStart(3, '0')}`, '-q']) },
+      { name: 'add-client, 1000 clients', prepare: () => cli(ws, grown, ['add-client', `added${String(++added).padStart(3, '0')}`, '-q']) },
+      {
+        name: 'build, 1000 clients, nothing to do after a chmod',
+        prepare: () => {
+          chmodSync(path.join(grown, 'certs'), 0o700); // a new ctime: the trees are not as the last run left them
+          return ws.tool(grown);
+        },
+      },
       {
         name: 'build, 1 client, fresh project',
         prepare: () => ws.tool(ws.project(settingsText(ONE))),
@@ -42,16 +56,19 @@ const queries: Section = {
         },
       },
     ];
-    const [node, noop, noopMid, status, plan, add, one] = measure(subjects, runs);
-    // The project must still be a no-op after all that (add-client built what it added).
-    const check = spawnSync(process.execPath, [CLI, 'plan', '--json'], { cwd: big, env: ws.env, encoding: 'utf8', maxBuffer: 64 << 20 });
-    const stale = (JSON.parse(check.stdout) as { steps: { state: string }[] }).steps.filter((s) => s.state === 'would-run').length;
-    if (stale) throw new Error(`fleet: ${stale} step(s) stale after the measurements`);
+    const [node, noop, noopMid, status, plan, add, changed, one] = measure(subjects, runs);
+    // Both projects must still be a no-op after all that (add-client built what it added).
+    for (const dir of [big, grown]) {
+      const check = spawnSync(process.execPath, [CLI, 'plan', '--json'], { cwd: dir, env: ws.env, encoding: 'utf8', maxBuffer: 64 << 20 });
+      const stale = (JSON.parse(check.stdout) as { steps: { state: string }[] }).steps.filter((s) => s.state === 'would-run').length;
+      if (stale) throw new Error(`fleet: ${stale} step(s) stale in ${dir} after the measurements`);
+    }
     const slope = (a: number, b: number) => (a - b) / 900;
     const [lo, hi] = bootstrap([noop!.ms, noopMid!.ms], ([a, b]) => slope(a!, b!));
     const perClient = slope(noop!.median, noopMid!.median);
     const vsNode = (m: number) => `${times(m / node!.median)} node -e 0`;
     ws.remove(big);
+    ws.remove(grown);
     ws.remove(mid);
     return {
       title: 'A fleet of 1000 clients (EC P-256): queries and small changes',
@@ -62,6 +79,7 @@ const queries: Section = {
         { sample: status!, note: vsNode(status!.median) },
         { sample: plan!, note: vsNode(plan!.median) },
         { sample: add!, note: `${times(add!.median / one!.median)} a fresh one-client build` },
+        { sample: changed!, note: vsNode(changed!.median) },
         { sample: one! },
       ],
       checks: [
@@ -78,7 +96,8 @@ const queries: Section = {
         ratioCheck('add-client at 1000 clients / build of 1 client in a fresh project', add!.ms, one!.ms, 2),
       ],
       notes: [
-        'The project state is read once per run; a generated file whose identity (inode, size, times) matches the recorded one is not read again to know it is what the tool wrote.',
+        'The project state is read once per run: one scan of the trees (directory listings remembered by the directories\' identity), and a generated file whose identity (inode, size, times) matches the recorded one is not read again to know it is what the tool wrote.',
+        'A plain build (and plan, and status\'s check of generated files) whose settings, tool and trees are as the last up-to-date run left them makes no plan; "after a chmod" is the same project with one new ctime, so the plan is made and every step asked.',
         `No-op growth: ${signed(noop!.median - noopMid!.median)} from 100 to 1000 clients.`,
       ],
     };

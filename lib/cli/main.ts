@@ -5,7 +5,7 @@ import type { InitArgs } from '../commands/init.js';
 import type { GlobalArgs } from './context.js';
 import { REVOKE_REASONS } from '../programs/openssl.js';
 import { exitCodeOf, RunError, UsageError } from '../errors.js';
-import { GLOBAL_OPTIONS, plainBuildArgs, wholeNumber } from './options.js';
+import { GLOBAL_OPTIONS, plainCommand, wholeNumber, type PlainCommand } from './options.js';
 import { PLUGIN_CODES, unknownResult } from '../monitoring/nagios.js';
 
 /** Shown under every command's --help. */
@@ -37,13 +37,33 @@ function sshOption<T>(y: Argv<T>) {
   });
 }
 
+/**
+ * A plain build, plan or status, with what yargs would give the command's own options by default
+ * (test/unit/options.test.ts holds the two to the same meaning).
+ */
+export const PLAIN_DEFAULTS: Record<PlainCommand, Record<string, unknown>> = {
+  build: {},
+  plan: { format: 'text' },
+  status: { check: false, warnDays: 30, crlWarnDays: 7, critDays: 14, format: 'text', nagios: false },
+};
+
+async function runPlain(command: PlainCommand, globalArgs: GlobalArgs): Promise<number> {
+  const args = { ...globalArgs, ...PLAIN_DEFAULTS[command] };
+  if (command === 'build') {
+    await (await import('../commands/build.js')).build(args);
+    return 0;
+  }
+  if (command === 'plan') {
+    await (await import('../commands/plan.js')).plan(args, 'text');
+    return 0;
+  }
+  return (await import('../commands/status.js')).status(args);
+}
+
 export async function main(argv: string[]): Promise<number> {
   try {
-    const plain = plainBuildArgs(argv);
-    if (plain) {
-      await (await import('../commands/build.js')).build(plain);
-      return 0;
-    }
+    const plain = plainCommand(argv);
+    if (plain) return await runPlain(plain.command, plain.args);
     return await withYargs(argv);
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);

@@ -1,6 +1,7 @@
-// The global options, defined once: yargs builds the full CLI from this table, and a plain `build`
-// (the command run most, usually with nothing to do) is parsed from it with node's own parseArgs, so
-// that a no-op rebuild does not pay for loading yargs (about as long as starting node itself).
+// The global options, defined once: yargs builds the full CLI from this table, and a plain `build`,
+// `plan` or `status` (the commands run most, from timers and monitoring, usually with little to do) is
+// parsed from it with node's own parseArgs, so that they do not pay for loading yargs (about as long as
+// starting node itself) and for the help text it lays out on every run.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { GlobalArgs } from './context.js';
 import { UsageError } from '../errors.js';
@@ -28,13 +29,23 @@ export const GLOBAL_OPTIONS: readonly GlobalOption[] = [
   { name: 'jobs', key: 'jobs', alias: 'j', type: 'number', describe: 'Steps run in parallel (default: number of CPUs); for deploy, hosts of one phase deployed at once (default 4)' },
 ];
 
-/**
- * The arguments of a plain `build` (no command or `build`, global options only), or undefined for
- * anything else, and for anything yargs might read differently (help, unknown or negated options,
- * `--`, a repeated option, `-C=dir`, a positional after the greedy `--set`, a --jobs that is not
- * digits): those go to yargs, which handles them and their errors.
- */
+/** Commands a plain invocation may name: with global options only, they need nothing from yargs. */
+export const PLAIN_COMMANDS = ['build', 'plan', 'status'] as const;
+export type PlainCommand = (typeof PLAIN_COMMANDS)[number];
+
+/** A plain `build` (no command or `build`): its arguments. */
 export function plainBuildArgs(argv: readonly string[]): GlobalArgs | undefined {
+  const p = plainCommand(argv);
+  return p?.command === 'build' ? p.args : undefined;
+}
+
+/**
+ * The command and arguments of a plain `build`, `plan` or `status` (global options only), or undefined
+ * for anything else, and for anything yargs might read differently (help, unknown or negated options,
+ * a command's own options, `--`, a repeated option, `-C=dir`, a positional after the greedy `--set`, a
+ * --jobs that is not digits): those go to yargs, which handles them and their errors.
+ */
+export function plainCommand(argv: readonly string[]): { command: PlainCommand; args: GlobalArgs } | undefined {
   const options: NonNullable<ParseArgsConfig['options']> = {};
   for (const o of GLOBAL_OPTIONS) {
     options[o.name] = { type: o.type === 'boolean' ? 'boolean' : 'string', multiple: o.array === true, ...(o.alias ? { short: o.alias } : {}) };
@@ -60,7 +71,8 @@ export function plainBuildArgs(argv: readonly string[]): GlobalArgs | undefined 
     afterArray = o.array === true;
   }
   const pos = parsed.positionals;
-  if (!(pos.length === 0 || (pos.length === 1 && pos[0] === 'build'))) return undefined;
+  const command = pos.length === 0 ? 'build' : pos.length === 1 ? PLAIN_COMMANDS.find((c) => c === pos[0]) : undefined;
+  if (command === undefined) return undefined;
 
   const args: Record<string, unknown> = {};
   for (const o of GLOBAL_OPTIONS) {
@@ -73,7 +85,7 @@ export function plainBuildArgs(argv: readonly string[]): GlobalArgs | undefined 
       args[o.key] = value;
     }
   }
-  return args as unknown as GlobalArgs;
+  return { command, args: args as unknown as GlobalArgs };
 }
 
 /**

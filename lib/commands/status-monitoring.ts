@@ -10,13 +10,13 @@ export function wantsMonitoring(args: MonitoringArgs): boolean {
   return Boolean(args.nagios) || args.format === 'prometheus' || args.output !== undefined;
 }
 
-export function statusMonitoring(args: MonitoringArgs): number {
+export async function statusMonitoring(args: MonitoringArgs): Promise<number> {
   if (args.nagios) {
     let r;
     if (args.format === 'prometheus' || args.output !== undefined) r = unknownResult('--nagios prints a plugin line; it cannot be combined with --format prometheus or --output');
     else {
       try {
-        r = statusNagios(loadContext({ ...args, quiet: true }), args);
+        r = await statusNagios(loadContext({ ...args, quiet: true }), args);
       } catch (err) {
         r = unknownResult(`cannot read the project: ${err instanceof Error ? err.message : String(err)}`);
       }

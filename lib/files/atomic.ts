@@ -7,7 +7,12 @@ export function tmpName(file: string): string {
   return path.join(path.dirname(file), `.${path.basename(file)}.tmp`);
 }
 
-export function writeFileAtomic(file: string, data: string | Buffer, mode = 0o644): void {
+/**
+ * `durable: false` for caches that prove themselves when read (each entry carries the identity of what it
+ * describes): still whole or not at all, but not flushed to the disk before the rename, which on a fleet
+ * costs more than what they save.
+ */
+export function writeFileAtomic(file: string, data: string | Buffer, mode = 0o644, opts: { durable?: boolean } = {}): void {
   mkdirSync(path.dirname(file), { recursive: true });
   const tmp = `${tmpName(file)}.${process.pid}`;
   const bytes = typeof data === 'string' ? Buffer.from(data) : data;
@@ -17,7 +22,7 @@ export function writeFileAtomic(file: string, data: string | Buffer, mode = 0o64
   try {
     // write(2) may write less than asked when the disk fills up; the next call then reports ENOSPC.
     for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off, bytes.length - off);
-    fsyncSync(fd);
+    if (opts.durable !== false) fsyncSync(fd);
     closeSync(fd);
     chmodSync(tmp, mode); // whatever the umask
     renameSync(tmp, file);

@@ -64,6 +64,10 @@ export const STATE_FILE = `${STATE_DIR}/state.json`;
 export const TREE_FILE = `${STATE_DIR}/tree.json`;
 /** The last build that found everything up to date: its plan's key and the trees' digest (state/up-to-date.ts). */
 export const UP_TO_DATE_FILE = `${STATE_DIR}/up-to-date.json`;
+/** Facts of the project's certificates by file identity (state/cert-facts.ts): a cache, rebuilt when missing. */
+export const CERT_FACTS_FILE = `${STATE_DIR}/cert-facts.json`;
+/** The tool's own records and caches, written atomically (a killed run can leave their temp files). */
+export const BOOKKEEPING_FILES = [STATE_FILE, TREE_FILE, UP_TO_DATE_FILE, CERT_FACTS_FILE];
 export const LOCK_FILE = `${STATE_DIR}/lock`;
 /** Clients whose previous key or certificate stays on the allowlist until their rotation finishes. */
 export const ROTATIONS_FILE = `${STATE_DIR}/rotations.json`;

@@ -223,7 +223,7 @@ export class ProjectTree {
   /** Writes tree.json when what it remembers changed (call holding the project lock). */
   save(): void {
     if (!this.changed) return;
-    writeFileAtomic(path.join(this.dir, TREE_FILE), `${JSON.stringify({ dirs: this.remembered })}\n`, 0o600);
+    writeFileAtomic(path.join(this.dir, TREE_FILE), `${JSON.stringify({ dirs: this.remembered })}\n`, 0o600, { durable: false });
     this.changed = false;
   }
 }

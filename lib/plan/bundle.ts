@@ -59,10 +59,10 @@ export function bundleTargets(m: BundleManifest): string[] {
 const octal = (mode: number) => mode.toString(8).padStart(4, '0');
 
 /** What apply.sh.ejs needs: the directories and files to install and the Postfix settings. */
-export function applyContext(s: Settings, host: Host): Record<string, unknown> {
+export function applyContext(s: Settings, host: Host, m: BundleManifest = bundleManifest(s, host)): Record<string, unknown> {
   const r = remoteFiles(s, host);
   const dirs = [s.certsRemoteDir, path.posix.dirname(r.caCert), path.posix.dirname(r.key)];
-  const files = bundleManifest(s, host).files.filter((f) => f.kind !== 'script').map((f) => ({ path: f.remote, mode: octal(f.mode) }));
+  const files = m.files.filter((f) => f.kind !== 'script').map((f) => ({ path: f.remote, mode: octal(f.mode) }));
   const base = { version: TOOL_VERSION, fqdn: host.fqdn, role: host.role, postfixDir: host.postfixDir, dirs: [...new Set(dirs)], applyScript: r.applyScript };
   if (isRelay(host)) return { ...base, files, relay: relayConfig(s, host), client: null };
   return { ...base, files, relay: null, client: clientConfig(s, host) };
@@ -72,7 +72,7 @@ export function bundleSteps(s: Settings, host: Host): Step[] {
   const m = bundleManifest(s, host);
   const apply: WriteStep = {
     kind: 'write', id: `apply:${host.fqdn}`, title: `apply script ${m.applyScript}`, inputs: [], outputs: [m.applyScript], output: m.applyScript,
-    mode: 0o755, template: { engine: 'ejs', name: 'apply.sh.ejs' }, context: applyContext(s, host), createOnly: false,
+    mode: 0o755, template: { engine: 'ejs', name: 'apply.sh.ejs' }, context: applyContext(s, host, m), createOnly: false,
   };
   const id: Record<BundleFileKind, string> = { ca: 'bundle-ca', cert: 'bundle-cert', key: 'bundle-key', table: 'bundle-allowlist', script: 'bundle-apply' };
   const copies = m.files.map((f) => copy(`${id[f.kind]}:${host.fqdn}`, f.source, f.local, f.mode));

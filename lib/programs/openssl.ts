@@ -5,11 +5,21 @@ import type { Command } from './command.js';
 
 import type { KeySpec } from '../settings/index.js';
 
+/** The shell text is made when first shown: a fleet's plan holds thousands of commands that never run. */
+class OpensslCommand implements Command {
+  private text: string | undefined;
+  readonly passphraseOnStdin: boolean;
+  constructor(readonly argv: readonly string[], private readonly passphraseFile: string | undefined) {
+    this.passphraseOnStdin = passphraseFile !== undefined;
+  }
+  get display(): string {
+    this.text ??= this.passphraseFile === undefined ? shJoin(this.argv) : `${gpgDecryptDisplay(this.passphraseFile)} | ${shJoin(this.argv)}`;
+    return this.text;
+  }
+}
+
 function command(argv: string[], passphraseFile?: string): Command {
-  const text = shJoin(argv);
-  return passphraseFile === undefined
-    ? { argv, passphraseOnStdin: false, display: text }
-    : { argv, passphraseOnStdin: true, display: `${gpgDecryptDisplay(passphraseFile)} | ${text}` };
+  return new OpensslCommand(argv, passphraseFile);
 }
 
 function keyOptions(key: KeySpec): string[] {

@@ -33,6 +33,12 @@ export interface RunOptions {
    * command did to files it shares with other steps (the CA database), and throw to fail the step.
    */
   protect?: (step: ExecStep | ActionStep) => ((ok: boolean) => void) | undefined;
+  /**
+   * Steps the staleness query found up to date for this plan just before the run (pendingSteps, which
+   * counts every output of a stale step as rebuilt): none of their inputs can change in it, so they are
+   * skipped without being asked again.
+   */
+  upToDate?: ReadonlySet<Step>;
 }
 
 export interface StepOutcome {
@@ -146,6 +152,14 @@ export async function runPlan(steps: readonly Step[], opts: RunOptions): Promise
         for (let i = first; i < steps.length && running.size < jobs; i++) {
           if (done.has(i) || running.has(i)) continue;
           if (!deps[i]!.every((d) => done.has(d))) continue;
+          if (opts.upToDate?.has(steps[i]!)) {
+            // Known to be skipped: done here, in order, without a turn of the scheduler per step.
+            outcomes[i] = { step: steps[i]!, state: 'skipped' };
+            audit[i] = null;
+            opts.onEvent?.({ type: 'skip', step: steps[i]! });
+            done.add(i);
+            continue;
+          }
           const p = runOne(i).then(
             () => {
               done.add(i);
@@ -160,7 +174,15 @@ export async function runPlan(steps: readonly Step[], opts: RunOptions): Promise
           running.set(i, p);
         }
       }
-      if (running.size === 0) break;
+      try {
+        flushAudit();
+      } catch (err) {
+        failure ??= err;
+      }
+      if (running.size === 0) {
+        if (done.size < steps.length && failure === undefined && !opts.signal?.aborted && deps.some((d, i) => !done.has(i) && d.every((x) => done.has(x)))) continue;
+        break;
+      }
       await Promise.race(running.values());
     }
   } finally {

@@ -7,7 +7,7 @@ import { narrowKeyModes, octal } from '../files/key-modes.js';
 import { completeDatabaseRename, protectCaDatabase } from '../ca/database-guard.js';
 import { UsageError } from '../errors.js';
 import { requireProgram } from '../programs/exec.js';
-import { STATE_FILE, TREE_FILE } from '../files/layout.js';
+import { BOOKKEEPING_FILES } from '../files/layout.js';
 import { acquireLock } from './lock.js';
 import { Passphrase } from '../secrets/passphrase.js';
 import { runPlan, skipAll, type RunEvent, type RunResult } from './runner.js';
@@ -86,8 +86,8 @@ export async function withSession<T>(ctx: SessionContext, fn: (session: Session)
         skip: (steps) => skipAll(steps, { state: st, onEvent: ctx.report.onEvent }),
         run: async (steps, runOpts) => {
           const pending = await preflight(ctx, st, steps, passphrase);
-          removeStaleTemps(st.tree, [...steps.flatMap((x) => x.outputs), STATE_FILE, TREE_FILE]);
-          if (pending === 0) {
+          removeStaleTemps(st.tree, [...steps.flatMap((x) => x.outputs), ...BOOKKEEPING_FILES]);
+          if (pending.size === 0) {
             if (runOpts?.key) st.markUpToDate(runOpts.key);
             return skipAll(steps, { state: st, onEvent: ctx.report.onEvent });
           }
@@ -98,6 +98,7 @@ export async function withSession<T>(ctx: SessionContext, fn: (session: Session)
             jobs,
             signal: abort.signal,
             onEvent: ctx.report.onEvent,
+            upToDate: new Set(steps.filter((x) => !pending.has(x))),
             // Every openssl ca run is all or nothing for the CA database.
             protect: (step) => (step.serial ? protectCaDatabase(ctx.settings, dir) : undefined),
           });
@@ -117,9 +118,9 @@ export async function withSession<T>(ctx: SessionContext, fn: (session: Session)
 /**
  * In-process checks before a plan runs (no program is started unless the plan needs it anyway): the
  * trust chain on disk, the programs the pending steps run, and the passphrase (decrypted now, and the
- * CA key checked with it, when a pending step needs it). Returns how many steps would run.
+ * CA key checked with it, when a pending step needs it). Returns the steps that would run.
  */
-async function preflight(ctx: SessionContext, state: ProjectState, steps: readonly Step[], passphrase: Passphrase): Promise<number> {
+async function preflight(ctx: SessionContext, state: ProjectState, steps: readonly Step[], passphrase: Passphrase): Promise<ReadonlySet<Step>> {
   checkTrustChain(ctx.settings, state, { adopting: state.isForeignTree() });
   const pending = stale(steps, state);
   const commands = pending.map((p) => commandOf(p.step)).filter((c) => c !== undefined);
@@ -128,5 +129,5 @@ async function preflight(ctx: SessionContext, state: ProjectState, steps: readon
     requireProgram('gpg');
     await passphrase.get();
   }
-  return pending.length;
+  return new Set(pending.map((p) => p.step));
 }

@@ -36,7 +36,10 @@ export async function buildInSession(ctx: Context, session: Session, req?: PlanR
   // A plain build whose plan and trees are as the last up-to-date run left them has nothing to do: the
   // plan is made only to list its steps (a quiet build, as from a timer, shows none).
   const key = req === undefined ? planKey(s) : undefined;
-  if (key !== undefined && state.upToDate(key)) return session.skip(ctx.report.listsSteps ? buildPlan(s, state) : []);
+  if (key !== undefined && state.upToDate(key)) {
+    ctx.report.detail('nothing changed since the last build found every step up to date (settings, tool and every file as it left them)');
+    return session.skip(ctx.report.listsSteps ? buildPlan(s, state) : []);
+  }
   return session.run(buildPlan(s, state, req), { key });
 }
 

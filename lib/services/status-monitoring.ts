@@ -5,7 +5,7 @@ import { writeFileAtomic } from '../files/atomic.js';
 import { fsFailure } from '../errors.js';
 import { loadDeployments } from '../remote/deployments.js';
 import { readProjectState } from '../state/project.js';
-import { collectStatus } from './status.js';
+import { collectStatus, keepLearned } from './status.js';
 import { unknownResult } from '../monitoring/nagios.js';
 import { prometheusMetrics } from '../monitoring/prometheus.js';
 import { statusPlugin } from '../monitoring/status-plugin.js';
@@ -23,21 +23,25 @@ export interface MonitoringArgs extends GlobalArgs {
 }
 
 /** Plugin mode: whatever goes wrong, one UNKNOWN line and exit 3, never a stack or exit 1/2. */
-export function statusNagios(ctx: Context, args: MonitoringArgs): { code: number; line: string } {
+export async function statusNagios(ctx: Context, args: MonitoringArgs): Promise<{ code: number; line: string }> {
   try {
     const t = thresholdsOf(args.warnDays, args.critDays);
     const crlWarnDays = args.crlWarnDays ?? 7;
     const state = readProjectState(ctx.settings);
     const st = collectStatus(state, Date.now(), { warnDays: t.warnDays, crlWarnDays });
-    return statusPlugin(ctx.settings, st, t, crlWarnDays, [...state.revoked()]);
+    const r = statusPlugin(ctx.settings, st, t, crlWarnDays, [...state.revoked()]);
+    await keepLearned(state).catch(() => undefined);
+    return r;
   } catch (err) {
     return unknownResult(`cannot read the project: ${err instanceof Error ? err.message : String(err)}`);
   }
 }
 
 /** The textfile collector reads *.prom files; written whole (temp file in the same directory, rename). */
-export function statusPrometheus(ctx: Context, args: MonitoringArgs): number {
-  const st = collectStatus(readProjectState(ctx.settings), Date.now(), { warnDays: args.warnDays, crlWarnDays: args.crlWarnDays });
+export async function statusPrometheus(ctx: Context, args: MonitoringArgs): Promise<number> {
+  const state = readProjectState(ctx.settings);
+  const st = collectStatus(state, Date.now(), { warnDays: args.warnDays, crlWarnDays: args.crlWarnDays });
+  await keepLearned(state);
   const text = prometheusMetrics({ settings: ctx.settings, status: st, deployments: loadDeployments(ctx.projectDir), version: toolVersion() });
   if (!args.output || args.output === '-') {
     process.stdout.write(text);

@@ -7,6 +7,8 @@ import { buildPlan } from '../plan/plan.js';
 import { isGenerated } from '../runner/staleness.js';
 import type { ProjectState } from '../state/project.js';
 import { currentAllowlistSha, loadRelaysDeployed } from '../state/relays-deployed.js';
+import { acquireLock } from '../runner/lock.js';
+import { planKey } from '../plan/key.js';
 
 export interface HostStatus {
   role: Role;
@@ -111,8 +113,8 @@ export function collectStatus(state: ProjectState, now = Date.now(), opts: { war
   const rotations = state.rotations().map((r) => ({ fqdn: r.fqdn, reason: r.reason, started: r.started, previousSerials: r.previous.map((p) => p.serial) }));
   const hosts = allHosts(s).map((h): HostStatus => {
     const f = hostFiles(h);
-    const cert = state.cert(f.cert);
-    const fp = state.fingerprint(f.cert) ?? null;
+    const cert = state.summary(f.cert);
+    const fp = cert?.fingerprint ?? null;
     const rot = rotations.find((r) => r.fqdn === h.fqdn);
     return {
       role: h.role,
@@ -121,8 +123,8 @@ export function collectStatus(state: ProjectState, now = Date.now(), opts: { war
       key: f.key,
       exists: cert !== undefined,
       serial: cert ? cert.serial : null,
-      notAfter: cert ? cert.notAfter.toISOString() : null,
-      daysLeft: cert ? daysUntil(cert.notAfter, now) : null,
+      notAfter: cert ? new Date(cert.notAfter).toISOString() : null,
+      daysLeft: cert ? daysUntil(new Date(cert.notAfter), now) : null,
       fingerprint: { digest: s.fingerprintDigest, kind: s.fingerprintKind, value: fp },
       listed: h.role === 'client' && fp !== null && listed.has(fp),
       revoked: cert !== undefined && revoked.has(cert.serial),
@@ -164,8 +166,31 @@ export function collectStatus(state: ProjectState, now = Date.now(), opts: { war
   return st;
 }
 
+/**
+ * What a status run learned of the certificates (state/cert-facts.ts) is kept for the next one, when no
+ * other run holds the project lock now (status never waits for one); otherwise the next run learns it again.
+ */
+export async function keepLearned(state: ProjectState): Promise<void> {
+  if (!state.factsLearned) return;
+  let release: (() => void) | undefined;
+  try {
+    release = await acquireLock(state.dir, { waitMs: 0 });
+  } catch {
+    return;
+  }
+  try {
+    state.keepFacts();
+  } catch {
+    // a cache: not keeping it costs the next run time, nothing else
+  } finally {
+    release();
+  }
+}
+
 /** Generated files (allowlist, configs, bundles) that are no longer what the tool wrote. */
 export function changedFiles(state: ProjectState): string[] {
+  // Nothing in the trees changed since a build found every file as it wrote it.
+  if (state.upToDate(planKey(state.settings))) return [];
   return buildPlan(state.settings, state)
     .filter(isGenerated)
     .flatMap((step) => step.outputs)

@@ -118,16 +118,23 @@ export function checkRemotePaths(s: Settings, at: (name: string) => string): voi
   }
 
   const allowlist = s.server.relayClientcertsPath;
+  // The CA certificate and the apply script have one path for every client of a fleet: judged once.
+  const judged = new Map<string, string | undefined>();
+  const judge = (file: string, host: Host) => {
+    const key = `${file}\0${host.postfixDir}\0${host.role}`;
+    if (!judged.has(key)) judged.set(key, systemFileProblem(file, host.postfixDir, postfixSetting(host)));
+    return judged.get(key);
+  };
   for (const host of [s.server, ...s.clients]) {
     const { files, dirs } = bundlePaths(s, host);
     for (const [i, f] of files.entries()) {
-      const fix = f.setting === 'certs_remote_dir' ? dedicated : `name a file of its own, e.g. ${s.server.postfixDir}/relay_clientcerts`;
-      const problem = systemFileProblem(f.path, host.postfixDir, postfixSetting(host));
-      if (problem) fail(f.setting, f.setting === 'certs_remote_dir' ? s.certsRemoteDir : allowlist, `puts ${f.path} on ${host.fqdn}, which ${problem}`, fix);
+      const problem = judge(f.path, host);
+      const fix = () => (f.setting === 'certs_remote_dir' ? dedicated : `name a file of its own, e.g. ${s.server.postfixDir}/relay_clientcerts`);
+      if (problem) fail(f.setting, f.setting === 'certs_remote_dir' ? s.certsRemoteDir : allowlist, `puts ${f.path} on ${host.fqdn}, which ${problem}`, fix());
       for (const other of [...files.slice(0, i), ...dirs]) {
         if (within(other.path, f.path) || (!dirs.includes(other) && within(f.path, other.path))) {
           const what = other.path === f.path ? `the same path as another file of ${host.fqdn}'s bundle` : `a directory that holds another file of ${host.fqdn}'s bundle (${other.path})`;
-          fail(f.setting, f.setting === 'certs_remote_dir' ? s.certsRemoteDir : allowlist, `puts ${f.path} on ${host.fqdn}, ${what}`, fix);
+          fail(f.setting, f.setting === 'certs_remote_dir' ? s.certsRemoteDir : allowlist, `puts ${f.path} on ${host.fqdn}, ${what}`, fix());
         }
       }
     }

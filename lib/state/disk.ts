@@ -4,7 +4,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { RunError } from '../errors.js';
-import { LOCK_FILE, STATE_DIR, STATE_FILE, TREE_FILE, UP_TO_DATE_FILE } from '../files/layout.js';
+import { CERT_FACTS_FILE, LOCK_FILE, STATE_DIR, STATE_FILE, TREE_FILE, UP_TO_DATE_FILE } from '../files/layout.js';
 import { ProjectTree, type FileStats } from '../files/tree.js';
 import { Records, type Verdict } from './records.js';
 import { saveUpToDate, wasUpToDate } from './up-to-date.js';
@@ -12,12 +12,13 @@ import { saveUpToDate, wasUpToDate } from './up-to-date.js';
 type Read = { data: Buffer } | { missing: true } | { error: NodeJS.ErrnoException };
 
 /** What every run writes, whatever it builds: left out of the trees' digest. */
-const BOOKKEEPING = new Set([STATE_DIR, STATE_FILE, TREE_FILE, UP_TO_DATE_FILE, LOCK_FILE]);
+const BOOKKEEPING = new Set([STATE_DIR, STATE_FILE, TREE_FILE, UP_TO_DATE_FILE, CERT_FACTS_FILE, LOCK_FILE]);
 const bookkeeping = (rel: string) => BOOKKEEPING.has(rel) || rel.startsWith(`${STATE_DIR}/.`);
 
 export class DiskState {
   private readonly reads = new Map<string, Read>();
   private readonly stats = new Map<string, FileStats | null>();
+  private readonly ids = new Map<string, string>();
 
   private loaded: Records | undefined;
   /** A plan found up to date in this run (its key), remembered when the records are saved. */
@@ -106,9 +107,14 @@ export class DiskState {
   identities(rels: readonly string[]): string | undefined {
     const parts: string[] = [];
     for (const rel of rels) {
-      const st = this.stat(rel);
-      if (!st) return undefined;
-      parts.push(`${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`);
+      let id = this.ids.get(rel);
+      if (id === undefined) {
+        const st = this.stat(rel);
+        if (!st) return undefined;
+        id = `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+        this.ids.set(rel, id); // the CA certificate's is asked for once per host
+      }
+      parts.push(id);
     }
     return parts.join(' ');
   }
@@ -145,6 +151,7 @@ export class DiskState {
   invalidate(rel: string): void {
     this.reads.delete(rel);
     this.stats.delete(rel);
+    this.ids.delete(rel);
     this.tree.forget(rel);
     this.forgetFacts(rel);
   }

@@ -11,13 +11,16 @@ import type { Settings } from '../settings/index.js';
 import { parseAllowlist, type AllowlistEntry } from '../postfix/allowlist.js';
 import { checkTreeOwnership } from '../files/ownership.js';
 import { DiskState } from './disk.js';
+import { CertCache, type CertSummary } from './cert-facts.js';
 import type { Records } from './records.js';
 
 export class ProjectState extends DiskState {
   readonly ca: CaFiles;
   private readonly certs = new Map<string, CertFacts | null>();
-  private readonly fingerprints = new Map<string, string>();
+  private readonly summaries = new Map<string, CertSummary | null>();
+  private facts: CertCache | undefined;
   private indexCache: IndexEntry[] | undefined;
+  private revokedCache: ReadonlySet<string> | undefined;
   private rotationsCache: Rotation[] | undefined;
 
   constructor(readonly settings: Settings, records?: Records) {
@@ -39,16 +42,31 @@ export class ProjectState extends DiskState {
     return this.cert(this.ca.cert);
   }
 
+  /**
+   * A certificate's serial, validity and fingerprint: remembered by the file's identity across runs
+   * (cert-facts.json), so that a fleet's unchanged certificates are not read and parsed again.
+   */
+  summary(rel: string): CertSummary | undefined {
+    let sum = this.summaries.get(rel);
+    if (sum !== undefined) return sum ?? undefined;
+    const st = this.stat(rel);
+    const kind = `${this.settings.fingerprintDigest}:${this.settings.fingerprintKind}`;
+    this.facts ??= CertCache.load(this.dir);
+    sum = st ? this.facts.get(rel, st, kind) : undefined;
+    if (sum === undefined && st) {
+      const c = this.cert(rel);
+      if (c) {
+        sum = { serial: c.serial, notBefore: c.notBefore.getTime(), notAfter: c.notAfter.getTime(), fingerprint: fingerprint(c.x509, this.settings.fingerprintDigest, this.settings.fingerprintKind) };
+        this.facts.set(rel, st, kind, sum);
+      }
+    }
+    this.summaries.set(rel, sum ?? null);
+    return sum ?? undefined;
+  }
+
   /** The certificate's fingerprint as the relay's allowlist lists it (fingerprint_kind, signature_hash). */
   fingerprint(rel: string): string | undefined {
-    const c = this.cert(rel);
-    if (!c) return undefined;
-    let fp = this.fingerprints.get(rel);
-    if (fp === undefined) {
-      fp = fingerprint(c.x509, this.settings.fingerprintDigest, this.settings.fingerprintKind);
-      this.fingerprints.set(rel, fp);
-    }
-    return fp;
+    return this.summary(rel)?.fingerprint;
   }
 
   /** index.txt of the CA database; empty before there is one. */
@@ -59,14 +77,16 @@ export class ProjectState extends DiskState {
 
   /** Serials marked revoked ("R") in the CA database. */
   revoked(): ReadonlySet<string> {
-    return new Set(this.index().filter((e) => e.status === 'R').map((e) => e.serial));
+    this.revokedCache ??= new Set(this.index().filter((e) => e.status === 'R').map((e) => e.serial));
+    return this.revokedCache;
   }
 
   /** Is the host's current certificate revoked? */
   isRevoked(certRel: string): boolean {
-    if (!this.index().some((e) => e.status === 'R')) return false; // no certificate to parse
-    const serial = this.cert(certRel)?.serial;
-    return serial !== undefined && this.index().some((e) => e.status === 'R' && e.serial === serial);
+    const revoked = this.revoked();
+    if (revoked.size === 0) return false; // no certificate to read
+    const serial = this.summary(certRel)?.serial;
+    return serial !== undefined && revoked.has(serial);
   }
 
   rotations(): readonly Rotation[] {
@@ -118,9 +138,27 @@ export class ProjectState extends DiskState {
 
   protected override forgetFacts(rel: string): void {
     this.certs.delete(rel);
-    this.fingerprints.delete(rel);
-    if (rel === this.ca.index) this.indexCache = undefined;
+    this.summaries.delete(rel);
+    if (rel === this.ca.index) {
+      this.indexCache = undefined;
+      this.revokedCache = undefined;
+    }
     if (rel === ROTATIONS_FILE) this.rotationsCache = undefined;
+  }
+
+  override save(): void {
+    super.save();
+    this.facts?.save(this.dir);
+  }
+
+  /** Whether this run learned facts of certificates it has not kept yet. */
+  get factsLearned(): boolean {
+    return this.facts?.changed ?? false;
+  }
+
+  /** Keeps what this run learned of the certificates (call holding the project lock). */
+  keepFacts(): void {
+    this.facts?.save(this.dir);
   }
 
   override databaseChanged(): void {

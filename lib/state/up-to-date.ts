@@ -39,5 +39,5 @@ export function saveUpToDate(projectDir: string, plan: string, tree: string): vo
   if (records === undefined) return;
   const s = readStamp(projectDir);
   if (s.plan === plan && s.tree === tree && s.records === records) return;
-  writeFileAtomic(path.join(projectDir, UP_TO_DATE_FILE), `${JSON.stringify({ plan, tree, records } satisfies Stamp)}\n`, 0o600);
+  writeFileAtomic(path.join(projectDir, UP_TO_DATE_FILE), `${JSON.stringify({ plan, tree, records } satisfies Stamp)}\n`, 0o600, { durable: false });
 }

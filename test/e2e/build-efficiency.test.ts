@@ -40,9 +40,27 @@ describe('build efficiency', () => {
       expect(first.code, first.stderr).to.equal(0);
       expect([...first.packages]).to.include('ejs');
       expect([...first.packages]).to.include('execa'); // a build that runs commands starts them through execa
-      const plan = packagesLoaded(p, ['plan']);
+      const plan = packagesLoaded(p, ['plan', '--format', 'text']); // a command's own option: yargs reads it
       expect(plan.code, plan.stderr).to.equal(0);
       expect([...plan.packages]).to.include('yargs');
+    });
+
+    it('a plain plan and status load no yargs, and say what the same commands read by yargs say', () => {
+      for (const [plain, byYargs] of [
+        [['plan'], ['plan', '--format', 'text']],
+        [['plan', '--json'], ['plan', '--json', '--format', 'text']],
+        [['status', '--json'], ['status', '--json', '--warn-days', '30', '--crl-warn-days', '7']],
+        [['status'], ['status', '--format', 'text']],
+      ]) {
+        const a = packagesLoaded(p, plain!);
+        const b = packagesLoaded(p, byYargs!);
+        expect(a.code, a.stderr).to.equal(0);
+        expect(b.code, b.stderr).to.equal(0);
+        expect(a.packages.has('yargs'), plain!.join(' ')).to.equal(false);
+        expect(b.packages.has('yargs'), byYargs!.join(' ')).to.equal(true);
+        expect(a.stdout, plain!.join(' ')).to.equal(b.stdout);
+        expect(a.stderr, plain!.join(' ')).to.equal(b.stderr);
+      }
     });
 
     it('loads neither yargs, execa, ejs nor fs-extra', () => {

@@ -3,7 +3,7 @@
 import { expect } from 'chai';
 import yargs from 'yargs';
 import { globals } from '../../lib/cli/main.js';
-import { GLOBAL_OPTIONS, plainBuildArgs } from '../../lib/cli/options.js';
+import { GLOBAL_OPTIONS, plainBuildArgs, plainCommand } from '../../lib/cli/options.js';
 
 function byYargs(argv: string[]): { args: Record<string, unknown>; positionals: unknown[] } {
   const parsed = globals(yargs(argv)).strict(false).help(false).version(false).parseSync() as Record<string, unknown> & { _: unknown[] };
@@ -66,6 +66,21 @@ describe('plain build arguments without yargs', () => {
   for (const argv of toYargs) {
     it(`leaves ${JSON.stringify(argv)} to yargs`, () => {
       expect(plainBuildArgs(argv)).to.equal(undefined);
+    });
+  }
+});
+
+describe('plain plan and status arguments without yargs', () => {
+  for (const argv of [['plan'], ['plan', '-q'], ['status', '--json'], ['-C', '/x', 'status', '-q'], ['status', '--set', 'a=1']]) {
+    it(`reads ${JSON.stringify(argv)} as yargs reads its global options`, () => {
+      const mine = plainCommand(argv);
+      expect(mine?.command).to.equal(argv.find((a) => a === 'plan' || a === 'status'));
+      expect({ ...mine!.args }).to.deep.equal(byYargs(argv).args);
+    });
+  }
+  for (const argv of [['plan', '--format', 'sh'], ['plan', '--format=text'], ['status', '--check'], ['status', '--nagios'], ['status', '-o', 'x.prom'], ['status', '--warn-days', '3'], ['status', 'x'], ['plan', 'status']]) {
+    it(`leaves ${JSON.stringify(argv)} to yargs`, () => {
+      expect(plainCommand(argv)).to.equal(undefined);
     });
   }
 });
