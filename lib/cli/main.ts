@@ -38,17 +38,19 @@ function sshOption<T>(y: Argv<T>) {
 }
 
 /**
- * A plain build, plan or status, with what yargs would give the command's own options by default
+ * A plain build, plan, status or add-client, with what yargs would give the command's own options by default
  * (test/unit/options.test.ts holds the two to the same meaning).
  */
 export const PLAIN_DEFAULTS: Record<PlainCommand, Record<string, unknown>> = {
   build: {},
   plan: { format: 'text' },
   status: { check: false, warnDays: 30, crlWarnDays: 7, critDays: 14, format: 'text', nagios: false },
+  'add-client': {},
 };
 
-async function runPlain(command: PlainCommand, globalArgs: GlobalArgs): Promise<number> {
+async function runPlain(command: PlainCommand, globalArgs: GlobalArgs, positionals: readonly string[]): Promise<number> {
   const args = { ...globalArgs, ...PLAIN_DEFAULTS[command] };
+  if (command === 'add-client') return (await import('../commands/add-client.js')).addClient({ ...args, host: positionals[0]! });
   if (command === 'build') {
     await (await import('../commands/build.js')).build(args);
     return 0;
@@ -63,7 +65,7 @@ async function runPlain(command: PlainCommand, globalArgs: GlobalArgs): Promise<
 export async function main(argv: string[]): Promise<number> {
   try {
     const plain = plainCommand(argv);
-    if (plain) return await runPlain(plain.command, plain.args);
+    if (plain) return await runPlain(plain.command, plain.args, plain.positionals);
     return await withYargs(argv);
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);

@@ -1,5 +1,5 @@
 // The global options, defined once: yargs builds the full CLI from this table, and a plain `build`,
-// `plan` or `status` (the commands run most, from timers and monitoring, usually with little to do) is
+// `plan`, `status` or `add-client HOST` (the commands run most, from timers, monitoring and scripts) is
 // parsed from it with node's own parseArgs, so that they do not pay for loading yargs (about as long as
 // starting node itself) and for the help text it lays out on every run.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
@@ -29,9 +29,9 @@ export const GLOBAL_OPTIONS: readonly GlobalOption[] = [
   { name: 'jobs', key: 'jobs', alias: 'j', type: 'number', describe: 'Steps run in parallel (default: number of CPUs); for deploy, hosts of one phase deployed at once (default 4)' },
 ];
 
-/** Commands a plain invocation may name: with global options only, they need nothing from yargs. */
-export const PLAIN_COMMANDS = ['build', 'plan', 'status'] as const;
-export type PlainCommand = (typeof PLAIN_COMMANDS)[number];
+/** Commands a plain invocation may name, with how many positionals follow: with global options only, they need nothing from yargs. */
+const PLAIN_POSITIONALS = { build: 0, plan: 0, status: 0, 'add-client': 1 } as const;
+export type PlainCommand = keyof typeof PLAIN_POSITIONALS;
 
 /** A plain `build` (no command or `build`): its arguments. */
 export function plainBuildArgs(argv: readonly string[]): GlobalArgs | undefined {
@@ -40,12 +40,12 @@ export function plainBuildArgs(argv: readonly string[]): GlobalArgs | undefined 
 }
 
 /**
- * The command and arguments of a plain `build`, `plan` or `status` (global options only), or undefined
+ * The command and arguments of a plain `build`, `plan`, `status` or `add-client HOST` (global options only), or undefined
  * for anything else, and for anything yargs might read differently (help, unknown or negated options,
  * a command's own options, `--`, a repeated option, `-C=dir`, a positional after the greedy `--set`, a
  * --jobs that is not digits): those go to yargs, which handles them and their errors.
  */
-export function plainCommand(argv: readonly string[]): { command: PlainCommand; args: GlobalArgs } | undefined {
+export function plainCommand(argv: readonly string[]): { command: PlainCommand; args: GlobalArgs; positionals: string[] } | undefined {
   const options: NonNullable<ParseArgsConfig['options']> = {};
   for (const o of GLOBAL_OPTIONS) {
     options[o.name] = { type: o.type === 'boolean' ? 'boolean' : 'string', multiple: o.array === true, ...(o.alias ? { short: o.alias } : {}) };
@@ -70,9 +70,9 @@ export function plainCommand(argv: readonly string[]): { command: PlainCommand; 
     seen.add(o.name);
     afterArray = o.array === true;
   }
-  const pos = parsed.positionals;
-  const command = pos.length === 0 ? 'build' : pos.length === 1 ? PLAIN_COMMANDS.find((c) => c === pos[0]) : undefined;
-  if (command === undefined) return undefined;
+  const [first, ...rest] = parsed.positionals;
+  const command = first === undefined ? 'build' : Object.hasOwn(PLAIN_POSITIONALS, first) ? (first as PlainCommand) : undefined;
+  if (command === undefined || rest.length !== PLAIN_POSITIONALS[command]) return undefined;
 
   const args: Record<string, unknown> = {};
   for (const o of GLOBAL_OPTIONS) {
@@ -85,7 +85,7 @@ export function plainCommand(argv: readonly string[]): { command: PlainCommand; 
       args[o.key] = value;
     }
   }
-  return { command, args: args as unknown as GlobalArgs };
+  return { command, args: args as unknown as GlobalArgs, positionals: rest };
 }
 
 /**

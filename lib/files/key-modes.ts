@@ -1,17 +1,17 @@
 // Private keys are 0600 whatever happened to them: a key found wider (a copy, a restore, a chmod) is
 // reported by status --check and narrowed by the next build.
-import { chmodSync } from 'node:fs';
+import { chmodSync, constants } from 'node:fs';
 import path from 'node:path';
 import type { ProjectTree } from './tree.js';
 
 /** Keys readable or writable by anyone but their owner (in certs/ and out/, as scanned), with their mode. */
 export function wideKeys(tree: ProjectTree): { file: string; mode: number }[] {
   const out: { file: string; mode: number }[] = [];
-  for (const [rel, st] of tree.entries()) {
-    if (!st.isFile() || !rel.endsWith('.key.pem') || !(rel.startsWith('certs/') || rel.startsWith('out/'))) continue;
-    const mode = st.mode & 0o7777;
-    if ((mode & 0o7077) !== 0) out.push({ file: rel, mode });
-  }
+  tree.someEntry((rel, mode) => {
+    if ((mode & 0o7077) === 0 || (mode & constants.S_IFMT) !== constants.S_IFREG) return false;
+    if (rel.endsWith('.key.pem') && (rel.startsWith('certs/') || rel.startsWith('out/'))) out.push({ file: rel, mode: mode & 0o7777 });
+    return false;
+  });
   return out;
 }
 

@@ -38,13 +38,15 @@ function statOrUndefined(file: string, follow: boolean): Stats | undefined {
 /** The first entry of the scanned trees that another user owns or can write (symbolic links are not followed: they are replaced, never written through). */
 export function treeProblem(tree: ProjectTree): string | undefined {
   const uid = process.geteuid?.() ?? 0;
-  for (const [rel, st] of tree.entries()) {
-    if ((st.uid === uid || st.uid === 0) && !(st.mode & 0o022)) continue; // the common case, without a path
-    if (st.isSymbolicLink()) continue;
-    const p = problem(path.join(tree.dir, rel), st, uid);
-    if (p) return p;
-  }
-  return undefined;
+  let found: string | undefined;
+  tree.someEntry((rel, mode, owner) => {
+    if ((owner === uid || owner === 0) && !(mode & 0o022)) return false; // the common case, without an object
+    const st = tree.lookup(rel)!;
+    if (st.isSymbolicLink()) return false;
+    found = problem(path.join(tree.dir, rel), st, uid);
+    return found !== undefined;
+  });
+  return found;
 }
 
 /**

@@ -18,13 +18,12 @@ import { STATE_DIR, TREE_FILE } from './layout.js';
 /** The trees the tool writes, relative to the project directory. */
 export const PROJECT_TREES = ['certs', 'etc', 'out', STATE_DIR, 'archive'];
 
-/** Remembered listings: directory → [identity, names]. */
-type Listings = Record<string, [string, string[]]>;
+/** Remembered listings: directory → [inode, mtimeMs, ctimeMs, names] (numbers: no float formatting per directory). */
+type Listings = Record<string, [number, number, number, string[]]>;
 
 const RACY_MS = 1000;
 /** A name readdir could have returned (tree.json is ours, but a damaged one must not point outside). */
 const plainName = (n: unknown) => typeof n === 'string' && n !== '' && n !== '.' && n !== '..' && !n.includes('/');
-const identity = (st: Stats) => `${st.ino}:${st.mtimeMs}:${st.ctimeMs}`;
 
 /** What the tool asks of a file's stat (node's Stats has it all). */
 export interface FileStats {
@@ -116,11 +115,10 @@ export class ProjectTree {
     const now = t.scannedAt;
     const base = projectDir.endsWith('/') ? projectDir : `${projectDir}/`; // path.join per entry costs on a fleet
     const walk = (rel: string, st: Stats) => {
-      const id = identity(st);
       const known = before[rel];
       let names: readonly string[];
-      if (Array.isArray(known) && known[0] === id && Array.isArray(known[1]) && known[1].every(plainName)) {
-        names = known[1];
+      if (Array.isArray(known) && known[0] === st.ino && known[1] === st.mtimeMs && known[2] === st.ctimeMs && Array.isArray(known[3]) && known[3].every(plainName)) {
+        names = known[3];
       } else {
         try {
           names = readdirSync(base + rel);
@@ -132,7 +130,7 @@ export class ProjectTree {
         if (rel !== STATE_DIR) t.changed = true;
       }
       t.listed.set(rel, names);
-      if (rel !== STATE_DIR && now - Math.max(st.mtimeMs, st.ctimeMs) >= RACY_MS) t.remembered[rel] = [id, names as string[]];
+      if (rel !== STATE_DIR && now - Math.max(st.mtimeMs, st.ctimeMs) >= RACY_MS) t.remembered[rel] = [st.ino, st.mtimeMs, st.ctimeMs, names as string[]];
       for (const n of names) {
         const r = `${rel}/${n}`;
         const s = lstatOrUndefined(base + r);
@@ -161,6 +159,16 @@ export class ProjectTree {
       const rel = this.paths[row]!;
       if (this.rows.get(rel) === row) yield [rel, this.at(row)];
     }
+  }
+
+  /** Each entry's path, mode and owner, in scan order, without making an object per entry; stops when `fn` returns true. */
+  someEntry(fn: (rel: string, mode: number, uid: number) => boolean): boolean {
+    const n = this.numbers;
+    for (let row = 0; row < this.paths.length; row++) {
+      const rel = this.paths[row]!;
+      if (this.rows.get(rel) === row && fn(rel, n[row * FIELDS + 4]!, n[row * FIELDS + 5]!)) return true;
+    }
+    return false;
   }
 
   /**
@@ -214,8 +222,7 @@ export class ProjectTree {
       const o = row * FIELDS;
       if (this.scannedAt - Math.max(n[o + 2]!, n[o + 3]!) < RACY_MS) return undefined;
       names.push(rel);
-      kept.set(n.subarray(o, o + FIELDS), k);
-      k += FIELDS;
+      for (let j = 0; j < FIELDS; j++) kept[k++] = n[o + j]!;
     }
     return createHash('sha256').update(names.join('\0')).update(kept.subarray(0, k)).digest('hex');
   }

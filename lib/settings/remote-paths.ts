@@ -40,7 +40,8 @@ const POSTFIX_OWNED = new Set([
   'access', 'aliases', 'canonical', 'generic', 'header_checks', 'body_checks', 'relocated', 'transport', 'virtual', 'sasl_passwd',
 ]);
 
-const within = (p: string, dir: string) => dir === '/' || p === dir || p.startsWith(`${dir}/`);
+// Without making `${dir}/` each time: a fleet's settings check calls this tens of thousands of times.
+const within = (p: string, dir: string) => dir === '/' || p === dir || (p.length > dir.length && p.charCodeAt(dir.length) === 47 && p.startsWith(dir));
 
 /** Every tree no bundle file may be in, with its prefix made once (checked for each file of each host). */
 const FILE_TREES = [...SHARED_TREES, ...SYSTEM_FILE_TREES].map((t) => ({ tree: t, prefix: `${t}/` }));

@@ -78,7 +78,13 @@ describe('plain plan and status arguments without yargs', () => {
       expect({ ...mine!.args }).to.deep.equal(byYargs(argv).args);
     });
   }
-  for (const argv of [['plan', '--format', 'sh'], ['plan', '--format=text'], ['status', '--check'], ['status', '--nagios'], ['status', '-o', 'x.prom'], ['status', '--warn-days', '3'], ['status', 'x'], ['plan', 'status']]) {
+  it('reads ["add-client","backup","-q"] as yargs reads its global options, with the host', () => {
+    const mine = plainCommand(['add-client', 'backup', '-q']);
+    expect(mine?.command).to.equal('add-client');
+    expect(mine?.positionals).to.deep.equal(['backup']);
+    expect({ ...mine!.args }).to.deep.equal(byYargs(['add-client', 'backup', '-q']).args);
+  });
+  for (const argv of [['plan', '--format', 'sh'], ['plan', '--format=text'], ['status', '--check'], ['status', '--nagios'], ['status', '-o', 'x.prom'], ['status', '--warn-days', '3'], ['status', 'x'], ['plan', 'status'], ['add-client'], ['add-client', 'a', 'b'], ['add-client', '--help'], ['add-client', '--set', 'a=1', 'x'], ['toString'], ['constructor']]) {
     it(`leaves ${JSON.stringify(argv)} to yargs`, () => {
       expect(plainCommand(argv)).to.equal(undefined);
     });
