@@ -77,8 +77,8 @@ export class Workspace {
 
   /** Writes plan.sh (`plan --format sh`) into `dir`, untimed; returns its run with sh. */
   shScript(dir: string): Invocation {
-    const r = spawnSync(process.execPath, [CLI, 'plan', '--format', 'sh'], { cwd: dir, env: this.env, encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`plan --format sh failed in ${dir}: ${r.stderr}`);
+    const r = spawnSync(process.execPath, [CLI, 'plan', '--format', 'sh'], { cwd: dir, env: this.env, encoding: 'utf8', maxBuffer: 1 << 30 }); // a fleet's script runs to megabytes
+    if (r.status !== 0) throw new Error(`plan --format sh failed in ${dir}: ${r.error?.message ?? r.stderr}`);
     writeFileSync(path.join(dir, 'plan.sh'), r.stdout);
     return { argv: ['sh', 'plan.sh'], cwd: dir, env: this.env };
   }
