@@ -198,7 +198,8 @@ export class ProjectTree {
    * Every entry's path, identity (inode, size, mtime, ctime), mode and owner as one digest, without the
    * entries `leaveOut` names. Any change to a file or directory changes its ctime, so an equal digest
    * means nothing in the trees changed. Undefined when it cannot say: something was written since the
-   * scan, or an entry changed less than a second before it (the same clock tick could hide a change).
+   * scan, an entry changed less than a second before it (the same clock tick could hide a change), or an
+   * entry is a symbolic link.
    */
   digest(leaveOut: (rel: string) => boolean): string | undefined {
     if (this.touched) return undefined;
@@ -221,6 +222,8 @@ export class ProjectTree {
       if (leaveOut(rel)) continue;
       const o = row * FIELDS;
       if (this.scannedAt - Math.max(n[o + 2]!, n[o + 3]!) < RACY_MS) return undefined;
+      // A symbolic link's own identity says nothing of what it points to (the tool never makes one).
+      if ((n[o + 4]! & constants.S_IFMT) === constants.S_IFLNK) return undefined;
       names.push(rel);
       for (let j = 0; j < FIELDS; j++) kept[k++] = n[o + j]!;
     }

@@ -94,8 +94,7 @@ export async function addClient(ctx: Context, args: AddClientArgs): Promise<numb
     let result;
     let ctx2 = ctx;
     try {
-      // The settings as written: what planEdit read from the same text, unless the file was named through a link.
-      if (restore && file !== s.file) settings = reload();
+      if (restore) settings = reload(); // the settings as written
       ctx2 = { ...ctx, settings };
       result = await buildInSession(ctx2, session);
     } catch (e) {

@@ -1,7 +1,7 @@
 // The project's trees scanned once: directory listings remembered by the directory's identity, and a
 // digest that changes with any change to any entry (real files in a temp directory).
 import { expect } from 'chai';
-import { chmodSync, lstatSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ProjectTree } from '../../lib/files/tree.js';
@@ -70,6 +70,12 @@ describe('the project tree scan', function () {
     utimesSync(f('out/h.example.test/apply.sh'), new Date(0), new Date(0)); // times put back: ctime still moves
     await settle();
     expect(ProjectTree.scan(dir).digest(none)).to.not.equal(d1);
+  });
+
+  it('has no digest while an entry is a symbolic link (what it points to can change unseen)', async () => {
+    symlinkSync(f('certs/ca/a.pem'), f('out/h.example.test/link.pem'));
+    await settle();
+    expect(ProjectTree.scan(dir).digest(none)).to.equal(undefined);
   });
 
   it('has no digest once something in it was written (forgotten)', () => {
