@@ -18,12 +18,19 @@ import { STATE_DIR, TREE_FILE } from './layout.js';
 /** The trees the tool writes, relative to the project directory. */
 export const PROJECT_TREES = ['certs', 'etc', 'out', STATE_DIR, 'archive'];
 
-/** Remembered listings: directory → [inode, mtimeMs, ctimeMs, names] (numbers: no float formatting per directory). */
-type Listings = Record<string, [number, number, number, string[]]>;
+/**
+ * Remembered listings: directory → [inode, mtimeMs, ctimeMs, names joined by "/"] (numbers: no float
+ * formatting per directory; one string: a fleet's tree.json parses without tens of thousands of strings).
+ */
+type Listings = Record<string, [number, number, number, string]>;
 
 const RACY_MS = 1000;
-/** A name readdir could have returned (tree.json is ours, but a damaged one must not point outside). */
-const plainName = (n: unknown) => typeof n === 'string' && n !== '' && n !== '.' && n !== '..' && !n.includes('/');
+/** The names of a remembered listing; undefined unless each is one readdir could have returned (a damaged tree.json must not point outside). */
+function namesOf(joined: string): string[] | undefined {
+  if (joined === '') return [];
+  const names = joined.split('/');
+  return names.every((n) => n !== '' && n !== '.' && n !== '..') ? names : undefined;
+}
 
 /** What the tool asks of a file's stat (node's Stats has it all). */
 export interface FileStats {
@@ -117,8 +124,9 @@ export class ProjectTree {
     const walk = (rel: string, st: Stats) => {
       const known = before[rel];
       let names: readonly string[];
-      if (Array.isArray(known) && known[0] === st.ino && known[1] === st.mtimeMs && known[2] === st.ctimeMs && Array.isArray(known[3]) && known[3].every(plainName)) {
-        names = known[3];
+      const listed = Array.isArray(known) && known[0] === st.ino && known[1] === st.mtimeMs && known[2] === st.ctimeMs && typeof known[3] === 'string' ? namesOf(known[3]) : undefined;
+      if (listed) {
+        names = listed;
       } else {
         try {
           names = readdirSync(base + rel);
@@ -130,7 +138,7 @@ export class ProjectTree {
         if (rel !== STATE_DIR) t.changed = true;
       }
       t.listed.set(rel, names);
-      if (rel !== STATE_DIR && now - Math.max(st.mtimeMs, st.ctimeMs) >= RACY_MS) t.remembered[rel] = [st.ino, st.mtimeMs, st.ctimeMs, names as string[]];
+      if (rel !== STATE_DIR && now - Math.max(st.mtimeMs, st.ctimeMs) >= RACY_MS) t.remembered[rel] = [st.ino, st.mtimeMs, st.ctimeMs, names.join('/')];
       for (const n of names) {
         const r = `${rel}/${n}`;
         const s = lstatOrUndefined(base + r);
