@@ -120,20 +120,27 @@ export function checkRemotePaths(s: Settings, at: (name: string) => string): voi
 
   const allowlist = s.server.relayClientcertsPath;
   // The CA certificate and the apply script have one path for every client of a fleet: judged once.
-  const judged = new Map<string, string | undefined>();
+  const judged = new Map<string, Map<string, string | undefined>>(); // by Postfix dir and role, then by path
   const judge = (file: string, host: Host) => {
-    const key = `${file}\0${host.postfixDir}\0${host.role}`;
-    if (!judged.has(key)) judged.set(key, systemFileProblem(file, host.postfixDir, postfixSetting(host)));
-    return judged.get(key);
+    const kind = `${host.postfixDir}\0${host.role}`;
+    let byPath = judged.get(kind);
+    if (!byPath) judged.set(kind, (byPath = new Map()));
+    let problem = byPath.get(file);
+    if (problem === undefined && !byPath.has(file)) byPath.set(file, (problem = systemFileProblem(file, host.postfixDir, postfixSetting(host))));
+    return problem;
   };
   for (const host of [s.server, ...s.clients]) {
     const { files, dirs } = bundlePaths(s, host);
-    for (const [i, f] of files.entries()) {
+    for (let i = 0; i < files.length; i++) {
+      const f = files[i]!;
       const problem = judge(f.path, host);
       const fix = () => (f.setting === 'certs_remote_dir' ? dedicated : `name a file of its own, e.g. ${s.server.postfixDir}/relay_clientcerts`);
       if (problem) fail(f.setting, f.setting === 'certs_remote_dir' ? s.certsRemoteDir : allowlist, `puts ${f.path} on ${host.fqdn}, which ${problem}`, fix());
-      for (const other of [...files.slice(0, i), ...dirs]) {
-        if (within(other.path, f.path) || (!dirs.includes(other) && within(f.path, other.path))) {
+      // Each earlier file, then each directory (index loops: this runs for every file of every host).
+      for (let j = 0; j < i + dirs.length; j++) {
+        const isDir = j >= i;
+        const other = isDir ? dirs[j - i]! : files[j]!;
+        if (within(other.path, f.path) || (!isDir && within(f.path, other.path))) {
           const what = other.path === f.path ? `the same path as another file of ${host.fqdn}'s bundle` : `a directory that holds another file of ${host.fqdn}'s bundle (${other.path})`;
           fail(f.setting, f.setting === 'certs_remote_dir' ? s.certsRemoteDir : allowlist, `puts ${f.path} on ${host.fqdn}, ${what}`, fix());
         }
