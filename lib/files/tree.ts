@@ -6,8 +6,7 @@
 // the rest of a no-op build, so the names a directory held are remembered (tree.json) with the
 // directory's identity: adding, removing or renaming an entry changes the directory's mtime and ctime,
 // so an unchanged identity means the same names. Every entry is still lstat'ed (a chmod or chown changes
-// only the entry). A directory changed less than a second before it was read is not remembered: a
-// change in the same clock tick could leave its times as they were (git calls this "racy").
+// only the entry). A directory changed less than a second before it was read is not remembered (racy()).
 import { createHash } from 'node:crypto';
 import { constants, lstatSync, readdirSync, readFileSync, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
@@ -24,7 +23,17 @@ export const PROJECT_TREES = ['certs', 'etc', 'out', STATE_DIR, 'archive'];
  */
 type Listings = Record<string, [number, number, number, string]>;
 
-const RACY_MS = 1000;
+/**
+ * Changed less than a second before `now`: a change in the same clock tick could leave the times as they
+ * were, so nothing is remembered by such an identity (git calls this "racy").
+ */
+export function racy(st: Pick<FileStats, 'mtimeMs' | 'ctimeMs'>, now: number): boolean {
+  return now - Math.max(st.mtimeMs, st.ctimeMs) < 1000;
+}
+
+/** A file's identity as one string: any write, chmod, rename or replacement changes it. */
+export const identityOf = (st: FileStats): string => `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+
 /** The names of a remembered listing; undefined unless each is one readdir could have returned (a damaged tree.json must not point outside). */
 function namesOf(joined: string): string[] | undefined {
   if (joined === '') return [];
@@ -138,7 +147,7 @@ export class ProjectTree {
         if (rel !== STATE_DIR) t.changed = true;
       }
       t.listed.set(rel, names);
-      if (rel !== STATE_DIR && now - Math.max(st.mtimeMs, st.ctimeMs) >= RACY_MS) t.remembered[rel] = [st.ino, st.mtimeMs, st.ctimeMs, names.join('/')];
+      if (rel !== STATE_DIR && !racy(st, now)) t.remembered[rel] = [st.ino, st.mtimeMs, st.ctimeMs, names.join('/')];
       for (const n of names) {
         const r = `${rel}/${n}`;
         const s = lstatOrUndefined(base + r);
@@ -159,14 +168,6 @@ export class ProjectTree {
     }
     if (Object.keys(before).length !== Object.keys(t.remembered).length) t.changed = true;
     return t;
-  }
-
-  /** Every entry with its lstat (the roots with their stat), in scan order. */
-  *entries(): IterableIterator<[string, FileStats]> {
-    for (let row = 0; row < this.paths.length; row++) {
-      const rel = this.paths[row]!;
-      if (this.rows.get(rel) === row) yield [rel, this.at(row)];
-    }
   }
 
   /** Each entry's path, mode and owner, in scan order, without making an object per entry; stops when `fn` returns true. */
@@ -229,7 +230,7 @@ export class ProjectTree {
       const rel = this.paths[row]!;
       if (leaveOut(rel)) continue;
       const o = row * FIELDS;
-      if (this.scannedAt - Math.max(n[o + 2]!, n[o + 3]!) < RACY_MS) return undefined;
+      if (racy({ mtimeMs: n[o + 2]!, ctimeMs: n[o + 3]! }, this.scannedAt)) return undefined;
       // A symbolic link's own identity says nothing of what it points to (the tool never makes one).
       if ((n[o + 4]! & constants.S_IFMT) === constants.S_IFLNK) return undefined;
       names.push(rel);

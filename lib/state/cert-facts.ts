@@ -1,13 +1,12 @@
 // What the tool needs of each certificate (serial, validity, the fingerprint the relay lists) remembered
 // by the file's identity (inode, size, mtime, ctime) in cert-facts.json: status and the allowlist of a
 // fleet would otherwise read and parse a thousand certificates on every run. A certificate changed in any
-// way has another identity and is parsed again; one changed within the last second is not remembered
-// (the same clock tick could hide a second change).
+// way has another identity and is parsed again; one changed within the last second is not remembered.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../files/atomic.js';
 import { CERT_FACTS_FILE } from '../files/layout.js';
-import type { FileStats } from '../files/tree.js';
+import { identityOf, racy, type FileStats } from '../files/tree.js';
 
 export interface CertSummary {
   /** Upper-case hex, as openssl's index.txt writes it. */
@@ -21,8 +20,6 @@ export interface CertSummary {
 
 type Entry = CertSummary & { id: string; fp: string };
 
-const RACY_MS = 1000;
-const identity = (st: FileStats) => `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
 
 export class CertCache {
   private dirty = false;
@@ -41,13 +38,13 @@ export class CertCache {
   /** The facts of `rel` if it still has this identity and they were taken for this kind of fingerprint. */
   get(rel: string, st: FileStats, fp: string): CertSummary | undefined {
     const e = this.entries[rel];
-    if (!e || e.id !== identity(st) || e.fp !== fp || typeof e.serial !== 'string' || typeof e.fingerprint !== 'string') return undefined;
+    if (!e || e.id !== identityOf(st) || e.fp !== fp || typeof e.serial !== 'string' || typeof e.fingerprint !== 'string') return undefined;
     return e;
   }
 
   set(rel: string, st: FileStats, fp: string, facts: CertSummary): void {
-    if (Date.now() - Math.max(st.mtimeMs, st.ctimeMs) < RACY_MS) return;
-    this.entries[rel] = { id: identity(st), fp, serial: facts.serial, notBefore: facts.notBefore, notAfter: facts.notAfter, fingerprint: facts.fingerprint };
+    if (racy(st, Date.now())) return;
+    this.entries[rel] = { id: identityOf(st), fp, serial: facts.serial, notBefore: facts.notBefore, notAfter: facts.notAfter, fingerprint: facts.fingerprint };
     this.dirty = true;
   }
 

@@ -5,7 +5,7 @@ import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { RunError } from '../errors.js';
 import { CERT_FACTS_FILE, LOCK_FILE, STATE_DIR, STATE_FILE, TREE_FILE, UP_TO_DATE_FILE } from '../files/layout.js';
-import { ProjectTree, type FileStats } from '../files/tree.js';
+import { identityOf, ProjectTree, type FileStats } from '../files/tree.js';
 import { Records, type Verdict } from './records.js';
 import { saveUpToDate, wasUpToDate } from './up-to-date.js';
 
@@ -111,7 +111,7 @@ export class DiskState {
       if (id === undefined) {
         const st = this.stat(rel);
         if (!st) return undefined;
-        id = `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+        id = identityOf(st);
         this.ids.set(rel, id); // the CA certificate's is asked for once per host
       }
       parts.push(id);

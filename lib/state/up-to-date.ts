@@ -8,6 +8,7 @@ import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../files/atomic.js';
 import { STATE_FILE, UP_TO_DATE_FILE } from '../files/layout.js';
+import { identityOf } from '../files/tree.js';
 
 interface Stamp {
   plan: string;
@@ -17,7 +18,7 @@ interface Stamp {
 
 function recordsIdentity(projectDir: string): string | undefined {
   const st = statSync(path.join(projectDir, STATE_FILE), { throwIfNoEntry: false });
-  return st && `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+  return st && identityOf(st);
 }
 
 function readStamp(projectDir: string): Partial<Stamp> {
