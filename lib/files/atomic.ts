@@ -77,11 +77,6 @@ export async function fsyncFileAsync(file: string): Promise<void> {
   }
 }
 
-/**
- * Removes temp files a killed run left next to `files` (`.name.tmp` of commands, `.name.tmp.<pid>` of
- * writeFileAtomic), finding them in the scanned tree. Only call while holding the project lock: then
- * no live writer owns them.
- */
 /** What removeStaleTemps needs of the scanned tree (files/tree.ts's ProjectTree). */
 interface ScannedTree {
   readonly dir: string;
@@ -89,6 +84,11 @@ interface ScannedTree {
   forget(rel: string): void;
 }
 
+/**
+ * Removes temp files a killed run left next to `files` (`.name.tmp` of commands, `.name.tmp.<pid>` of
+ * writeFileAtomic), finding them in the scanned tree. Only call while holding the project lock: then
+ * no live writer owns them.
+ */
 export function removeStaleTemps(tree: ScannedTree, files: readonly string[]): string[] {
   const byDir = new Map<string, Set<string>>();
   for (const f of files) {

@@ -12,8 +12,11 @@ const PROJECT_FILES = ['settings.mk', AUDIT_LOG];
 
 const shown = (file: string) => path.relative(process.cwd(), file) || file;
 
+/** Owned by `uid` or root, and writable by nobody else. */
+const safe = (owner: number, mode: number, uid: number) => (owner === uid || owner === 0) && !(mode & 0o022);
+
 function problem(file: string, st: FileStats, uid: number): string | undefined {
-  if ((st.uid === uid || st.uid === 0) && !(st.mode & 0o022)) return undefined;
+  if (safe(st.uid, st.mode, uid)) return undefined;
   if (st.uid !== uid && st.uid !== 0) {
     return `${shown(file)}: owned by uid ${st.uid}, not by you (uid ${uid}) or root, so another user can change what is built and shipped; `
       + `chown ${uid === 0 ? 'root' : uid} ${shown(file)} (-R for a directory) if it is yours, or start over in a directory of your own`;
@@ -40,7 +43,7 @@ export function treeProblem(tree: ProjectTree): string | undefined {
   const uid = process.geteuid?.() ?? 0;
   let found: string | undefined;
   tree.someEntry((rel, mode, owner) => {
-    if ((owner === uid || owner === 0) && !(mode & 0o022)) return false; // the common case, without an object
+    if (safe(owner, mode, uid)) return false; // the common case, without an object per entry
     const st = tree.lookup(rel)!;
     if (st.isSymbolicLink()) return false;
     found = problem(path.join(tree.dir, rel), st, uid);

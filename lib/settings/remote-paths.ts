@@ -43,8 +43,8 @@ const POSTFIX_OWNED = new Set([
 // Without making `${dir}/` each time: a fleet's settings check calls this tens of thousands of times.
 const within = (p: string, dir: string) => dir === '/' || p === dir || (p.length > dir.length && p.charCodeAt(dir.length) === 47 && p.startsWith(dir));
 
-/** Every tree no bundle file may be in, with its prefix made once (checked for each file of each host). */
-const FILE_TREES = [...SHARED_TREES, ...SYSTEM_FILE_TREES].map((t) => ({ tree: t, prefix: `${t}/` }));
+/** Every tree no bundle file may be in. */
+const FILE_TREES = [...SHARED_TREES, ...SYSTEM_FILE_TREES];
 
 /** Why `dir` cannot be a directory the tool makes and owns on a host, or undefined. */
 function sharedDirProblem(dir: string): string | undefined {
@@ -58,7 +58,7 @@ function sharedDirProblem(dir: string): string | undefined {
 /** Why `file` cannot be a bundle file, or undefined. */
 function systemFileProblem(file: string, postfixDir: string, postfixSetting: string): string | undefined {
   if (SYSTEM_FILES.has(file)) return 'is a system file';
-  const tree = FILE_TREES.find((t) => file === t.tree || file.startsWith(t.prefix))?.tree ?? /^\/home\/[^/]+\/\.ssh(\/|$)/.exec(file)?.[0];
+  const tree = FILE_TREES.find((t) => within(file, t)) ?? /^\/home\/[^/]+\/\.ssh(\/|$)/.exec(file)?.[0];
   if (tree) return `is inside ${tree.replace(/\/$/, '')}, which belongs to the system`;
   // The host's Postfix config directory, and Debian's default instance (there whatever postconf -c says).
   for (const [dir, setting] of [[postfixDir, postfixSetting], ['/etc/postfix', 'the default Postfix instance']] as const) {
