@@ -34,11 +34,11 @@ export interface RunOptions {
    */
   protect?: (step: ExecStep | ActionStep) => ((ok: boolean) => void) | undefined;
   /**
-   * Steps the staleness query found up to date for this plan just before the run (pendingSteps, which
-   * counts every output of a stale step as rebuilt): none of their inputs can change in it, so they are
-   * skipped without being asked again.
+   * The steps the staleness query found stale just before the run (pendingSteps, which counts every
+   * output of a stale step as rebuilt). Every other step's inputs cannot change in this run, so it is
+   * skipped without being asked again; without this set, every step is asked.
    */
-  upToDate?: ReadonlySet<Step>;
+  pending?: ReadonlySet<Step>;
 }
 
 export interface StepOutcome {
@@ -152,7 +152,7 @@ export async function runPlan(steps: readonly Step[], opts: RunOptions): Promise
         for (let i = first; i < steps.length && running.size < jobs; i++) {
           if (done.has(i) || running.has(i)) continue;
           if (!deps[i]!.every((d) => done.has(d))) continue;
-          if (opts.upToDate?.has(steps[i]!)) {
+          if (opts.pending && !opts.pending.has(steps[i]!)) {
             // Known to be skipped: done here, in order, without a turn of the scheduler per step.
             outcomes[i] = { step: steps[i]!, state: 'skipped' };
             audit[i] = null;
@@ -174,15 +174,8 @@ export async function runPlan(steps: readonly Step[], opts: RunOptions): Promise
           running.set(i, p);
         }
       }
-      try {
-        flushAudit();
-      } catch (err) {
-        failure ??= err;
-      }
-      if (running.size === 0) {
-        if (done.size < steps.length && failure === undefined && !opts.signal?.aborted && deps.some((d, i) => !done.has(i) && d.every((x) => done.has(x)))) continue;
-        break;
-      }
+      // Every step depends only on earlier ones, so one pass skipped or started all it could.
+      if (running.size === 0) break;
       await Promise.race(running.values());
     }
   } finally {

@@ -98,7 +98,7 @@ export async function withSession<T>(ctx: SessionContext, fn: (session: Session)
             jobs,
             signal: abort.signal,
             onEvent: ctx.report.onEvent,
-            upToDate: new Set(steps.filter((x) => !pending.has(x))),
+            pending,
             // Every openssl ca run is all or nothing for the CA database.
             protect: (step) => (step.serial ? protectCaDatabase(ctx.settings, dir) : undefined),
           });
