@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { loadContext, type GlobalArgs } from '../cli/context.js';
-import { acquireLock } from '../runner/lock.js';
+import { withLock } from '../runner/lock.js';
 import { caFiles, ROTATIONS_FILE, STATE_FILE } from '../files/layout.js';
 
 // Everything that belongs to the CA goes with it: its rotations name fingerprints of its certificates.
@@ -18,15 +18,12 @@ export async function clean(args: GlobalArgs): Promise<void> {
     ctx.report.result({ archive, moved: present, dryRun: true }, () => present.map((p) => `would move ${p} to ${archive}/${p}`).join('\n') || 'nothing to clean');
     return;
   }
-  const release = await acquireLock(ctx.projectDir);
-  try {
+  await withLock(ctx.projectDir, {}, async () => {
     for (const p of present) {
       await fse.move(path.join(ctx.projectDir, p), path.join(ctx.projectDir, archive, p));
     }
     await fse.chmod(path.join(ctx.projectDir, 'archive'), 0o700).catch(() => undefined);
-  } finally {
-    release();
-  }
+  });
   const caKey = caFiles(ctx.settings).key;
   const keptKey = existsSync(path.join(ctx.projectDir, archive, caKey)) ? path.join(archive, caKey) : null;
   ctx.report.result({ archive, moved: present, caKey: keptKey }, () =>

@@ -7,7 +7,7 @@ import { gpgListKeys } from '../programs/gpg.js';
 import { makeReporter, type GlobalArgs } from '../cli/context.js';
 import { fsFailure, UsageError } from '../errors.js';
 import { checkProjectOwnership } from '../files/ownership.js';
-import { acquireLock } from '../runner/lock.js';
+import { withLock } from '../runner/lock.js';
 import { caKeysIn, keyOpenedBy } from '../secrets/passphrase-guard.js';
 import { run } from '../programs/exec.js';
 import { createPassphraseFile, encryptCommand } from '../secrets/passphrase-file.js';
@@ -184,8 +184,7 @@ export async function init(args: InitArgs): Promise<number> {
     mkdirSync(projectDir, { recursive: true, mode: 0o700 });
     checkProjectOwnership(projectDir, settingsFile);
     // Under the project lock, and checked again: a build that started meanwhile may have made a CA key.
-    const release = await acquireLock(projectDir);
-    try {
+    await withLock(projectDir, {}, async () => {
       if (recipient !== undefined && existsSync(passFile)) await checkReplaceable(projectDir, passFile);
       if (recipient !== undefined) {
         await createPassphraseFile(passFile, recipient, { cwd: process.cwd(), info: (l) => report.info(l) });
@@ -196,9 +195,7 @@ export async function init(args: InitArgs): Promise<number> {
       } catch (err) {
         throw fsFailure(err, shown(settingsFile));
       }
-    } finally {
-      release();
-    }
+    });
     report.info(`wrote ${shown(settingsFile)}`);
     const dirArg = path.relative(process.cwd(), projectDir) ? ` -C ${shJoin([shown(projectDir)])}` : '';
     report.result(

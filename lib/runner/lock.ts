@@ -170,3 +170,13 @@ export async function acquireLock(projectDir: string, opts: LockOptions = {}): P
   }
   throw new RunError(`${shown(file)}: cannot take the project lock; if no postfix-tls-relay is running in this project, remove ${file} and run again`);
 }
+
+/** Runs `fn` holding the project lock, and releases it whatever happens. */
+export async function withLock<T>(projectDir: string, opts: LockOptions, fn: () => T | Promise<T>): Promise<T> {
+  const release = await acquireLock(projectDir, opts);
+  try {
+    return await fn();
+  } finally {
+    release();
+  }
+}

@@ -19,7 +19,7 @@ import { sshOptionsFor } from '../remote/ssh-options.js';
 import { checkPlugin, deployedCertDays } from '../monitoring/check-plugin.js';
 import { thresholdsOf } from '../monitoring/thresholds.js';
 import { recordDeployments } from '../remote/deployments.js';
-import { acquireLock } from '../runner/lock.js';
+import { withLock } from '../runner/lock.js';
 import { presentedCheck, servedCheck } from '../remote/served.js';
 import { shJoin } from '../programs/shell.js';
 import type { Section } from '../remote/probe.js';
@@ -138,12 +138,9 @@ export const CHECK_RECORD_LOCK_WAIT_MS = 10_000;
  */
 async function recordChecks(ctx: Context, results: readonly HostCheck[]): Promise<void> {
   try {
-    const release = await acquireLock(ctx.projectDir, { waitMs: CHECK_RECORD_LOCK_WAIT_MS, onWait: (pid) => ctx.report.info(`waiting for pid ${pid} to finish its work in this project before recording the check in ${DEPLOYMENTS_FILE} …`) });
-    try {
-      recordDeployments(ctx.settings, 'check', results.map((r) => ({ host: findHost(ctx.settings, r.fqdn)!, ok: r.checks.every((c) => c.ok || c.name.startsWith('live ')) })));
-    } finally {
-      release();
-    }
+    const onWait = (pid: number) => ctx.report.info(`waiting for pid ${pid} to finish its work in this project before recording the check in ${DEPLOYMENTS_FILE} …`);
+    await withLock(ctx.projectDir, { waitMs: CHECK_RECORD_LOCK_WAIT_MS, onWait }, () =>
+      recordDeployments(ctx.settings, 'check', results.map((r) => ({ host: findHost(ctx.settings, r.fqdn)!, ok: r.checks.every((c) => c.ok || c.name.startsWith('live ')) }))));
   } catch (err) {
     ctx.report.warn(`${DEPLOYMENTS_FILE}: not updated (${err instanceof Error ? err.message : String(err)}); monitoring shows the previous deploy or check`);
   }

@@ -30,7 +30,7 @@ export async function statusNagios(ctx: Context, args: MonitoringArgs): Promise<
     const state = readProjectState(ctx.settings);
     const st = collectStatus(state, Date.now(), { warnDays: t.warnDays, crlWarnDays });
     const r = statusPlugin(ctx.settings, st, t, crlWarnDays, [...state.revoked()]);
-    await keepLearned(state).catch(() => undefined);
+    await keepLearned(state);
     return r;
   } catch (err) {
     return unknownResult(`cannot read the project: ${err instanceof Error ? err.message : String(err)}`);

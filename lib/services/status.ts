@@ -7,7 +7,7 @@ import { buildPlan } from '../plan/plan.js';
 import { isGenerated } from '../runner/staleness.js';
 import type { ProjectState } from '../state/project.js';
 import { currentAllowlistSha, loadRelaysDeployed } from '../state/relays-deployed.js';
-import { acquireLock } from '../runner/lock.js';
+import { withLock } from '../runner/lock.js';
 import { planKey } from '../plan/key.js';
 
 export interface HostStatus {
@@ -172,19 +172,8 @@ export function collectStatus(state: ProjectState, now = Date.now(), opts: { war
  */
 export async function keepLearned(state: ProjectState): Promise<void> {
   if (!state.factsLearned) return;
-  let release: (() => void) | undefined;
-  try {
-    release = await acquireLock(state.dir, { waitMs: 0 });
-  } catch {
-    return;
-  }
-  try {
-    state.keepFacts();
-  } catch {
-    // a cache: not keeping it costs the next run time, nothing else
-  } finally {
-    release();
-  }
+  // A cache: another run holding the lock, or a failed write, costs the next run time, nothing else.
+  await withLock(state.dir, { waitMs: 0 }, () => state.keepFacts()).catch(() => undefined);
 }
 
 /** Generated files (allowlist, configs, bundles) that are no longer what the tool wrote. */
