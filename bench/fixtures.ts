@@ -100,6 +100,14 @@ export class Workspace {
     if (missing.length) throw new Error(`${dir}: the build left no ${missing.join(', ')}`);
   }
 
+  /** For a timed build of a fresh project of `shape`: it left what a complete build leaves; then it goes. */
+  builtThenRemoved(shape: Shape): (inv: Invocation) => void {
+    return (inv) => {
+      this.expectFiles(inv.cwd, builtCerts(shape));
+      this.remove(inv.cwd);
+    };
+  }
+
   remove(dir: string): void {
     rmSync(dir, { recursive: true, force: true });
   }

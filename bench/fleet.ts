@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync } from 'node:fs';
 import path from 'node:path';
-import { builtCerts, CLI, settingsText, type Shape, type Workspace } from './fixtures.js';
+import { CLI, settingsText, type Shape, type Workspace } from './fixtures.js';
 import { bootstrap, measure, median, secs, signed, timed, times, type Invocation, type Subject } from './harness.js';
 import { ratioCheck, type Section } from './section.js';
 
@@ -50,10 +50,7 @@ const queries: Section = {
       {
         name: 'build, 1 client, fresh project',
         prepare: () => ws.tool(ws.project(settingsText(ONE))),
-        after: (inv) => {
-          ws.expectFiles(inv.cwd, builtCerts(ONE));
-          ws.remove(inv.cwd);
-        },
+        after: ws.builtThenRemoved(ONE),
       },
     ];
     const [node, noop, noopMid, status, plan, add, changed, one] = measure(subjects, runs);
@@ -111,18 +108,12 @@ const full: Section = {
     const tool: Subject = {
       name: 'postfix-tls-relay build, 1000 clients',
       prepare: () => ws.tool(ws.project(settingsText(FLEET))),
-      after: (inv) => {
-        ws.expectFiles(inv.cwd, builtCerts(FLEET));
-        ws.remove(inv.cwd);
-      },
+      after: ws.builtThenRemoved(FLEET),
     };
     const sh: Subject = {
       name: 'sh plan.sh, 1000 clients (gpg once per signing step)',
       prepare: () => ws.shScript(ws.project(settingsText(FLEET))),
-      after: (inv) => {
-        ws.expectFiles(inv.cwd, builtCerts(FLEET));
-        ws.remove(inv.cwd);
-      },
+      after: ws.builtThenRemoved(FLEET),
     };
     // No warm-up round: each build takes tens of seconds, and neither has anything to warm.
     const [a, b] = measure([tool, sh], runs, 0);

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { builtCerts, CLI, describeShape, PACKAGE_ROOT, settingsText, Workspace, type Shape } from './fixtures.js';
+import { CLI, describeShape, PACKAGE_ROOT, settingsText, Workspace, type Shape } from './fixtures.js';
 import { bootstrap, measure, median, secs, signed, times, timed, type Invocation, type Sample, type Subject } from './harness.js';
 import { ratioCheck, type Check, type Options, type Section, type SectionResult } from './section.js';
 import { FLEET_SECTIONS } from './fleet.js';
@@ -53,10 +53,7 @@ function toolBuild(ws: Workspace, name: string, shape: Shape, args: string[] = [
   return {
     name,
     prepare: () => ws.tool(ws.project(settingsText(shape)), args),
-    after: (inv) => {
-      ws.expectFiles(inv.cwd, builtCerts(shape));
-      ws.remove(inv.cwd);
-    },
+    after: ws.builtThenRemoved(shape),
   };
 }
 
@@ -64,10 +61,7 @@ function shBuild(ws: Workspace, shape: Shape): Subject {
   return {
     name: 'sh plan.sh (the same commands as plain shell)',
     prepare: () => ws.shScript(ws.project(settingsText(shape))),
-    after: (inv) => {
-      ws.expectFiles(inv.cwd, builtCerts(shape));
-      ws.remove(inv.cwd);
-    },
+    after: ws.builtThenRemoved(shape),
   };
 }
 

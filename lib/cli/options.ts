@@ -33,12 +33,6 @@ export const GLOBAL_OPTIONS: readonly GlobalOption[] = [
 const PLAIN_POSITIONALS = { build: 0, plan: 0, status: 0, 'add-client': 1 } as const;
 export type PlainCommand = keyof typeof PLAIN_POSITIONALS;
 
-/** A plain `build` (no command or `build`): its arguments. */
-export function plainBuildArgs(argv: readonly string[]): GlobalArgs | undefined {
-  const p = plainCommand(argv);
-  return p?.command === 'build' ? p.args : undefined;
-}
-
 /**
  * The command and arguments of a plain `build`, `plan`, `status` or `add-client HOST` (global options only), or undefined
  * for anything else, and for anything yargs might read differently (help, unknown or negated options,

@@ -3,7 +3,13 @@
 import { expect } from 'chai';
 import yargs from 'yargs';
 import { globals } from '../../lib/cli/main.js';
-import { GLOBAL_OPTIONS, plainBuildArgs, plainCommand } from '../../lib/cli/options.js';
+import { GLOBAL_OPTIONS, plainCommand } from '../../lib/cli/options.js';
+
+/** The arguments of a plain `build` (no command, or `build`), as main takes them. */
+function plainBuildArgs(argv: string[]) {
+  const p = plainCommand(argv);
+  return p?.command === 'build' ? p.args : undefined;
+}
 
 function byYargs(argv: string[]): { args: Record<string, unknown>; positionals: unknown[] } {
   const parsed = globals(yargs(argv)).strict(false).help(false).version(false).parseSync() as Record<string, unknown> & { _: unknown[] };
