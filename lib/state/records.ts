@@ -132,14 +132,9 @@ export class Records {
 
   save(projectDir: string): void {
     if (!this.dirty) return;
-    // Sorted, for a file that diffs well; most saves add nothing out of order, and a fleet's sort is not free.
-    const sorted = <T>(o: Record<string, T>) => {
-      const keys = Object.keys(o);
-      if (keys.every((k, i) => i === 0 || keys[i - 1]! < k)) return o;
-      return Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-    };
-    // One line: a fleet's records run to megabytes, read on every run.
-    const data = { recipes: sorted(this.recipes), outputs: sorted(this.outputs), accepted: sorted(this.accepted), checked: sorted(this.checked) };
+    // One line, in the order entries were made: a fleet's records run to megabytes, read on every run,
+    // never read by people (sorting them cost a fleet's add-client more than the rest of the save).
+    const data = { recipes: this.recipes, outputs: this.outputs, accepted: this.accepted, checked: this.checked };
     writeFileAtomic(path.join(projectDir, STATE_FILE), `${JSON.stringify(data)}\n`, 0o600);
     this.dirty = false;
   }
