@@ -191,13 +191,30 @@ export class ProjectTree {
     return this.listed.has(path.posix.dirname(rel)) ? null : undefined;
   }
 
+  /**
+   * `rel`'s mtime as scanned, without making an object (the staleness query asks tens of thousands);
+   * null when it is known to be missing; undefined when the scan cannot say or it is a symbolic link.
+   */
+  mtimeOf(rel: string): number | null | undefined {
+    const row = this.rows.get(rel);
+    if (row !== undefined) {
+      const o = row * FIELDS;
+      return (this.numbers[o + 4]! & constants.S_IFMT) === constants.S_IFLNK ? undefined : this.numbers[o + 2]!;
+    }
+    return this.listed.has(path.posix.dirname(rel)) ? null : undefined;
+  }
+
   /** The names in a directory as scanned; undefined when it was not listed. */
   names(dirRel: string): readonly string[] | undefined {
     return this.listed.get(dirRel);
   }
 
+  /** Entries written, removed or changed since the scan (forget()). */
+  readonly forgotten = new Set<string>();
+
   /** `rel` was written, removed or changed: the scan no longer speaks for it or its directory. */
   forget(rel: string): void {
+    this.forgotten.add(rel);
     this.rows.delete(rel);
     this.listed.delete(path.posix.dirname(rel));
     this.touched = true;
@@ -219,6 +236,32 @@ export class ProjectTree {
   }
 
   private digested: { leaveOut: (rel: string) => boolean; value: string | undefined } | undefined;
+
+  /**
+   * The digest of the entries as scanned, also after writes: `leaveOut` must name every entry written
+   * or removed since the scan (and the directories that hold them), or the digest describes a tree that
+   * is no longer on disk (which only makes a later comparison fail).
+   */
+  digestWithout(leaveOut: (rel: string) => boolean): string | undefined {
+    return this.computeDigest(leaveOut);
+  }
+
+  /** `rel`'s identity (identityOf) as scanned; null when it is known to be missing; undefined when the scan cannot say. */
+  identity(rel: string): string | null | undefined {
+    const row = this.rows.get(rel);
+    if (row === undefined) return this.listed.has(path.posix.dirname(rel)) ? null : undefined;
+    const n = this.numbers;
+    const o = row * FIELDS;
+    return `${n[o]!}:${n[o + 1]!}:${n[o + 2]!}:${n[o + 3]!}`;
+  }
+
+  /** Whether `rel` changed less than a second before the scan (racy()); undefined when it was not scanned. */
+  isRacy(rel: string): boolean | undefined {
+    const row = this.rows.get(rel);
+    if (row === undefined) return undefined;
+    const o = row * FIELDS;
+    return racy({ mtimeMs: this.numbers[o + 2]!, ctimeMs: this.numbers[o + 3]! }, this.scannedAt);
+  }
 
   private computeDigest(leaveOut: (rel: string) => boolean): string | undefined {
     const names: string[] = [];

@@ -20,8 +20,18 @@ export interface LoadOptions {
   /** --set KEY=VALUE pairs, in order. */
   overrides?: readonly string[];
   env?: Record<string, string | undefined>;
-  /** Settings file content when there is no file (the demo's embedded default). */
+  /**
+   * Settings file content: the demo's embedded default (no file), or a file's edited text before it is
+   * written (with `settingsFile`, which the settings then name as theirs).
+   */
   text?: { content: string; name: string };
+}
+
+const sources = new WeakMap<Settings, string>();
+
+/** The text `s` was read from (an edit compares it with the file as it is now). */
+export function sourceText(s: Settings): string | undefined {
+  return sources.get(s);
 }
 
 export function loadSettings(opts: LoadOptions): Settings {
@@ -46,6 +56,7 @@ function readSettings(opts: LoadOptions): Settings {
   if (opts.text) {
     text = opts.text.content;
     shown = opts.text.name;
+    if (opts.settingsFile !== undefined) file = path.resolve(opts.settingsFile);
   } else {
     file = path.resolve(opts.settingsFile ?? path.join(projectDir, 'settings.mk'));
     shown = path.relative(process.cwd(), file) || file;
@@ -192,6 +203,7 @@ function readSettings(opts: LoadOptions): Settings {
     warnings,
   };
   checkRemotePaths(settings, (name) => where(r.origin(name)));
+  sources.set(settings, text);
   return settings;
 }
 
