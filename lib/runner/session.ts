@@ -5,14 +5,14 @@ import { availableParallelism } from 'node:os';
 import { removeStaleTemps } from '../files/atomic.js';
 import { narrowKeyModes, octal } from '../files/key-modes.js';
 import { completeDatabaseRename, protectCaDatabase } from '../ca/database-guard.js';
-import { UsageError } from '../errors.js';
+import { fsFailure, UsageError } from '../errors.js';
 import { requireProgram } from '../programs/exec.js';
-import { BOOKKEEPING_FILES } from '../files/layout.js';
+import { BOOKKEEPING_FILES, UP_TO_DATE_FILE } from '../files/layout.js';
 import { acquireLock } from './lock.js';
 import { Passphrase } from '../secrets/passphrase.js';
 import { runPlan, skipAll, type RunEvent, type RunResult } from './runner.js';
 import type { Settings } from '../settings/index.js';
-import { stale } from './staleness.js';
+import { stale, upToDateAfter } from './staleness.js';
 import { commandOf, type Step } from '../plan/step.js';
 import { checkCaKey, checkTrustChain } from '../ca/trust.js';
 import { readProjectState, type ProjectState } from '../state/project.js';
@@ -37,11 +37,17 @@ export interface Session {
   readonly state: ProjectState;
   /**
    * Runs a plan with progress on the reporter; the audit log records every command. `key` (a plain
-   * build's plan key): when nothing was stale, the state remembers that this plan was up to date.
+   * build's plan key): when the run leaves every step up to date, the state remembers it. `ask`: only
+   * these steps can be stale (the others are known up to date: see services/add-client.ts); default all.
    */
-  run(steps: readonly Step[], opts?: { key?: string }): Promise<RunResult>;
+  run(steps: readonly Step[], opts?: RunRequest): Promise<RunResult>;
   /** The result of a run of `steps` known to be up to date (nothing is asked or run). */
   skip(steps: readonly Step[]): RunResult;
+}
+
+export interface RunRequest {
+  key?: string;
+  ask?: (step: Step) => boolean;
 }
 
 /** What a session needs from the command (cli/context's Context is one). */
@@ -85,13 +91,13 @@ export async function withSession<T>(ctx: SessionContext, fn: (session: Session)
         state: st,
         skip: (steps) => skipAll(steps, { state: st, onEvent: ctx.report.onEvent }),
         run: async (steps, runOpts) => {
-          const pending = await preflight(ctx, st, steps, passphrase);
+          const pending = await preflight(ctx, st, runOpts?.ask ? steps.filter(runOpts.ask) : steps, passphrase);
           removeStaleTemps(st.tree, [...steps.flatMap((x) => x.outputs), ...BOOKKEEPING_FILES]);
           if (pending.size === 0) {
             if (runOpts?.key) st.markUpToDate(runOpts.key);
             return skipAll(steps, { state: st, onEvent: ctx.report.onEvent });
           }
-          return runPlan(steps, {
+          const result = await runPlan(steps, {
             projectDir: dir,
             state: st,
             passphrase,
@@ -102,6 +108,16 @@ export async function withSession<T>(ctx: SessionContext, fn: (session: Session)
             // Every openssl ca run is all or nothing for the CA database.
             protect: (step) => (step.serial ? protectCaDatabase(ctx.settings, dir) : undefined),
           });
+          // Left up to date: the next run (a build, or add-client's next client) can know it without asking each step.
+          if (runOpts?.key && upToDateAfter(steps, new Set(result.outcomes.filter((o) => o.state !== 'skipped').map((o) => o.step)), st.changedSinceScan(), st)) {
+            st.markUpToDate(runOpts.key);
+            try {
+              st.save();
+            } catch (err) {
+              throw fsFailure(err, UP_TO_DATE_FILE);
+            }
+          }
+          return result;
         },
       });
     } finally {

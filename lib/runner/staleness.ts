@@ -83,3 +83,17 @@ export function pendingSteps(steps: readonly Step[], state: DiskState): Pending[
 export function stale(steps: readonly Step[], state: DiskState): (Pending & { reason: string })[] {
   return pendingSteps(steps, state).filter((p): p is Pending & { reason: string } => p.reason !== undefined);
 }
+
+/**
+ * After a run that succeeded: whether every step is up to date now. Only the steps that can have changed
+ * are asked — those that ran, and those reading a file the run changed (`changed`); every other step was
+ * up to date before the run and reads nothing it wrote.
+ */
+export function upToDateAfter(steps: readonly Step[], ran: ReadonlySet<Step>, changed: ReadonlySet<string>, state: DiskState): boolean {
+  const none = new Set<string>();
+  for (const step of steps) {
+    if (!ran.has(step) && !step.inputs.some((i) => changed.has(i))) continue;
+    if (staleReason(step, state, none) !== undefined) return false;
+  }
+  return true;
+}

@@ -1,13 +1,16 @@
 // The project directory as this session has seen it: each file read or stat'ed at most once, and
 // forgotten when the runner (or a command through it) writes it. With the records of what the tool
 // wrote, it answers "is this generated file still ours?" without re-reading unchanged files.
-import { readFileSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { RunError } from '../errors.js';
 import { CERT_FACTS_FILE, LOCK_FILE, STATE_DIR, STATE_FILE, TREE_FILE, UP_TO_DATE_FILE } from '../files/layout.js';
 import { identityOf, ProjectTree, type FileStats } from '../files/tree.js';
 import { Records, type Verdict } from './records.js';
-import { saveUpToDate, wasUpToDate } from './up-to-date.js';
+import { saveUpToDate, wasUpToDate, type FreshEntries } from './up-to-date.js';
+
+/** The most entries a stamp names by identity (an add-client names about 40). */
+const MAX_FRESH = 500;
 
 type Read = { data: Buffer } | { missing: true } | { error: NodeJS.ErrnoException };
 
@@ -23,6 +26,10 @@ export class DiskState {
   private loaded: Records | undefined;
   /** A plan found up to date in this run (its key), remembered when the records are saved. */
   private upToDateKey: string | undefined;
+  /** The fresh entries of the stamp this run's trees matched (up-to-date.ts): still vouched for by identity. */
+  private vouched: FreshEntries = {};
+  /** Directories a program changed in place: 'all' of their entries, or the ones 'added' since the scan. */
+  private readonly changedDirs = new Map<string, 'all' | 'added'>();
 
   constructor(
     readonly dir: string,
@@ -71,17 +78,15 @@ export class DiskState {
   }
 
   stat(rel: string): FileStats | undefined {
+    const scanned = this.tree.lookup(rel);
+    // The scan is the cache (an object made per ask dies young; thousands kept would not).
+    if (scanned === null || (scanned && !scanned.isSymbolicLink())) return scanned ?? undefined;
     let st = this.stats.get(rel);
     if (st === undefined) {
-      const scanned = this.tree.lookup(rel);
-      if (scanned === null || (scanned && !scanned.isSymbolicLink())) {
-        st = scanned; // a symbolic link is followed, as before
-      } else {
-        try {
-          st = statSync(path.join(this.dir, rel));
-        } catch {
-          st = null;
-        }
+      try {
+        st = statSync(path.join(this.dir, rel)); // outside the trees, or a symbolic link: followed, as before
+      } catch {
+        st = null;
       }
       this.stats.set(rel, st);
     }
@@ -93,7 +98,8 @@ export class DiskState {
   }
 
   mtime(rel: string): number | undefined {
-    return this.stat(rel)?.mtimeMs;
+    const t = this.tree.mtimeOf(rel);
+    return t === undefined ? this.stat(rel)?.mtimeMs : (t ?? undefined);
   }
 
   /** Whether a generated file is still what the tool wrote (see Records.verify). */
@@ -131,20 +137,67 @@ export class DiskState {
     if (ids !== undefined) this.records.markChecked(tag, ids);
   }
 
-  /** The trees' digest as scanned (files/tree.ts), without the bookkeeping; undefined once written to. */
-  private treeDigest(): string | undefined {
-    return this.tree.digest(bookkeeping);
-  }
-
-  /** Nothing in the trees changed since a run with the plan `key` found every step up to date. */
+  /** Nothing in the trees changed since a run with the plan `key` left every step up to date. */
   upToDate(key: string): boolean {
-    const d = this.treeDigest();
-    return d !== undefined && wasUpToDate(this.dir, key, d);
+    const fresh = wasUpToDate(this.dir, key, this.tree, bookkeeping);
+    if (fresh === undefined) return false;
+    this.vouched = fresh;
+    return true;
   }
 
-  /** This run found every step of the plan `key` up to date (and wrote nothing in the trees): remembered on save. */
+  /** Every step of the plan `key` is up to date as this run leaves the trees: remembered on save. */
   markUpToDate(key: string): void {
     this.upToDateKey = key;
+  }
+
+  /** A program changed entries of `dir` in place (openssl ca: the CA database): they are not as scanned. */
+  protected changedInPlace(dir: string, which: 'all' | 'added'): void {
+    this.changedDirs.set(dir, which);
+  }
+
+  /**
+   * Entries that are not as scanned: what this run wrote or removed, what programs changed in place, and
+   * every directory above them; the stamp names them with their identity instead of digesting them.
+   */
+  changedSinceScan(): Set<string> {
+    const rels = new Set<string>();
+    const withDirs = (rel: string) => {
+      rels.add(rel);
+      for (let d = path.posix.dirname(rel); d !== '.' && !rels.has(d); d = path.posix.dirname(d)) rels.add(d);
+    };
+    for (const rel of this.tree.forgotten) withDirs(rel);
+    for (const [dir, which] of this.changedDirs) {
+      withDirs(dir);
+      const scanned = this.tree.names(dir);
+      let now: string[] = [];
+      try {
+        now = readdirSync(path.join(this.dir, dir));
+      } catch {
+        // gone: its entries as scanned are named below
+      }
+      const before = new Set(scanned);
+      for (const n of which === 'all' || scanned === undefined ? [...now, ...before] : now.filter((x) => !before.has(x))) rels.add(`${dir}/${n}`);
+    }
+    return rels;
+  }
+
+  /** The stamp's entries named by identity (see changedSinceScan), and the digest of the rest. */
+  private stampOfTrees(): { tree: string; fresh: FreshEntries } | undefined {
+    const rels = this.changedSinceScan();
+    // Entries the last stamp vouched for, still too new for the digest: vouched for again.
+    for (const rel of Object.keys(this.vouched)) if (!rels.has(rel) && this.tree.isRacy(rel) !== false) rels.add(rel);
+    // A first build of a fleet writes everything: its stamp would name every entry. The next run, a
+    // second later, stamps by the digest alone.
+    if (rels.size > MAX_FRESH) return undefined;
+    const tree = this.tree.digestWithout((rel) => bookkeeping(rel) || rels.has(rel));
+    if (tree === undefined) return undefined;
+    const fresh: FreshEntries = {};
+    for (const rel of [...rels].sort()) {
+      if (bookkeeping(rel)) continue;
+      const st = lstatSync(path.join(this.dir, rel), { throwIfNoEntry: false });
+      fresh[rel] = st ? identityOf(st) : null;
+    }
+    return { tree, fresh };
   }
 
   /** The file changed on disk (written by the runner or a command): read it again when asked. */
@@ -166,7 +219,7 @@ export class DiskState {
   save(): void {
     this.loaded?.save(this.dir);
     this.tree.save();
-    const d = this.upToDateKey === undefined ? undefined : this.treeDigest();
-    if (d !== undefined) saveUpToDate(this.dir, this.upToDateKey!, d);
+    const stamp = this.upToDateKey === undefined ? undefined : this.stampOfTrees();
+    if (stamp) saveUpToDate(this.dir, this.upToDateKey!, stamp.tree, stamp.fresh);
   }
 }

@@ -163,6 +163,9 @@ export class ProjectState extends DiskState {
 
   override databaseChanged(): void {
     for (const f of [this.ca.index, this.ca.indexAttr, this.ca.crlnumber]) this.invalidate(f);
+    // openssl ca also renames the database files (.old, .new) and adds the certificate to newcerts/.
+    this.changedInPlace(this.ca.dbDir, 'all');
+    this.changedInPlace(this.ca.newcerts, 'added');
   }
 }
 
