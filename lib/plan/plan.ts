@@ -23,15 +23,20 @@ export interface PlanRequest {
   rotations?: readonly Rotation[];
 }
 
-/** The whole build, in a deterministic order: CA, adoption, relay, clients, allowlist, bundles. */
-export function buildPlan(s: Settings, state: ProjectState, req: PlanRequest = {}): Step[] {
+/**
+ * The whole build, in a deterministic order: CA, adoption, relay, clients, allowlist, bundles. With
+ * `hosts`, only those hosts' keys, certificates and bundles (the CA's steps and the allowlist always):
+ * the part of the plan that can have changed when the rest is known up to date (plan/scope.ts).
+ */
+export function buildPlan(s: Settings, state: ProjectState, req: PlanRequest = {}, hosts?: ReadonlySet<string>): Step[] {
   const ca = caFiles(s);
   const frozen = revokedHosts(s, state, req.renew);
+  const planned = hosts === undefined ? allHosts(s) : allHosts(s).filter((h) => hosts.has(h.fqdn));
   return [
     ...caSteps(s, ca, req),
     ...adoptSteps(s, state.unrecorded(), ca),
-    ...allHosts(s).flatMap((h) => hostSteps(s, h, ca, { ...req, frozen })),
+    ...planned.flatMap((h) => hostSteps(s, h, ca, { ...req, frozen })),
     allowlistStep(s, { rotations: req.rotations ?? state.rotations(), revoked: state.revoked(), frozen }),
-    ...allHosts(s).flatMap((h) => bundleSteps(s, h)),
+    ...planned.flatMap((h) => bundleSteps(s, h)),
   ];
 }

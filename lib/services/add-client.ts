@@ -10,13 +10,15 @@ import type { Context, GlobalArgs } from '../cli/context.js';
 import { fsFailure, UsageError } from '../errors.js';
 import { bundleDir, findHost, hostFiles } from '../files/layout.js';
 import { appendToList, type ListEdit } from '../settings/edit.js';
-import { loadSettings, type Settings } from '../settings/index.js';
+import { loadSettings, sourceText, type Settings } from '../settings/index.js';
 import { checkFqdn, checkHostname } from '../settings/validate.js';
 import { checkTrustChain } from '../ca/trust.js';
 import { withSession } from '../runner/session.js';
 import { readProjectState } from '../state/project.js';
 import { allowlistMark, buildInSession, buildResult, relayChanged as relayChangedSince } from './build.js';
 import { renew } from './renewal.js';
+import { planKey } from '../plan/key.js';
+import { addedClientsScope } from '../plan/scope.js';
 
 export interface AddClientArgs extends GlobalArgs {
   host: string;
@@ -25,18 +27,28 @@ export interface AddClientArgs extends GlobalArgs {
 /** add-client runs in parallel in scripts: each waits its turn for the lock rather than failing. */
 const LOCK_WAIT_MS = 10 * 60_000;
 
-/** settings.mk with `name` added, checked to mean what we want; undefined when it is a client already. */
-function planEdit(ctx: Context, file: string, shown: string, name: string): { edit: ListEdit; next: Settings; text: string } | undefined {
+interface PlannedEdit {
+  /** The settings as the file says now. */
+  now: Settings;
+  /** With `name` added; undefined when it is a client already. */
+  change?: { edit: ListEdit; next: Settings; text: string };
+}
+
+/** settings.mk as it is now and with `name` added, checked to mean what we want. */
+function planEdit(ctx: Context, file: string, shown: string, name: string): PlannedEdit {
   const text = readFileSync(file, 'utf8');
-  const now = loadSettings({ projectDir: ctx.projectDir, settingsFile: file, overrides: ctx.args.set ?? [], text: { content: text, name: shown } });
-  if (findHost(now, name)) return undefined;
+  // As the settings file, not the symlink's target, names them (what a load from the file would say).
+  const load = (content: string) => loadSettings({ projectDir: ctx.projectDir, settingsFile: ctx.settings.file, overrides: ctx.args.set ?? [], text: { content, name: shown } });
+  // A fleet's settings take a while to read: the text already read is not read again.
+  const now = sourceText(ctx.settings) === text ? ctx.settings : load(text);
+  if (findHost(now, name)) return { now };
   const edit = appendToList(text, shown, 'smtp_client_hostnames', name, 'smtp_client_hostname');
-  const next = loadSettings({ projectDir: ctx.projectDir, settingsFile: file, overrides: ctx.args.set ?? [], text: { content: edit.text, name: shown } });
+  const next = load(edit.text);
   const fqdn = findHost(next, name)?.fqdn;
   if (!fqdn || !next.clients.some((c) => c.fqdn === fqdn)) {
     throw new UsageError(`add-client: adding ${name} to smtp_client_hostnames in ${shown} would not make it a client (is smtp_client_hostnames overridden with --set or computed?); add it by hand`);
   }
-  return { edit, next, text };
+  return { now, change: { edit, next, text } };
 }
 
 export async function addClient(ctx: Context, args: AddClientArgs): Promise<number> {
@@ -59,7 +71,7 @@ export async function addClient(ctx: Context, args: AddClientArgs): Promise<numb
   const file = realpathSync(s.file);
 
   if (args.dryRun) {
-    const planned = planEdit(ctx, file, shown, name);
+    const planned = planEdit(ctx, file, shown, name).change;
     if (!planned) return 0;
     const { edit } = planned;
     const lines = edit.text.split('\n');
@@ -70,9 +82,12 @@ export async function addClient(ctx: Context, args: AddClientArgs): Promise<numb
 
   return withSession(ctx, async (session) => {
     // Read again under the lock: another add-client may have edited it meanwhile.
-    const planned = planEdit(ctx, file, shown, name);
-    const reload = () => loadSettings({ projectDir: ctx.projectDir, settingsFile: s.file, overrides: args.set ?? [] });
-    let settings = planned?.next ?? reload();
+    const { now, change: planned } = planEdit(ctx, file, shown, name);
+    // What the build reads: the file as it is, or as this run writes it (the text `next` was read from).
+    const settings = planned?.next ?? now;
+    // Left up to date by the last run, with the settings as they were: only the new client's steps, the
+    // CA's, the allowlist and the relays' can be stale (plan/scope.ts). Asked before anything is written.
+    const scope = planned && session.state.upToDate(planKey(now)) ? addedClientsScope(now, planned.next) : undefined;
     let restore: (() => void) | undefined;
     if (planned) {
       // Everything that can fail on this project fails before settings.mk changes.
@@ -91,12 +106,10 @@ export async function addClient(ctx: Context, args: AddClientArgs): Promise<numb
       ctx.report.info(`${shown}:${planned.edit.line}: ${planned.edit.text.split('\n')[planned.edit.line - 1]}`);
     }
     const allowlistBefore = allowlistMark(session);
+    const ctx2 = { ...ctx, settings };
     let result;
-    let ctx2 = ctx;
     try {
-      if (restore) settings = reload(); // the settings as written
-      ctx2 = { ...ctx, settings };
-      result = await buildInSession(ctx2, session);
+      result = await buildInSession(ctx2, session, undefined, scope);
     } catch (e) {
       restore?.(); // the failure is the one line to show; settings.mk is as it was
       throw e;

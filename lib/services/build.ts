@@ -13,8 +13,12 @@ import type { RunResult } from '../runner/runner.js';
 import { withSession, type Session } from '../runner/session.js';
 import { caDaysLeft, caSubjectMismatch } from './status.js';
 
-/** The build inside a session: also used by renew, revoke and add-client after they changed the project state. */
-export async function buildInSession(ctx: Context, session: Session, req?: PlanRequest): Promise<RunResult> {
+/**
+ * The build inside a session: also used by renew, revoke and add-client after they changed the project
+ * state. `scope` (add-client, plan/scope.ts): only these hosts' steps can be stale, the others are known
+ * up to date; they are planned only to be listed.
+ */
+export async function buildInSession(ctx: Context, session: Session, req?: PlanRequest, scope?: ReadonlySet<string>): Promise<RunResult> {
   const s = ctx.settings;
   const state = session.state;
   if (state.isForeignTree()) {
@@ -39,6 +43,13 @@ export async function buildInSession(ctx: Context, session: Session, req?: PlanR
   if (key !== undefined && state.upToDate(key)) {
     ctx.report.detail('nothing changed since the last build found every step up to date (settings, tool and every file as it left them)');
     return session.skip(ctx.report.listsSteps ? buildPlan(s, state) : []);
+  }
+  if (scope !== undefined) {
+    ctx.report.detail(`asking only ${[...scope].join(', ')}, the CA and the allowlist: every other step was up to date with the settings as they were`);
+    const asked = buildPlan(s, state, req, scope);
+    if (!ctx.report.listsSteps) return session.run(asked, { key });
+    const ids = new Set(asked.map((x) => x.id));
+    return session.run(buildPlan(s, state, req), { key, ask: (x) => ids.has(x.id) });
   }
   return session.run(buildPlan(s, state, req), { key });
 }
