@@ -106,6 +106,7 @@ const queries: Section = {
       notes: [
         'The project state is read once per run: one scan of the trees (directory listings remembered by the directories\' identity), and a generated file whose identity (inode, size, times) matches the recorded one is not read again to know it is what the tool wrote.',
         'A plain build (and plan, and status\'s check of generated files) whose settings, tool and trees are as the last up-to-date run left them makes no plan; "after a chmod" is the same project with one new ctime, so the plan is made and every step asked.',
+        'add-client finds its project as the previous add-client left it (known up to date: a run that wrote files stamps too), so it plans and asks only the new client, the relays, the CA and the allowlist.',
         `No-op growth: ${signed(noop!.median - noopMid!.median)} from 100 to 1000 clients.`,
       ],
     };
