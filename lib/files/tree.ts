@@ -228,31 +228,14 @@ export class ProjectTree {
    * entry is a symbolic link.
    */
   digest(leaveOut: (rel: string) => boolean): string | undefined {
-    if (this.touched) return undefined;
-    if (this.digested?.leaveOut === leaveOut) return this.digested.value;
-    const value = this.computeDigest(leaveOut);
-    this.digested = { leaveOut, value };
-    return value;
-  }
-
-  private digested: { leaveOut: (rel: string) => boolean; value: string | undefined } | undefined;
-
-  /**
-   * The digest of the entries as scanned, also after writes: `leaveOut` must name every entry written
-   * or removed since the scan (and the directories that hold them), or the digest describes a tree that
-   * is no longer on disk (which only makes a later comparison fail).
-   */
-  digestWithout(leaveOut: (rel: string) => boolean): string | undefined {
-    return this.computeDigest(leaveOut);
+    return this.touched ? undefined : this.digestWithout(leaveOut);
   }
 
   /** `rel`'s identity (identityOf) as scanned; null when it is known to be missing; undefined when the scan cannot say. */
   identity(rel: string): string | null | undefined {
     const row = this.rows.get(rel);
     if (row === undefined) return this.listed.has(path.posix.dirname(rel)) ? null : undefined;
-    const n = this.numbers;
-    const o = row * FIELDS;
-    return `${n[o]!}:${n[o + 1]!}:${n[o + 2]!}:${n[o + 3]!}`;
+    return identityOf(this.at(row));
   }
 
   /** Whether `rel` changed less than a second before the scan (racy()); undefined when it was not scanned. */
@@ -263,7 +246,12 @@ export class ProjectTree {
     return racy({ mtimeMs: this.numbers[o + 2]!, ctimeMs: this.numbers[o + 3]! }, this.scannedAt);
   }
 
-  private computeDigest(leaveOut: (rel: string) => boolean): string | undefined {
+  /**
+   * The digest of the entries as scanned, also after writes: `leaveOut` must name every entry written
+   * or removed since the scan (and the directories that hold them), or the digest describes a tree that
+   * is no longer on disk (which only makes a later comparison fail).
+   */
+  digestWithout(leaveOut: (rel: string) => boolean): string | undefined {
     const names: string[] = [];
     // The numbers as they are (float64), not as text: formatting 100 000 of them costs more than hashing.
     const kept = new Float64Array(this.paths.length * FIELDS);
