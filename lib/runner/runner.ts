@@ -9,7 +9,7 @@ import type { Passphrase } from '../secrets/passphrase.js';
 import { DiskState } from '../state/disk.js';
 import { commandOf, type ActionStep, type ExecStep, type Step } from '../plan/step.js';
 import { execute, StepFailed } from './execute.js';
-import { staleReason } from './staleness.js';
+import { staleReason, upToDateAfter } from './staleness.js';
 
 export { recipeOf, staleReason } from './staleness.js';
 
@@ -39,6 +39,11 @@ export interface RunOptions {
    * skipped without being asked again; without this set, every step is asked.
    */
   pending?: ReadonlySet<Step>;
+  /**
+   * A plain build's plan key: when the run leaves every step up to date, the state remembers it on save
+   * (state/up-to-date.ts), and the next run knows it without asking each step.
+   */
+  key?: string;
 }
 
 export interface StepOutcome {
@@ -177,6 +182,11 @@ export async function runPlan(steps: readonly Step[], opts: RunOptions): Promise
       // Every step depends only on earlier ones, so one pass skipped or started all it could.
       if (running.size === 0) break;
       await Promise.race(running.values());
+    }
+    if (failure === undefined && !opts.signal?.aborted && opts.key !== undefined) {
+      const ran = new Set(outcomes.flatMap((o) => (o && o.state !== 'skipped' ? [o.step] : [])));
+      const changedFiles = state.changedSinceScan();
+      if (upToDateAfter(steps, ran, changedFiles, state)) state.markUpToDate(opts.key, changedFiles);
     }
   } finally {
     await Promise.allSettled(running.values());

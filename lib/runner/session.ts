@@ -5,14 +5,14 @@ import { availableParallelism } from 'node:os';
 import { removeStaleTemps } from '../files/atomic.js';
 import { narrowKeyModes, octal } from '../files/key-modes.js';
 import { completeDatabaseRename, protectCaDatabase } from '../ca/database-guard.js';
-import { fsFailure, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import { requireProgram } from '../programs/exec.js';
-import { BOOKKEEPING_FILES, UP_TO_DATE_FILE } from '../files/layout.js';
+import { BOOKKEEPING_FILES } from '../files/layout.js';
 import { acquireLock } from './lock.js';
 import { Passphrase } from '../secrets/passphrase.js';
 import { runPlan, skipAll, type RunEvent, type RunResult } from './runner.js';
 import type { Settings } from '../settings/index.js';
-import { stale, upToDateAfter } from './staleness.js';
+import { stale } from './staleness.js';
 import { commandOf, type Step } from '../plan/step.js';
 import { checkCaKey, checkTrustChain } from '../ca/trust.js';
 import { readProjectState, type ProjectState } from '../state/project.js';
@@ -97,7 +97,7 @@ export async function withSession<T>(ctx: SessionContext, fn: (session: Session)
             if (runOpts?.key) st.markUpToDate(runOpts.key);
             return skipAll(steps, { state: st, onEvent: ctx.report.onEvent });
           }
-          const result = await runPlan(steps, {
+          return runPlan(steps, {
             projectDir: dir,
             state: st,
             passphrase,
@@ -105,19 +105,10 @@ export async function withSession<T>(ctx: SessionContext, fn: (session: Session)
             signal: abort.signal,
             onEvent: ctx.report.onEvent,
             pending,
+            key: runOpts?.key,
             // Every openssl ca run is all or nothing for the CA database.
             protect: (step) => (step.serial ? protectCaDatabase(ctx.settings, dir) : undefined),
           });
-          // Left up to date: the next run (a build, or add-client's next client) can know it without asking each step.
-          if (runOpts?.key && upToDateAfter(steps, new Set(result.outcomes.filter((o) => o.state !== 'skipped').map((o) => o.step)), st.changedSinceScan(), st)) {
-            st.markUpToDate(runOpts.key);
-            try {
-              st.save();
-            } catch (err) {
-              throw fsFailure(err, UP_TO_DATE_FILE);
-            }
-          }
-          return result;
         },
       });
     } finally {

@@ -26,6 +26,8 @@ export class DiskState {
   private loaded: Records | undefined;
   /** A plan found up to date in this run (its key), remembered when the records are saved. */
   private upToDateKey: string | undefined;
+  /** What changedSinceScan() said when the plan was found up to date (the stamp names it). */
+  private upToDateChanged: ReadonlySet<string> | undefined;
   /** The fresh entries of the stamp this run's trees matched (up-to-date.ts): still vouched for by identity. */
   private vouched: FreshEntries = {};
   /** Directories a program changed in place: 'all' of their entries, or the ones 'added' since the scan. */
@@ -145,9 +147,13 @@ export class DiskState {
     return true;
   }
 
-  /** Every step of the plan `key` is up to date as this run leaves the trees: remembered on save. */
-  markUpToDate(key: string): void {
+  /**
+   * Every step of the plan `key` is up to date as this run leaves the trees: remembered on save.
+   * `changed`: changedSinceScan() as the caller just asked it (nothing written since).
+   */
+  markUpToDate(key: string, changed?: ReadonlySet<string>): void {
     this.upToDateKey = key;
+    this.upToDateChanged = changed;
   }
 
   /** A program changed entries of `dir` in place (openssl ca: the CA database): they are not as scanned. */
@@ -183,7 +189,7 @@ export class DiskState {
 
   /** The stamp's entries named by identity (see changedSinceScan), and the digest of the rest. */
   private stampOfTrees(): { tree: string; fresh: FreshEntries } | undefined {
-    const rels = this.changedSinceScan();
+    const rels = new Set(this.upToDateChanged ?? this.changedSinceScan());
     // Entries the last stamp vouched for, still too new for the digest: vouched for again.
     for (const rel of Object.keys(this.vouched)) if (!rels.has(rel) && this.tree.isRacy(rel) !== false) rels.add(rel);
     // A first build of a fleet writes everything: its stamp would name every entry. The next run, a
