@@ -156,15 +156,17 @@ async function withYargs(argv: string[]): Promise<number> {
         .example('$0 deploy -C ~/relay-ca', 'the relay, then every client; a second run says "unchanged"')
         .example('$0 deploy server -n --ssh-option IdentityFile=~/.ssh/relay_ed25519', 'show the exact rsync and ssh commands, run nothing'),
     async (a) => set((await import('../commands/deploy.js')).deploy(a as unknown as import('../commands/deploy.js').DeployArgs)))
-    .command('check [which]', 'Compare each host\'s Postfix settings and deployed files with this project over ssh; OK/FAIL per item', (y) =>
-      sudoPass(sshOption(y.epilog(EPILOG).positional('which', { choices: ['client', 'server', 'all'] as const, default: 'all' as const, describe: 'Which hosts' }))
+    .command('check [which] [hosts..]', 'Compare each host\'s Postfix settings and deployed files with this project over ssh; OK/FAIL per item', (y) =>
+      sudoPass(sshOption(y.epilog(EPILOG).positional('which', { choices: ['client', 'server', 'all'] as const, default: 'all' as const, describe: 'Which hosts' })
+        .positional('hosts', { type: 'string', array: true, default: [], describe: 'Only these hosts of the selection (fqdn or host name), as deploy takes them' }))
         .option('live', { type: 'boolean', default: false, describe: 'Also probe the relay with STARTTLS from each client host, using its certificate; compare the certificates on the wire' })
         .option('nagios', { type: 'boolean', default: false, describe: 'Nagios/Icinga plugin: one status line with perfdata, exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN' })
         .option('warn-days', { type: 'string', default: '30', coerce: wholeNumber('warn-days', 'days'), describe: 'With --nagios: deployed certificates expiring within this many days are WARNING' })
         .option('crit-days', { type: 'string', default: '14', coerce: wholeNumber('crit-days', 'days'), describe: 'With --nagios: … within this many days are CRITICAL' })
         .example('$0 check --live --nagios', 'an Icinga/Nagios service check of the hosts'))
         .example('$0 check --live', 'every setting and file, and a live TLS handshake client → relay; exit 1 on any FAIL')
-        .example('$0 check server --json', 'the relay\'s checks as data'),
+        .example('$0 check server --json', 'the relay\'s checks as data')
+        .example('$0 check client mailhost --live', 'only mailhost, with its live probe of each relay'),
     async (a) => set((await import('../commands/check.js')).check(a as unknown as import('../commands/check.js').CheckArgs)))
     .command('export <format> <directory>', 'Write an Ansible inventory and playbook that deploy the bundles to many hosts (relays first, in batches)', (y) =>
       y.epilog(EPILOG).positional('format', { choices: ['ansible'] as const, describe: 'What to write' })

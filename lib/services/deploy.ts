@@ -12,7 +12,7 @@ import { readSecret } from '../cli/secret-prompt.js';
 import { usesSudo } from '../remote/sudo.js';
 import { deployFleet, deployPhase, type FleetOptions } from '../remote/fleet.js';
 import { RunError, UsageError } from '../errors.js';
-import { ALLOWLIST, DEPLOYMENTS_FILE, findHost, selectHosts, type HostSelection } from '../files/layout.js';
+import { ALLOWLIST, DEPLOYMENTS_FILE, findHost, namedHosts, selectHosts, type HostSelection } from '../files/layout.js';
 import { buildPlan } from '../plan/plan.js';
 import { jobsOf, withSession, type Session } from '../runner/session.js';
 import { isRelay, type Host } from '../settings/index.js';
@@ -26,16 +26,6 @@ export interface DeployArgs extends GlobalArgs {
   hosts?: string[];
   sshOption?: string[];
   askSudoPass?: boolean;
-}
-
-/** The selection narrowed to the named hosts; a name that is not in it is a usage error. */
-function namedHosts(all: Host[], names: readonly string[] | undefined, domain: string): Host[] {
-  if (!names?.length) return all;
-  return names.map((n) => {
-    const h = all.find((x) => x.fqdn === n || x.fqdn === `${n}.${domain}`);
-    if (!h) throw new UsageError(`deploy: ${n} is not one of the selected hosts (${all.map((x) => x.fqdn).join(', ')}); check smtp_client_hostnames in settings.mk`);
-    return h;
-  });
 }
 
 /** Hosts deployed at once when --jobs is not given: a few, so that a fleet goes faster without flooding. */
@@ -63,7 +53,7 @@ export function prepareDeploy(ctx: Context, args: Pick<DeployArgs, 'which' | 'ho
   const state = readProjectState(s);
   const options = sshOptionsFor(args.sshOption, s, ctx.report);
   const jobs = args.jobs === undefined ? DEPLOY_JOBS : jobsOf(args.jobs);
-  const selected = namedHosts(selectHosts(s, args.which), args.hosts, s.domain);
+  const selected = namedHosts('deploy', selectHosts(s, args.which), args.hosts, s.domain);
   // A revoked client's bundle never ships again; it is named and skipped.
   const revoked = revokedHosts(s, state);
   const hosts = selected.filter((h) => !revoked.has(h.fqdn));
