@@ -19,6 +19,7 @@ import { isRelay, type Host } from '../settings/index.js';
 import { recordRelaysDeployed, relaysBehind } from '../state/relays-deployed.js';
 import { sshOptionsFor } from '../remote/ssh-options.js';
 import { recordDeployments } from '../remote/deployments.js';
+import { versionChoices } from '../postfix/version-choices.js';
 
 export interface DeployArgs extends GlobalArgs {
   which: HostSelection;
@@ -91,7 +92,7 @@ export async function deploy(ctx: Context, args: DeployArgs): Promise<number> {
         jobs,
         relayAllowlistCheck: guards[0]?.cmd.display ?? null,
         relayAllowlistChecks: guards.map((g) => ({ fqdn: g.relay.fqdn, command: g.cmd.display })),
-        hosts: plans.map((p) => ({ fqdn: p.host.fqdn, role: p.host.role, prerequisites: p.cmds.prerequisites.display, stage: p.cmds.stage?.display ?? null, rsync: p.cmds.rsync.display, apply: p.cmds.apply.display, reloadIfOnlyFilesChanged: p.cmds.reload.display, sudoers: p.cmds.sudoers })),
+        hosts: plans.map((p) => ({ fqdn: p.host.fqdn, role: p.host.role, prerequisites: p.cmds.prerequisites.display, stage: p.cmds.stage?.display ?? null, rsync: p.cmds.rsync.display, apply: p.cmds.apply.display, reloadIfOnlyFilesChanged: p.cmds.reload.display, sudoers: p.cmds.sudoers, byPostfixVersion: versionChoices(prepared.s, p.host) })),
         skippedRevoked: skippedRevoked.map((h) => h.fqdn),
         rotationsToFinish: rotating,
       },
@@ -105,6 +106,8 @@ export async function deploy(ctx: Context, args: DeployArgs): Promise<number> {
           `  ${p.cmds.apply.display}`,
           `  and, if rsync replaced a file but apply.sh changed nothing:`,
           `  ${p.cmds.reload.display}`,
+          `  apply.sh chooses by the host's Postfix (postconf -dh mail_version):`,
+          ...versionChoices(prepared.s, p.host).map((l) => `    ${l}`),
         ].join('\n')),
         ...skippedRevoked.map((h) => `${h.fqdn}: skipped (revoked)`),
         `up to ${jobs} host(s) at once: the relays, then the clients`,
