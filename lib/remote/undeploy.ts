@@ -64,10 +64,11 @@ export function parseUndeployResult(stdout: string, fqdn: string): number | unde
 }
 
 /**
- * Undeploys one host; throws RunError (one line naming the host) when it cannot or must not. `deployed`:
- * whether this project ever deployed it (a clean host then has nothing to do; otherwise it was never deployed).
+ * Undeploys one host; throws RunError (one line naming the host) when it cannot or must not. `undeployed`:
+ * this project's last look at the host was an undeploy (a clean host then has nothing to do; otherwise it was
+ * never deployed, or its files were removed by hand).
  */
-export async function undeployHost(s: Settings, host: Host, cmds: HostCommands, options: readonly string[], deployed: boolean, onProgress: (line: string) => void, input?: Buffer): Promise<HostUndeploy> {
+export async function undeployHost(s: Settings, host: Host, cmds: HostCommands, options: readonly string[], undeployed: boolean, onProgress: (line: string) => void, input?: Buffer): Promise<HostUndeploy> {
   const r = remoteFiles(s, host);
   const result: HostUndeploy = { fqdn: host.fqdn, role: host.role, state: 'nothing-to-do', output: [], changes: 0, leftovers: [], error: null };
   const look = async (step: string): Promise<Probe> => {
@@ -86,8 +87,8 @@ export async function undeployHost(s: Settings, host: Host, cmds: HostCommands, 
   const recordText = before.get('record')!;
   const hasScript = script.exit === 0 || script.exit === 1;
   if (!hasScript && recordText.exit !== 0) {
-    if (deployed) return result;
-    throw new RunError(`${host.fqdn}: never deployed by this project (no ${r.applyScript}, no ${r.undoRecord} there); nothing to undo`);
+    if (undeployed) return result;
+    throw new RunError(`${host.fqdn}: not deployed (no ${r.applyScript}, no ${r.undoRecord} there); nothing to undo`);
   }
   if (script.exit === 1) throw new RunError(`${host.fqdn}: ${r.applyScript} was installed by an older postfix-tls-relay and cannot undeploy; nothing changed; deploy it with this version first (postfix-tls-relay deploy ${host.role === 'client' ? 'client' : 'server'} ${host.fqdn})`);
   if (recordText.exit !== 0) throw new RunError(`${host.fqdn}: no record of what the host had before postfix-tls-relay (${r.undoRecord}: ${recordText.out.trim().split('\n')[0] || 'missing'}); nothing changed; undo by hand (postfix-tls-relay instructions)`);

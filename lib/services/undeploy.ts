@@ -48,7 +48,7 @@ export async function undeploy(ctx: Context, args: UndeployArgs): Promise<number
   for (const { host, cmds } of plans) {
     const input = cmds.sudoStdin && password ? Buffer.concat([password, Buffer.from('\n')]) : undefined;
     try {
-      const r = await undeployHost(s, host, cmds, options, known[host.fqdn] !== undefined, (l) => ctx.report.detail(l), input);
+      const r = await undeployHost(s, host, cmds, options, known[host.fqdn]?.source === 'undeploy', (l) => ctx.report.detail(l), input);
       for (const l of r.output) ctx.report.detail(l);
       results.push(r);
     } catch (err) {
