@@ -60,6 +60,8 @@ describe('e2e hosts lab: the relay policy scoped to the relays, upgrade in place
       await h.keeper.run(['postconf', '-e', `transport_maps = inline:{ ${LAN}=smtp:[${lan.fqdn}] }`]);
       await h.keeper.run(['postfix', 'reload']);
     }
+    // office2 had a smarthost of its own (never reached: the ISP blocks port 25).
+    await office2.keeper.run(['postconf', '-e', 'relayhost = [oldsmarthost.example]']);
     for (const h of [relay, office1]) snapshot.set(h.short, await postconfNM(h));
     await initProject(lab, ['office1', 'office2']);
   });
@@ -73,8 +75,13 @@ describe('e2e hosts lab: the relay policy scoped to the relays, upgrade in place
 
   it('deploy: LAN mail still delivered over STARTTLS, no client certificate shown (Anonymous); internet mail only through the relay (Verified/Trusted); check --live OK', async () => {
     await ok(lab!, ['build']);
-    const d = json<DeployJson>(await ok(lab!, ['deploy', '--json']));
+    const d = json<DeployJson & { hosts: { applyOutput: string[] }[] }>(await ok(lab!, ['deploy', '--json']));
     expect(d.hosts.map((h) => [h.fqdn, h.state])).to.deep.equal([[relay.fqdn, 'updated'], [office1.fqdn, 'updated'], [office2.fqdn, 'updated']]);
+    // A relayhost of the host's own is replaced, with one line saying so (and none where there was none).
+    expect(d.hosts[2]!.applyOutput.filter((l) => /relayhost/.test(l) && /replaced/.test(l))).to.deep.equal([
+      'apply: main.cf: the host\'s own relayhost = [oldsmarthost.example] is replaced: all outbound mail goes through the relays (undeploy puts it back)',
+    ]);
+    expect(d.hosts[1]!.applyOutput.join('\n')).to.not.match(/replaced/);
     // main.cf: the routing only; the host's own TLS settings untouched.
     const n = await office1.postfix!.postconf(['-n']);
     expect(n).to.include('default_transport = postfix-tls-relay\n').and.include('smtp_tls_CApath = /etc/ssl/certs\n').and.include('smtp_tls_security_level = may\n');
