@@ -43,6 +43,11 @@ export async function undeploy(ctx: Context, args: UndeployArgs): Promise<number
     return 0;
   }
   const known = loadDeployments(s.projectDir);
+  // A relay taken off while clients still send through it: their mail waits in their queues.
+  const staying = s.clients.filter((c) => !hosts.includes(c)).map((c) => c.fqdn);
+  for (const r of hosts.filter((h) => h.role === 'server')) {
+    if (staying.length) ctx.report.warn(`${r.fqdn} is a relay: ${staying.join(', ')} still send through it until they are deployed without it (take it out of smtpd_server_hostnames, build, deploy client) or undeployed`);
+  }
   const password = args.askSudoPass && hosts.some(usesSudo) ? await readSecret('sudo password on the hosts: ') : undefined;
   const results: HostUndeploy[] = [];
   for (const { host, cmds } of plans) {
