@@ -156,6 +156,11 @@ async function withYargs(argv: string[]): Promise<number> {
         .example('$0 deploy -C ~/relay-ca', 'the relay, then every client; a second run says "unchanged"')
         .example('$0 deploy server -n --ssh-option IdentityFile=~/.ssh/relay_ed25519', 'show the exact rsync and ssh commands, run nothing'),
     async (a) => set((await import('../commands/deploy.js')).deploy(a as unknown as import('../commands/deploy.js').DeployArgs)))
+    .command('undeploy <hosts..>', 'Take hosts off: put back what each had before the first deploy (recorded by apply.sh), remove the tool\'s files and service, reload Postfix', (y) =>
+      sudoPass(sshOption(y.epilog(EPILOG).positional('hosts', { type: 'string', array: true, demandOption: true, describe: 'Hosts to take off (fqdn or host name)' })))
+        .example('$0 undeploy oldhost', 'after revoke oldhost, or when oldhost is retired')
+        .example('$0 undeploy relay2 -n', 'show the exact ssh commands, run nothing'),
+    async (a) => set((await import('../commands/undeploy.js')).undeploy(a as unknown as import('../commands/undeploy.js').UndeployArgs)))
     .command('check [which]', 'Compare each host\'s Postfix settings and deployed files with this project over ssh; OK/FAIL per item', (y) =>
       sudoPass(sshOption(y.epilog(EPILOG).positional('which', { choices: ['client', 'server', 'all'] as const, default: 'all' as const, describe: 'Which hosts' }))
         .option('live', { type: 'boolean', default: false, describe: 'Also probe the relay with STARTTLS from each client host, using its certificate; compare the certificates on the wire' })

@@ -16,20 +16,51 @@ export interface TlsFileParams {
 
 /**
  * Where a client sends its mail: Postfix ≥ 3.5 takes every relay in relayhost, tried in order with the TLS
- * policy looked up per relay; older versions take one relayhost and the others as smtp_fallback_relay.
+ * policy looked up per relay; older versions take one relayhost and the others as smtp_fallback_relay, set
+ * on the relay service only (no other delivery of the host falls back to a relay).
  */
-export interface RelayParams {
-  readonly list: readonly Param[];
-  readonly fallback: readonly Param[];
+export interface RelayRoute {
+  /** main.cf: relayhost. */
+  readonly main: readonly Param[];
+  /** The relay service's -o smtp_fallback_relay. */
+  readonly overrides: readonly Param[];
 }
 
+export interface RelayParams {
+  readonly list: RelayRoute;
+  readonly fallback: RelayRoute;
+}
+
+/**
+ * A client. main.cf gets only the routing (relayhost, default_transport = the relay service); the relay-bound
+ * TLS policy and the client certificate are -o overrides of that master.cf service, so the host's other
+ * deliveries (transport_maps entries naming smtp:, relay_transport, sender_dependent_default_transport_maps)
+ * keep the host's own smtp_tls_* settings and never present the certificate.
+ */
 export interface ClientConfig {
-  /** Parameters for every Postfix version; relayhost is in `relays`. */
+  /** main.cf parameters for every Postfix version; relayhost is in `relays`. */
   readonly main: readonly Param[];
   readonly relays: RelayParams;
+  /** master.cf service name, e.g. "postfix-tls-relay/unix". */
+  readonly service: string;
+  /** Full master.cf entry for `postconf -M`. */
+  readonly entry: string;
+  /** The entry's fields as `postconf -Fh` prints them: type private unprivileged chroot wakeup process_limit command. */
+  readonly fields: readonly string[];
+  /** The relay-bound TLS policy (-o), for every Postfix version. */
+  readonly overrides: readonly Param[];
+  /** The client certificate (-o). */
   readonly tlsFiles: TlsFileParams;
   /** Obsolete parameters removed with `postconf -X` when present (left by the Makefile's snippet). */
   readonly obsolete: readonly string[];
+  /**
+   * What versions up to 0.1 set globally in main.cf, with every value they could have set (a name can
+   * appear twice). A host is in that layout when main.cf names our CA file or our certificate; deploy then
+   * puts each of these that still has such a value back to the recorded one or removes it.
+   */
+  readonly former: readonly Param[];
+  /** main.cf values that mark the former global layout (our CA file, our key and certificate). */
+  readonly formerMarkers: readonly Param[];
 }
 
 export interface RelayConfig {
@@ -44,12 +75,18 @@ export interface RelayConfig {
   readonly table: { readonly type: string; readonly path: string; readonly needsPostmap: boolean; readonly dbSuffix: string };
 }
 
+/** The client's master.cf service for the relay traffic (a transport name for default_transport). */
+export const CLIENT_SERVICE = 'postfix-tls-relay';
+
 const p = (name: string, value: string): Param => ({ name, value });
 
 /** ">=TLSv1.2" is Postfix 3.6+; the exclusion list means the same on every Postfix with TLS. */
 const TLS_FLOOR = '!SSLv2,!SSLv3,!TLSv1,!TLSv1.1';
 
-/** TLS 1.2 or later and only "high" ciphers, for `smtp` (the client) or `smtpd` (the relay service). */
+/**
+ * TLS 1.2 or later and only "high" ciphers, for `smtp` (the client's relay service) or `smtpd` (the relay
+ * service): the one owner of the suites both ends of the relay link use (values without whitespace: -o).
+ */
 const tlsFloor = (prefix: 'smtp' | 'smtpd') => [
   p(`${prefix}_tls_mandatory_protocols`, TLS_FLOOR),
   p(`${prefix}_tls_mandatory_ciphers`, 'high'),
@@ -57,24 +94,37 @@ const tlsFloor = (prefix: 'smtp' | 'smtpd') => [
 
 export function clientConfig(s: Settings, host: Host): ClientConfig {
   const f = remoteFiles(s, host);
+  const relays = relayParams(s.servers);
+  const overrides = [
+    p('smtp_tls_security_level', 'secure'),
+    p('smtp_tls_CAfile', f.caCert),
+    // Debian points CApath at every public CA: any of them could then vouch for the relay's name.
+    p('smtp_tls_CApath', ''),
+    p('smtp_tls_loglevel', String(host.tlsLoglevel)),
+    // The relay's floor, on the client's side too (security level secure uses the mandatory settings).
+    ...tlsFloor('smtp'),
+  ];
+  const tlsFiles = {
+    modern: [p('smtp_tls_chain_files', `${f.key},${f.cert}`), p('smtp_tls_cert_file', ''), p('smtp_tls_key_file', '')],
+    legacy: [p('smtp_tls_cert_file', f.cert), p('smtp_tls_key_file', f.key)],
+  };
+  const hops = s.servers.map(nexthop);
   return {
-    relays: relayParams(s.servers),
+    relays,
     main: [
-      p('smtp_tls_security_level', 'secure'),
-      p('smtp_tls_CAfile', f.caCert),
-      // Debian points CApath at every public CA: any of them could then vouch for the relay's name.
-      p('smtp_tls_CApath', ''),
-      p('smtp_tls_loglevel', String(host.tlsLoglevel)),
-      // The relay's floor, on the client's side too (security level secure uses the mandatory settings).
-      ...tlsFloor('smtp'),
+      // No next hop: the service takes relayhost's (and its smtp_fallback_relay).
+      p('default_transport', CLIENT_SERVICE),
       // How the client finds the relay's address: set only when asked (e.g. a name in /etc/hosts only).
       ...(s.clientHostLookup ? [p('smtp_host_lookup', s.clientHostLookup)] : []),
     ],
-    tlsFiles: {
-      modern: [p('smtp_tls_chain_files', `${f.key},${f.cert}`), p('smtp_tls_cert_file', ''), p('smtp_tls_key_file', '')],
-      legacy: [p('smtp_tls_cert_file', f.cert), p('smtp_tls_key_file', f.key)],
-    },
+    service: `${CLIENT_SERVICE}/unix`,
+    entry: `${CLIENT_SERVICE} unix - - n - - smtp`,
+    fields: ['unix', '-', '-', 'n', '-', '-', 'smtp'],
+    overrides,
+    tlsFiles,
     obsolete: ['smtp_enforce_tls', 'smtp_tls_enforce_peername'],
+    former: [p('smtp_fallback_relay', ''), p('smtp_fallback_relay', hops.slice(1).join(', ')), ...overrides, ...tlsFiles.modern, ...tlsFiles.legacy],
+    formerMarkers: [p('smtp_tls_CAfile', f.caCert), tlsFiles.modern[0]!, tlsFiles.legacy[0]!],
   };
 }
 
@@ -85,8 +135,9 @@ export function relayParams(relays: readonly Server[]): RelayParams {
   const hops = relays.map(nexthop);
   return {
     // smtp_fallback_relay emptied too: a relay taken out of the settings leaves every list.
-    list: [p('relayhost', hops.join(', ')), p('smtp_fallback_relay', '')],
-    fallback: [p('relayhost', hops[0] ?? ''), p('smtp_fallback_relay', hops.slice(1).join(', '))],
+    list: { main: [p('relayhost', hops.join(', '))], overrides: [p('smtp_fallback_relay', '')] },
+    // A -o value has no whitespace: the list is joined with commas only.
+    fallback: { main: [p('relayhost', hops[0] ?? '')], overrides: [p('smtp_fallback_relay', hops.slice(1).join(','))] },
   };
 }
 

@@ -12,8 +12,8 @@ import { bundleManifest } from '../plan/bundle.js';
 
 export interface HostRecord {
   role: Host['role'];
-  /** Which command looked last. */
-  source: 'deploy' | 'check';
+  /** Which command looked last (undeploy: the host no longer has the bundle). */
+  source: 'deploy' | 'check' | 'undeploy';
   /** When (ISO 8601). */
   time: string;
   /** The host had every file and setting of its bundle (deploy succeeded, or every check was OK). */

@@ -37,6 +37,8 @@ export async function instructions(ctx: Context): Promise<Instructions> {
       sshUser: h.ssh.user,
       sudoers: cmds.sudoers,
       applyScript: remoteFiles(s, h).applyScript,
+      record: remoteFiles(s, h).undoRecord,
+      undeploy: cmds.undeploy.display,
     };
   });
   const text = await renderEjs('instructions.ejs', {
@@ -46,5 +48,5 @@ export async function instructions(ctx: Context): Promise<Instructions> {
     allowlist,
     domain: s.domain,
   });
-  return { text, data: { hosts: hosts.map((h) => ({ fqdn: h.fqdn, role: h.role, bundle: h.bundle, files: h.files, applyScript: h.applyScript, sudoers: h.sudoers })), allowlist } };
+  return { text, data: { hosts: hosts.map((h) => ({ fqdn: h.fqdn, role: h.role, bundle: h.bundle, files: h.files, applyScript: h.applyScript, sudoers: h.sudoers, undeploy: h.undeploy })), allowlist } };
 }
