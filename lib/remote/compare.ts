@@ -8,7 +8,7 @@ import { asRoot, type SudoMode } from './sudo.js';
 import { remoteFiles } from '../files/layout.js';
 import { bundleManifest, type BundleFileKind } from '../plan/bundle.js';
 import { allowlistDiff } from '../postfix/allowlist.js';
-import { clientConfig, relayConfig, takesRelayList, type Param } from '../postfix/config.js';
+import { clientConfig, relayConfig, takesProtocolRange, takesRelayList, type Param, type ProtocolParams } from '../postfix/config.js';
 import { parsePostconf, parseSha256sum, parseStat, ProbeScript, STAT_FORMAT, type Probe } from './probe.js';
 import { isRelay, type Host, type Server, type Settings } from '../settings/index.js';
 
@@ -42,7 +42,7 @@ function spkiHash(key: () => KeyObject): string | undefined {
 /** Names of the main.cf parameters a client needs, for Postfix with and without *_tls_chain_files. */
 function clientParams(s: Settings, host: Host): string[] {
   const c = clientConfig(s, host);
-  return [...new Set([...c.relays.list, ...c.relays.fallback, ...c.main, ...c.tlsFiles.modern, ...c.tlsFiles.legacy].map((p) => p.name))];
+  return [...new Set([...c.relays.list, ...c.relays.fallback, ...c.main, ...c.tlsFiles.modern, ...c.tlsFiles.legacy, ...c.protocols.ranged].map((p) => p.name))];
 }
 
 /** What `check` runs as root on a host: reading the deployed key's digest and public half, the live probe. */
@@ -116,12 +116,14 @@ export function evaluate(s: Settings, host: Host, probe: Probe, local: (rel: str
   const mailVersion = version.exit === 0 ? version.out.trim() : '';
   out.push({ name: 'Postfix mail_version', ok: mailVersion !== '', expected: 'a Postfix version', actual: mailVersion || firstLine(version.out) || '(none)' });
   const chain = usesChainFiles(mailVersion || '3.4');
+  // relay_tls_profile's protocols in the syntax this Postfix takes (apply.sh chose the same way).
+  const protocols = (x: ProtocolParams) => (takesProtocolRange(mailVersion || '3.6') ? x.ranged : x.excluded);
 
   if (host.role === 'client') {
     const c = clientConfig(s, host);
     const main = parsePostconf(section(probe, 'main').out);
     const relays = takesRelayList(mailVersion || '3.5') ? c.relays.list : c.relays.fallback;
-    out.push(...compareParams('main.cf', [...relays, ...c.main, ...(chain ? c.tlsFiles.modern : c.tlsFiles.legacy)], main, (n) => n));
+    out.push(...compareParams('main.cf', [...relays, ...c.main, ...(chain ? c.tlsFiles.modern : c.tlsFiles.legacy), ...protocols(c.protocols)], main, (n) => n));
     const set = parsePostconf(section(probe, 'obsolete').out);
     for (const name of c.obsolete) {
       out.push({ name: `main.cf ${name} (obsolete)`, ok: !set.has(name), expected: '(not set)', actual: set.has(name) ? show(set.get(name)!) : '(not set)' });
@@ -134,7 +136,7 @@ export function evaluate(s: Settings, host: Host, probe: Probe, local: (rel: str
     const entry = (oAt < 0 ? fields : fields.slice(0, oAt)).join(' ');
     out.push({ name: `master.cf ${r.service}`, ok: entry === r.entry.split(/\s+/).join(' '), expected: r.entry, actual: master ? entry : '(no such service)' });
     const overrides = parsePostconf(section(probe, 'overrides').out);
-    out.push(...compareParams(`master.cf ${r.service} -o`, [...r.overrides, ...(chain ? r.tlsFiles.modern : r.tlsFiles.legacy)], overrides, (n) => `${r.service}/${n}`));
+    out.push(...compareParams(`master.cf ${r.service} -o`, [...r.overrides, ...(chain ? r.tlsFiles.modern : r.tlsFiles.legacy), ...protocols(r.protocols)], overrides, (n) => `${r.service}/${n}`));
   }
 
   const files = expectedFiles(s, host);

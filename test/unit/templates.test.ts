@@ -30,8 +30,12 @@ describe('Postfix configuration', function () {
       smtp_tls_CAfile: '/etc/postfix-tls-based-relaying/ca/example.org-ca.crt.pem',
       smtp_tls_CApath: '',
       smtp_tls_loglevel: '1',
-      smtp_tls_mandatory_protocols: '!SSLv2,!SSLv3,!TLSv1,!TLSv1.1',
       smtp_tls_mandatory_ciphers: 'high',
+      smtp_tls_mandatory_exclude_ciphers: 'kRSA, kDHE, PSK, SRP, SHA1, SHA256, SHA384, CAMELLIA, ARIA, AESCCM',
+    });
+    expect(c.protocols).to.deep.equal({
+      ranged: [{ name: 'smtp_tls_mandatory_protocols', value: '>=TLSv1.2' }],
+      excluded: [{ name: 'smtp_tls_mandatory_protocols', value: '!SSLv2,!SSLv3,!TLSv1,!TLSv1.1' }],
     });
     const legacy = Object.fromEntries(c.tlsFiles.legacy.map((p) => [p.name, p.value]));
     expect(legacy.smtp_tls_cert_file).to.match(/\.crt\.pem$/);
