@@ -136,6 +136,23 @@ describe('e2e: relay_tls_profile audited by testssl.sh on real Postfix', functio
     await cbcClientRefused(/no shared cipher/);
   });
 
+  it('intermediate: the client\'s relay-bound TLS takes the same suites: a relay offering only CBC on TLS 1.2 gets no mail; apply.sh puts the profile back', async function () {
+    const svc = `${lab.relayPort}/inet`;
+    await lab.postconf('relay', ['-P', `${svc}/smtpd_tls_mandatory_protocols=<=TLSv1.2`, `${svc}/tls_medium_cipherlist=ECDHE-ECDSA-AES256-SHA384:ECDHE-ECDSA-AES128-SHA`]);
+    await lab.reload('relay');
+    expect((await handshake(lab.relayPort, ['-tls1_2', '-cipher', CBC]))?.cipher).to.match(/^ECDHE-ECDSA-AES(256-SHA384|128-SHA)$/);
+    const clientMark = lab.logMark('client');
+    const subject = `tls profile client suites ${Date.now()}`;
+    await lab.inject({ from: `root@${CLIENT}`, to: 'rcpt@example.org', subject });
+    await lab.waitForLog('client', /status=deferred/, 60_000, clientMark);
+    expect(lab.maillog('client').slice(clientMark)).to.not.match(/TLS connection established to/);
+    expect(lab.delivered().some((m) => m.includes(`Subject: ${subject}`))).to.equal(false);
+    expect(apply(RELAY)).to.include(`master.cf: -o ${svc}/tls_medium_cipherlist=ECDHE-ECDSA-AES128-GCM-SHA256:`);
+    await waitForPort(lab.relayPort);
+    await lab.flush('client');
+    await lab.waitForDelivery(subject, 60_000);
+  });
+
   it('modern: deploy -n shows the protocol choice; only TLS 1.3 on the relay\'s service and the client\'s way to it', async function () {
     const n = p.cli(['deploy', '-n', '--set', 'relay_tls_profile=modern']);
     expect(n.code, n.stderr).to.equal(0);
