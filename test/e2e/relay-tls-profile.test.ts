@@ -136,6 +136,24 @@ describe('e2e: relay_tls_profile audited by testssl.sh on real Postfix', functio
     await cbcClientRefused(/no shared cipher/);
   });
 
+  it('intermediate: the offer does not depend on the security level: at "may" the service still refuses CBC and TLS 1.1', async function () {
+    const svc = `${lab.relayPort}/inet`;
+    await lab.postconf('relay', ['-P', `${svc}/smtpd_tls_security_level=may`]);
+    await lab.reload('relay');
+    try {
+      // The controls: the same client handshakes succeed on the relay's other service.
+      expect(await handshake(stockPort, ['-tls1_2', '-cipher', CBC])).to.not.equal(null);
+      expect(await handshake(stockPort, ['-tls1_1', '-cipher', 'ALL:@SECLEVEL=0'])).to.not.equal(null);
+      expect(await handshake(lab.relayPort, ['-tls1_2', '-cipher', CBC])).to.equal(null);
+      expect(await handshake(lab.relayPort, ['-tls1_1', '-cipher', 'ALL:@SECLEVEL=0'])).to.equal(null);
+      expect((await handshake(lab.relayPort, ['-tls1_2']))?.cipher).to.match(/^ECDHE-ECDSA-(AES(128|256)-GCM-SHA(256|384)|CHACHA20-POLY1305)$/);
+    } finally {
+      apply(RELAY);
+      await waitForPort(lab.relayPort);
+    }
+    expect(await lab.postconf('relay', ['-P', `${svc}/smtpd_tls_security_level`])).to.equal(`${svc}/smtpd_tls_security_level = encrypt`);
+  });
+
   it('intermediate: the client\'s relay-bound TLS takes the same suites: a relay offering only CBC on TLS 1.2 gets no mail; apply.sh puts the profile back', async function () {
     const svc = `${lab.relayPort}/inet`;
     await lab.postconf('relay', ['-P', `${svc}/smtpd_tls_mandatory_protocols=<=TLSv1.2`, `${svc}/tls_medium_cipherlist=ECDHE-ECDSA-AES256-SHA384:ECDHE-ECDSA-AES128-SHA`]);
@@ -144,6 +162,7 @@ describe('e2e: relay_tls_profile audited by testssl.sh on real Postfix', functio
     const clientMark = lab.logMark('client');
     const subject = `tls profile client suites ${Date.now()}`;
     await lab.inject({ from: `root@${CLIENT}`, to: 'rcpt@example.org', subject });
+    await lab.waitForLog('client', /Cannot start TLS: handshake failure/, 60_000, clientMark);
     await lab.waitForLog('client', /status=deferred/, 60_000, clientMark);
     expect(lab.maillog('client').slice(clientMark)).to.not.match(/TLS connection established to/);
     expect(lab.delivered().some((m) => m.includes(`Subject: ${subject}`))).to.equal(false);
