@@ -51,7 +51,8 @@ describe('e2e: relay_tls_profile audited by testssl.sh on real Postfix', functio
 
   /** openssl s_client with STARTTLS; the negotiated protocol and suite, or null when the handshake failed. */
   async function handshake(port: number, opts: string[]): Promise<{ protocol: string; cipher: string } | null> {
-    const r = await execa('openssl', ['s_client', '-starttls', 'smtp', '-connect', `127.0.0.1:${port}`, '-servername', RELAY, '-CAfile', ca(), '-cert', listed().cert, '-key', listed().key, ...opts],
+    const creds = opts.includes('-cert') ? [] : ['-CAfile', ca(), '-cert', listed().cert, '-key', listed().key];
+    const r = await execa('openssl', ['s_client', '-starttls', 'smtp', '-connect', `127.0.0.1:${port}`, '-servername', RELAY, ...creds, ...opts],
       { reject: false, all: true, input: 'QUIT\n', timeout: 30_000 });
     const m = (r.all ?? '').match(/^New, (TLSv[\d.]+), Cipher is (\S+)/m);
     return m && m[2] !== '(NONE)' ? { protocol: m[1]!, cipher: m[2]! } : null;
@@ -126,6 +127,7 @@ describe('e2e: relay_tls_profile audited by testssl.sh on real Postfix', functio
   it('intermediate: the relay\'s other service still offers CBC on TLS 1.2, its service does not; mail relays Verified/Trusted', async function () {
     expect(await handshake(stockPort, ['-tls1_2', '-cipher', CBC])).to.not.equal(null);
     expect(await handshake(lab.relayPort, ['-tls1_2', '-cipher', CBC])).to.equal(null);
+    expect(await handshake(lab.relayPort, ['-tls1_2', '-cipher', 'ALL:!ECDHE+AESGCM:!ECDHE+CHACHA20:@SECLEVEL=0'])).to.equal(null);
     const tls12 = await handshake(lab.relayPort, ['-tls1_2']);
     expect(tls12?.cipher).to.match(/^ECDHE-ECDSA-(AES(128|256)-GCM-SHA(256|384)|CHACHA20-POLY1305)$/);
     const line = await relaysMail('intermediate');
@@ -170,6 +172,30 @@ describe('e2e: relay_tls_profile audited by testssl.sh on real Postfix', functio
     await waitForPort(lab.relayPort);
     await lab.flush('client');
     await lab.waitForDelivery(subject, 60_000);
+  });
+
+  it('intermediate with RSA keys: TLS 1.2 only ECDHE-RSA with AES-GCM or ChaCha20-Poly1305, every other suite refused; mail relays', async function () {
+    const rsa = createProject({ gpg, settings: labSettings(lab, ['key_algorithm := rsa', 'key_bits := 2048', 'ca_key_bits := 2048'].join('\n')) });
+    const r = (args: string[]) => { const x = rsa.cli(args); expect(x.code, x.stderr).to.equal(0); };
+    try {
+      r(['build', '-q']);
+      for (const h of [RELAY, CLIENT]) execFileSync('sh', [rsa.file(`out/${h}/apply.sh`)], { stdio: 'ignore' });
+      await waitForPort(lab.relayPort);
+      const opts = (o: string[]) => ['-CAfile', rsa.file('certs/ca/example.test-ca.crt.pem'), '-cert', rsa.file(`certs/smtp-client/${CLIENT}.crt.pem`), '-key', rsa.file(`certs/smtp-client/${CLIENT}.key.pem`), ...o];
+      const others = ['-tls1_2', '-cipher', 'ALL:!ECDHE+AESGCM:!ECDHE+CHACHA20:@SECLEVEL=0'];
+      expect((await handshake(stockPort, opts(others)))?.cipher, 'control: the other service').to.match(/./);
+      expect(await handshake(lab.relayPort, opts(others))).to.equal(null);
+      expect((await handshake(lab.relayPort, opts(['-tls1_2'])))?.cipher).to.match(/^ECDHE-RSA-(AES(128|256)-GCM-SHA(256|384)|CHACHA20-POLY1305)$/);
+      expect((await handshake(lab.relayPort, opts(['-tls1_2', '-cipher', 'ECDHE-RSA-CHACHA20-POLY1305'])))?.cipher).to.equal('ECDHE-RSA-CHACHA20-POLY1305');
+      const subject = `tls profile rsa ${Date.now()}`;
+      await lab.inject({ from: `root@${CLIENT}`, to: 'rcpt@example.org', subject });
+      await lab.waitForDelivery(subject, 60_000);
+    } finally {
+      rsa.dispose();
+      apply(RELAY);
+      apply(CLIENT);
+      await waitForPort(lab.relayPort);
+    }
   });
 
   it('modern: deploy -n shows the protocol choice; only TLS 1.3 on the relay\'s service and the client\'s way to it', async function () {
