@@ -63,7 +63,7 @@ export function applyContext(s: Settings, host: Host, m: BundleManifest = bundle
   const r = remoteFiles(s, host);
   const dirs = [s.certsRemoteDir, path.posix.dirname(r.caCert), path.posix.dirname(r.key)];
   const files = m.files.filter((f) => f.kind !== 'script').map((f) => ({ path: f.remote, mode: octal(f.mode) }));
-  const base = { version: TOOL_VERSION, fqdn: host.fqdn, role: host.role, postfixDir: host.postfixDir, dirs: [...new Set(dirs)], applyScript: r.applyScript, record: r.undoRecord, removable: undeployFiles(s, host, m) };
+  const base = { version: TOOL_VERSION, fqdn: host.fqdn, role: host.role, postfixDir: host.postfixDir, dirs: [...new Set(dirs)], applyScript: r.applyScript, record: r.undoRecord, removable: undeployFiles(s, host, m), profile: s.relayTlsProfile };
   if (isRelay(host)) return { ...base, files, relay: relayConfig(s, host), client: null };
   return { ...base, files, relay: null, client: clientConfig(s, host) };
 }

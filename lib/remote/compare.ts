@@ -8,7 +8,7 @@ import { asRoot, type SudoMode } from './sudo.js';
 import { remoteFiles } from '../files/layout.js';
 import { bundleManifest, type BundleFileKind } from '../plan/bundle.js';
 import { allowlistDiff } from '../postfix/allowlist.js';
-import { clientConfig, relayConfig, takesRelayList, type ClientConfig, type Param } from '../postfix/config.js';
+import { clientConfig, relayConfig, takesProtocolRange, takesRelayList, type ClientConfig, type Param, type ProtocolParams } from '../postfix/config.js';
 import { parsePostconf, parseSha256sum, parseStat, ProbeScript, STAT_FORMAT, type Probe } from './probe.js';
 import { isRelay, type Host, type Server, type Settings } from '../settings/index.js';
 
@@ -142,6 +142,8 @@ export function evaluate(s: Settings, host: Host, probe: Probe, local: (rel: str
   const mailVersion = version.exit === 0 ? version.out.trim() : '';
   out.push({ name: 'Postfix mail_version', ok: mailVersion !== '', expected: 'a Postfix version', actual: mailVersion || firstLine(version.out) || '(none)' });
   const chain = usesChainFiles(mailVersion || '3.4');
+  // relay_tls_profile's protocols in the syntax this Postfix takes (apply.sh chose the same way).
+  const protocols = (x: ProtocolParams) => (takesProtocolRange(mailVersion || '3.6') ? x.ranged : x.excluded);
 
   if (host.role === 'client') {
     const c = clientConfig(s, host);
@@ -156,10 +158,10 @@ export function evaluate(s: Settings, host: Host, probe: Probe, local: (rel: str
       out.push({ name: `main.cf ${name} (obsolete)`, ok: !set.has(name), expected: '(not set)', actual: set.has(name) ? show(set.get(name)!) : '(not set)' });
     }
     out.push(...formerLayout(c, parsePostconf(section(probe, 'former').out)));
-    out.push(...serviceChecks(probe, c.service, c.entry, [...c.overrides, ...route.overrides, ...(chain ? c.tlsFiles.modern : c.tlsFiles.legacy)]));
+    out.push(...serviceChecks(probe, c.service, c.entry, [...c.overrides, ...route.overrides, ...(chain ? c.tlsFiles.modern : c.tlsFiles.legacy), ...protocols(c.protocols)]));
   } else if (isRelay(host)) {
     const r = relayConfig(s, host);
-    out.push(...serviceChecks(probe, r.service, r.entry, [...r.overrides, ...(chain ? r.tlsFiles.modern : r.tlsFiles.legacy)]));
+    out.push(...serviceChecks(probe, r.service, r.entry, [...r.overrides, ...(chain ? r.tlsFiles.modern : r.tlsFiles.legacy), ...protocols(r.protocols)]));
   }
 
   const files = expectedFiles(s, host);

@@ -9,6 +9,7 @@ import { readProjectState } from '../state/project.js';
 import { RunError, UsageError } from '../errors.js';
 import { DEPLOYMENTS_FILE, findHost, remoteFiles, selectHosts, type HostSelection } from '../files/layout.js';
 import { liveCheck, resolveCheck } from '../remote/live.js';
+import { negotiatedCheck } from '../remote/negotiated.js';
 import { checkRootJobs } from '../remote/compare.js';
 import { readSecret } from '../cli/secret-prompt.js';
 import { usesSudo } from '../remote/sudo.js';
@@ -90,6 +91,7 @@ export async function check(ctx: Context, args: CheckArgs): Promise<number> {
         const { mode, ...resolveResult } = resolveCheck(relay, probe.get('lookup'), (m) => probe.get(`resolve.${i}.${m}`));
         found.push(resolveResult);
         if (args.live) {
+          if (mode) found.push(negotiatedCheck(s.relayTlsProfile, relay, probe.get(`live.${i}.${mode}`)));
           if (mode) found.push(...liveCertChecks(s, relay, probe.get(`live.${i}.${mode}`), relayCertFile.get(relay.fqdn), options));
           found.push(mode ? liveCheck(relay, probe.get(`live.${i}.${mode}`)) : { name: `live STARTTLS to [${relay.fqdn}]:${relay.port} with the client certificate`, ok: false, expected: 'Verified TLS connection, EHLO 250 inside TLS', actual: `not tried: ${relay.fqdn} does not resolve as the client's Postfix looks it up` });
         }

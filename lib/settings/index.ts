@@ -9,9 +9,9 @@ import * as v from './validate.js';
 import { Reader, where } from './reader.js';
 import { checkRemotePaths } from './remote-paths.js';
 
-export type { Role, KeySpec, TableType, SshTarget, Host, Server, Subject, Settings } from './types.js';
+export type { Role, KeySpec, TableType, TlsProfile, SshTarget, Host, Server, Subject, Settings } from './types.js';
 export { isRelay } from './types.js';
-import type { Host, KeySpec, Server, Settings, Subject, TableType } from './types.js';
+import type { Host, KeySpec, Server, Settings, Subject, TableType, TlsProfile } from './types.js';
 
 export interface LoadOptions {
   projectDir: string;
@@ -197,6 +197,7 @@ function readSettings(opts: LoadOptions): Settings {
     clients,
     certsRemoteDir: r.check('certs_remote_dir', v.checkRemotePath),
     tableType: r.check('relay_clientcerts_table_type', (x) => v.checkOneOf(x, ['texthash', 'hash', 'lmdb', 'cdb'])) as TableType,
+    relayTlsProfile: r.check('relay_tls_profile', (x) => v.checkOneOf(x, ['intermediate', 'modern'])) as TlsProfile,
     passphraseFile: passphrase === undefined ? undefined : path.resolve(projectDir, passphrase),
     sshOptions,
     clientHostLookup: r.optional('smtp_client_host_lookup', v.checkHostLookup)?.split(/[\s,]+/).filter(Boolean).join(', '),

@@ -32,15 +32,19 @@ describe('Postfix configuration', function () {
       smtp_tls_CAfile: '/etc/postfix-tls-based-relaying/ca/example.org-ca.crt.pem',
       smtp_tls_CApath: '',
       smtp_tls_loglevel: '1',
-      smtp_tls_mandatory_protocols: '!SSLv2,!SSLv3,!TLSv1,!TLSv1.1',
       smtp_tls_mandatory_ciphers: 'high',
+      smtp_tls_mandatory_exclude_ciphers: 'kRSA,kDHE,PSK,SRP,SHA1,SHA256,SHA384,CAMELLIA,ARIA,AESCCM',
+    });
+    expect(c.protocols).to.deep.equal({
+      ranged: [{ name: 'smtp_tls_mandatory_protocols', value: '>=TLSv1.2' }],
+      excluded: [{ name: 'smtp_tls_mandatory_protocols', value: '!SSLv2,!SSLv3,!TLSv1,!TLSv1.1' }],
     });
     const legacy = Object.fromEntries(c.tlsFiles.legacy.map((p) => [p.name, p.value]));
     expect(legacy.smtp_tls_cert_file).to.match(/\.crt\.pem$/);
     expect(legacy.smtp_tls_key_file).to.match(/\.key\.pem$/);
     expect(c.tlsFiles.modern[0]).to.deep.equal({ name: 'smtp_tls_chain_files', value: '/etc/postfix-tls-based-relaying/smtp-client/mailhost.example.org.key.pem,/etc/postfix-tls-based-relaying/smtp-client/mailhost.example.org.crt.pem' });
     // -o values cannot hold whitespace.
-    for (const p of [...c.overrides, ...c.relays.list.overrides, ...c.relays.fallback.overrides, ...c.tlsFiles.modern, ...c.tlsFiles.legacy]) expect(p.value, p.name).to.not.match(/\s/);
+    for (const p of [...c.overrides, ...c.relays.list.overrides, ...c.relays.fallback.overrides, ...c.tlsFiles.modern, ...c.tlsFiles.legacy, ...c.protocols.ranged, ...c.protocols.excluded]) expect(p.value, p.name).to.not.match(/\s/);
     // What 0.1 set in main.cf: recognised by our CA file or certificate, every value it could have set.
     expect(c.formerMarkers.map((p) => p.name)).to.deep.equal(['smtp_tls_CAfile', 'smtp_tls_chain_files', 'smtp_tls_cert_file']);
     expect([...new Set(c.former.map((p) => p.name))]).to.deep.equal(['smtp_fallback_relay', 'smtp_tls_security_level', 'smtp_tls_CAfile', 'smtp_tls_CApath', 'smtp_tls_loglevel', 'smtp_tls_mandatory_protocols', 'smtp_tls_mandatory_ciphers', 'smtp_tls_chain_files', 'smtp_tls_cert_file', 'smtp_tls_key_file']);
