@@ -23,7 +23,8 @@ RUNTIME_PKGS="openssl gnupg rsync openssh-client ca-certificates"
 # ISP's port-25 block, sudo deploys, TLS scans); podman buildah runc debootstrap: the image test;
 # ansible-core, prometheus (promtool), systemd (systemd-analyze): the ansible, metrics and examples tests.
 TEST_PKGS="postfix swaks libnet-ssleay-perl libio-socket-ssl-perl openssh-server make strace
-iproute2 dnsmasq nftables sudo sslscan podman buildah runc debootstrap ansible-core prometheus systemd"
+iproute2 dnsmasq nftables sudo sslscan podman buildah runc debootstrap ansible-core prometheus systemd
+postfix-policyd-spf-python"
 
 IF_NEEDED=
 if [ "${1:-}" = --if-needed ]; then
