@@ -103,8 +103,11 @@ async function withYargs(argv: string[]): Promise<number> {
         .example('$0 plan --format sh > build.sh && sh build.sh', 'the same build as plain shell'),
     async (a) => set((await import('../commands/plan.js')).plan(a as unknown as GlobalArgs, (a as { format: 'text' | 'sh' }).format).then(() => 0)))
     .command('instructions', 'Print copy-paste steps for each host: files, rsync, apply.sh, postconf', (y) =>
-      y.epilog(EPILOG).example('$0 instructions -C ~/relay-ca', 'what to do on the relay and on each client'),
-    async (a) => set((await import('../commands/instructions.js')).instructions(a as unknown as GlobalArgs)))
+      y.epilog(EPILOG).option('dns', { type: 'boolean', default: false, describe: 'End each relay\'s steps with what `dns` prints now (asks DNS and the relays)' })
+        .option('resolver', { type: 'string', describe: 'With --dns: ask this DNS server (an IP address)' })
+        .example('$0 instructions -C ~/relay-ca', 'what to do on the relay and on each client')
+        .example('$0 instructions --dns', 'and, for each relay, the PTR, HELO and SPF records receivers check'),
+    async (a) => set((await import('../commands/instructions.js')).instructions(a as unknown as import('../commands/instructions.js').InstructionsArgs)))
     .command('status', 'Show every certificate: serial, expiry, fingerprint, listed on the relay, revoked; the CRL; rotations', (y) =>
       y.epilog(EPILOG).option('check', { type: 'boolean', default: false, describe: 'Exit 1 when something expires within --warn-days, is missing, or is revoked but listed' })
         .option('warn-days', { type: 'string', default: '30', coerce: wholeNumber('warn-days', 'days'), describe: 'Days before expiry that count as a problem' })
