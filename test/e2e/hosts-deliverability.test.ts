@@ -56,6 +56,7 @@ describe('e2e hosts lab: deliverability — SPF, PTR, HELO and port 25', functio
   /** The DNS options every phase starts from: the sender domain's MX (for the bounce) and its SPF record. */
   let base: string[];
   let spf: string;
+  let undeployed: CliResult;
 
   const dnsCli = (args: string[]) => lab!.ws.cli(['dns', '--resolver', lab!.dns.ip, ...args]);
   const withDns = async (extra: string[], txt = spf) => lab!.dns.setOptions([...base, `--txt-record=hq.test,${txt}`, ...extra]);
@@ -76,6 +77,8 @@ describe('e2e hosts lab: deliverability — SPF, PTR, HELO and port 25', functio
       await office2.keeper.run(['nft', 'delete', 'table', 'inet', 'isp']);
       await initProject(lab, ['office1', 'office2'], ['smtp_probe_host := mx.dest.test']);
       await ok(lab, ['build']);
+      // Before anything is installed: the port-25 probe needs only the host's own Postfix.
+      undeployed = await lab.ws.cli(['check', 'client', '--live', '--json']);
       await ok(lab, ['deploy']);
     } catch (e) {
       await lab.teardown();
@@ -198,6 +201,12 @@ describe('e2e hosts lab: deliverability — SPF, PTR, HELO and port 25', functio
     expect(port25(c, office1)).to.include({ name: 'live outbound port 25 to mx.dest.test:25', ok: true });
     expect(port25(c, office1).actual).to.match(new RegExp(`^blocked: this is why this host needs the relay \\(connect to mx\\.dest\\.test\\[${esc(dest.ip)}\\]:25: Connection refused\\)$`));
     expect(port25(c, office2).actual).to.equal(`open: this host could deliver directly; the relay is optional (mx.dest.test[${dest.ip}]:25 answered "220 mx.dest.test ESMTP Postfix (Debian/GNU)")`);
+    // The same answers on the hosts before the first deploy (their other checks FAIL then: nothing is installed).
+    expect(undeployed.code, explain(undeployed)).to.equal(1);
+    const u = json<CheckJson>(undeployed);
+    expect(port25(u, office1).actual).to.equal(port25(c, office1).actual);
+    expect(port25(u, office2).actual).to.equal(port25(c, office2).actual);
+    expect(u.hosts[0]!.checks.filter((x) => !x.ok && x.name.startsWith('file ') && x.actual.startsWith('missing')), 'the bundle is not there yet').to.not.be.empty;
     // No mail: the destination counts EHLO and QUIT only.
     await dest.postfix!.waitForLog(new RegExp(`disconnect from ${esc(office2.fqdn)}\\[${esc(office2.ip)}\\] ehlo=1 quit=1 commands=2`), { since });
 
