@@ -2,6 +2,7 @@
 // posttls-finger (part of Postfix, so on every host the tool serves, deployed or not) dials the probe
 // host, reads the banner, says EHLO and QUIT: no STARTTLS (-l none), never a mail, short timeouts. It
 // looks the MX up with DNS, as the host's Postfix does. No root needed: it reads main.cf only.
+import { isIP } from 'node:net';
 import type { CheckResult } from './check-result.js';
 import type { Section } from './probe.js';
 import type { Host, Settings } from '../settings/index.js';
@@ -20,19 +21,21 @@ export interface Port25Result {
 
 /** The destination as posttls-finger takes it: [host]:25 for smtp_probe_host, the domain (its MX) otherwise. */
 export function probeTarget(s: Settings): string {
-  return s.probeHost ? `[${s.probeHost}]:25` : s.domain;
+  if (!s.probeHost) return s.domain;
+  const [host, port = '25'] = s.probeHost.split(':');
+  return `[${host}]:${port}`;
 }
 
 /** Describes the target for people: "mx.example.org:25" or "the first MX of example.org". */
 export function probeTargetText(s: Settings): string {
-  return s.probeHost ? `${s.probeHost}:25` : `the first MX of ${s.domain}`;
+  return s.probeHost ? (s.probeHost.includes(':') ? s.probeHost : `${s.probeHost}:25`) : `the first MX of ${s.domain}`;
 }
 
 export function port25Argv(s: Settings, host: Host): string[] {
-  // -l none: no STARTTLS, the banner and EHLO are what matter; -t/-T: give up after 5 s (a dropped port
+  // -o dnssec_probe=: no DNSSEC probe query at start (as live.ts); -l none: no STARTTLS, the banner and EHLO are what matter; -t/-T: give up after 5 s (a dropped port
   // would otherwise hang for Postfix's 30 s); -m 1 is not for MX hosts (it counts reconnects), so the
   // first MX that answers is the one reported. -c is not given: the chat lines carry the banner.
-  return ['env', `MAIL_CONFIG=${host.postfixDir}`, 'posttls-finger', '-h', 'dns', '-l', 'none', '-t', '5', '-T', '5', probeTarget(s)];
+  return ['env', `MAIL_CONFIG=${host.postfixDir}`, 'posttls-finger', '-h', 'dns', '-o', 'dnssec_probe=', '-l', 'none', '-t', '5', '-T', '5', probeTarget(s)];
 }
 
 /** The last two labels: a banner name in the same domain as the MX dialled is that MX's own (mx.google.com). */
@@ -54,16 +57,17 @@ export function port25Result(section: Section | undefined): Port25Result {
       return { state: 'blocked', dialled, detail: `connected to ${dialled}[${connected[2]}] but ${why}` };
     }
     const banner = bannerLine!.slice(2);
-    if (site(bannerHost) !== site(dialled)) {
-      return { state: 'intercepted', dialled, banner: bannerHost, detail: `dialled ${dialled}[${connected[2]}]:25, answered by ${bannerHost} ("${banner}")` };
+    // An address dialled (smtp_probe_host = 192.0.2.25) has no name to compare the banner with.
+    if (!isIP(dialled) && site(bannerHost) !== site(dialled)) {
+      return { state: 'intercepted', dialled, banner: bannerHost, detail: `dialled ${dialled}[${connected[2]}]:${connected[3]}, answered by ${bannerHost} ("${banner}")` };
     }
-    return { state: 'open', dialled, banner: bannerHost, detail: `${dialled}[${connected[2]}]:25 answered "${banner}"` };
+    return { state: 'open', dialled, banner: bannerHost, detail: `${dialled}[${connected[2]}]:${connected[3]} answered "${banner}"` };
   }
   // "Failed to establish session to X via mx[ip]: connect to mx[ip]:25: Connection refused" (reset, timed out).
   const failed = lines.find((l) => /connect to .*: (Connection refused|Connection timed out|Connection reset|No route to host|Network is unreachable)/.test(l));
   if (failed) {
-    const m = /connect to ([^[\s]+)\[([^\]]+)\]:\d+: (.+)$/.exec(failed);
-    return { state: 'blocked', dialled: m?.[1], detail: m ? `connect to ${m[1]}[${m[2]}]:25: ${m[3]}` : failed };
+    const m = /connect to ([^[\s]+)\[([^\]]+)\]:(\d+): (.+)$/.exec(failed);
+    return { state: 'blocked', dialled: m?.[1], detail: m ? `connect to ${m[1]}[${m[2]}]:${m[3]}: ${m[4]}` : failed };
   }
   return { state: 'unknown', detail: lines.find((l) => /not found|fatal|error|failed/i.test(l)) ?? lines.at(-1) ?? `exit ${section.exit}, no output` };
 }
@@ -83,9 +87,11 @@ export function port25Check(s: Settings, host: Host, section: Section | undefine
     return { name, ok: true, expected: 'open, blocked or intercepted (information)', actual: `${why} (${r.detail})` };
   }
   if (r.state === 'open') return { name, ok: true, expected: 'open', actual: `open (${r.detail})` };
-  const what = r.state === 'intercepted' ? `intercepted by ${r.banner}` : r.state === 'blocked' ? 'blocked' : 'not known';
-  const fix = r.state === 'unknown' ? 'the probe could not be made; see the detail' : 'ask the provider to open it';
-  return { name, ok: false, expected: 'open', actual: `${host.fqdn} cannot deliver: outbound port 25 ${what} (${fix}): ${r.detail}` };
+  if (r.state === 'unknown') {
+    return { name, ok: false, expected: 'open', actual: `${host.fqdn}: outbound port 25 not probed: ${r.detail}${s.probeHost ? '' : `; set smtp_probe_host to an MX outside your network`}` };
+  }
+  const what = r.state === 'intercepted' ? `intercepted by ${r.banner}` : 'blocked';
+  return { name, ok: false, expected: 'open', actual: `${host.fqdn} cannot deliver: outbound port 25 ${what} (ask the provider to open it): ${r.detail}` };
 }
 
 /** A relay's own outbound TLS (smtp_tls_security_level): receivers require TLS, so empty or none is a FAIL. */

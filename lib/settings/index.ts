@@ -200,7 +200,7 @@ function readSettings(opts: LoadOptions): Settings {
     passphraseFile: passphrase === undefined ? undefined : path.resolve(projectDir, passphrase),
     sshOptions,
     clientHostLookup: r.optional('smtp_client_host_lookup', v.checkHostLookup)?.split(/[\s,]+/).filter(Boolean).join(', '),
-    probeHost: r.optional('smtp_probe_host', v.checkFqdn)?.toLowerCase(),
+    probeHost: r.optional('smtp_probe_host', v.checkProbeHost)?.toLowerCase(),
     senderDomains: readSenderDomains(r, domain),
     warnings,
   };
