@@ -191,6 +191,31 @@ describe('e2e hosts lab: deliverability — SPF, PTR, HELO and port 25', functio
     expect((await dnsCli(['--check'])).code).to.equal(0);
   });
 
+  it('dual stack: an IPv6 address without AAAA, then with AAAA and PTR but not in SPF: each a FAIL naming smtp_address_preference = ipv4; the printed record makes it pass', async () => {
+    const v6 = 'fd00:231:47::4';
+    await relay.keeper.run(['ip', '-6', 'addr', 'add', `${v6}/64`, 'dev', 'eth0', 'nodad']);
+    try {
+      const hint = 'or, until its IPv6 side is ready, set smtp_address_preference = ipv4 on the relay (postconf -e smtp_address_preference=ipv4 && postfix reload)';
+      const r = await dnsCli(['--check']);
+      expect(r.code, explain(r)).to.equal(1);
+      expect(problems(r)).to.deep.equal([`FAIL ipv6 ${relay.fqdn} ${v6}: ${relay.fqdn} has the IPv6 address ${v6} but no AAAA record for it: mail over IPv6 leaves without a name receivers can confirm; publish the AAAA, its PTR and the SPF term; ${hint}`]);
+      // AAAA and PTR published (host-record makes both), SPF not yet.
+      await withDns([`--host-record=${relay.fqdn},${v6}`], toPublish);
+      const withV6 = `v=spf1 ip4:${oldmx.ip} ip4:${relay.ip} ip6:${v6} -all`;
+      const r2 = await dnsCli(['--check']);
+      expect(r2.code, explain(r2)).to.equal(1);
+      expect(problems(r2)).to.deep.equal([`FAIL spf hq.test ${relay.fqdn} ${v6}: SPF fail for mail from hq.test sent by ${relay.fqdn} (${v6}); publish as the TXT record of hq.test: "${withV6}"; ${hint}`]);
+      const j = json<DnsJson>(await dnsCli(['--json']));
+      expect(j.relays[0]!.addresses).to.deep.equal([{ address: relay.ip, ptr: [relay.fqdn], confirmed: true }, { address: v6, ptr: [relay.fqdn], confirmed: true }]);
+      await withDns([`--host-record=${relay.fqdn},${v6}`], withV6);
+      const r3 = await dnsCli(['--check']);
+      expect(r3.code, explain(r3)).to.equal(0);
+    } finally {
+      await relay.keeper.run(['ip', '-6', 'addr', 'del', `${v6}/64`, 'dev', 'eth0']);
+      await withDns([], toPublish);
+    }
+  });
+
   const port25 = (c: CheckJson, host: LabHost) => c.hosts.find((h) => h.fqdn === host.fqdn)!.checks.find((x) => x.name.startsWith('live outbound port 25'))!;
 
   it('check --live: port 25 blocked behind the ISP block, open without one (EHLO and QUIT only), intercepted behind a proxy (its name shown)', async () => {
