@@ -117,6 +117,10 @@ describe('e2e hosts lab: deliverability — SPF, PTR, HELO and port 25', functio
     const text = await dnsCli([]);
     expect(text.code, explain(text)).to.equal(0);
     expect(text.stdout).to.include(`publish as the TXT record of hq.test: "${toPublish}"`).and.include(`sends from: ${relay.ip} (its own address)`);
+    // instructions: the relay's steps end with what receivers check, and with --dns with the report itself.
+    const inst = await ok(lab!, ['instructions', '--dns', '--resolver', lab!.dns.ip]);
+    const relayPart = inst.stdout.slice(inst.stdout.indexOf(`== ${relay.fqdn}: `), inst.stdout.indexOf(`== ${office1.fqdn}: `));
+    expect(relayPart).to.include('4. Before the first mail, what receivers check').and.include(`   publish as the TXT record of hq.test: "${toPublish}"`);
     const nagios = await dnsCli(['--nagios']);
     expect(nagios.code, explain(nagios)).to.equal(2);
     expect(nagios.stdout).to.match(/^POSTFIX-TLS-RELAY CRITICAL - FAIL spf hq\.test /);
