@@ -25,7 +25,7 @@ RUNTIME_PKGS="openssl gnupg rsync openssh-client ca-certificates"
 # testssl.sh: the relay's TLS audit (relay_tls_profile).
 TEST_PKGS="postfix swaks libnet-ssleay-perl libio-socket-ssl-perl openssh-server make strace
 iproute2 dnsmasq nftables sudo sslscan podman buildah runc debootstrap ansible-core prometheus systemd
-testssl.sh"
+testssl.sh postfix-policyd-spf-python"
 
 IF_NEEDED=
 if [ "${1:-}" = --if-needed ]; then

@@ -4,6 +4,7 @@ import { createHash, createPublicKey, X509Certificate, type KeyObject } from 'no
 import path from 'node:path';
 import type { CheckResult } from './check-result.js';
 import { LOOKUPS, liveProbeArgv, resolveArgv } from './live.js';
+import { port25Argv } from './port25.js';
 import { asRoot, type SudoMode } from './sudo.js';
 import { remoteFiles } from '../files/layout.js';
 import { bundleManifest, type BundleFileKind } from '../plan/bundle.js';
@@ -87,6 +88,9 @@ export function probeScript(s: Settings, host: Host, live = false, mode: SudoMod
     }
   });
   if (live && host.role === 'client') s.servers.forEach((relay, i) => { for (const m of LOOKUPS) p.add(`live.${i}.${m}`, root(liveProbeArgv(s, host, relay, m))); });
+  // The seed's port-25 test, from every host (no root needed), and the relay's own outbound TLS.
+  if (live) p.add('port25', port25Argv(s, host));
+  if (live && isRelay(host)) p.postconf('smtp_tls', d, ['-h', 'smtp_tls_security_level']);
   return p;
 }
 

@@ -49,6 +49,8 @@ export const SETTINGS: readonly SettingInfo[] = [
   { name: 'relay_clientcerts_table_type', default: 'texthash', seed: false, doc: 'Lookup table type of the allowlist: `texthash` (no postmap), `hash`, `lmdb` or `cdb`.' },
   { name: 'certs_remote_dir', default: '/etc/postfix-tls-based-relaying', seed: false, doc: 'Where certificates and keys live on the hosts.' },
   { name: 'certs_passphrase_file', seed: true, doc: 'GnuPG-encrypted file holding the CA passphrase (decrypted once per run, never to disk).' },
+  { name: 'smtp_probe_host', seed: false, doc: 'Host (or `HOST:PORT`) that `check --live` dials on port 25 from every host it checks (banner, EHLO, QUIT; never a mail) to see whether outbound SMTP is open, blocked or intercepted; empty: the first MX of `domain` as each host resolves it.' },
+  { name: 'sender_domains', seed: false, doc: 'More domains whose mail the relays carry, space-separated, besides `domain`: `dns` prints and checks the SPF record of each.' },
   { name: 'ssh_options', seed: false, doc: 'Extra `-o KEY=VALUE` options (space-separated KEY=VALUE) for every ssh and rsync call.' },
 ];
 

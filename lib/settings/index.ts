@@ -201,11 +201,24 @@ function readSettings(opts: LoadOptions): Settings {
     passphraseFile: passphrase === undefined ? undefined : path.resolve(projectDir, passphrase),
     sshOptions,
     clientHostLookup: r.optional('smtp_client_host_lookup', v.checkHostLookup)?.split(/[\s,]+/).filter(Boolean).join(', '),
+    probeHost: r.optional('smtp_probe_host', v.checkProbeHost)?.toLowerCase(),
+    senderDomains: readSenderDomains(r, domain),
     warnings,
   };
   checkRemotePaths(settings, (name) => where(r.origin(name)));
   sources.set(settings, text);
   return settings;
+}
+
+/** The project's domain, then sender_domains (each a DNS name, once). */
+function readSenderDomains(r: Reader, domain: string): string[] {
+  const out = [domain.toLowerCase()];
+  for (const word of r.get('sender_domains').split(/\s+/).filter(Boolean)) {
+    const e = v.checkFqdn(word);
+    if (e) throw new UsageError(`${where(r.origin('sender_domains'))}: sender_domains: ${e}; list domain names, e.g. "example.org example.net"`);
+    if (!out.includes(word.toLowerCase())) out.push(word.toLowerCase());
+  }
+  return out;
 }
 
 /**

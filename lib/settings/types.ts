@@ -68,6 +68,10 @@ export interface Settings {
   readonly sshOptions: readonly string[];
   /** smtp_host_lookup for the clients' Postfix ("dns, native"); undefined leaves each host's own. */
   readonly clientHostLookup: string | undefined;
+  /** smtp_probe_host: what check --live dials on port 25; undefined: the first MX of the domain. */
+  readonly probeHost: string | undefined;
+  /** The domain, then sender_domains: the domains whose SPF record must authorize the relays. */
+  readonly senderDomains: readonly string[];
   /** Non-fatal remarks, one line each. */
   readonly warnings: readonly string[];
 }

@@ -169,3 +169,12 @@ export function checkHostLookup(v: string): string | undefined {
   }
   return undefined;
 }
+
+/** smtp_probe_host: a host name or IPv4 address, with an optional :PORT (25 by default). */
+export function checkProbeHost(v: string): string | undefined {
+  const m = /^([^:]+)(?::(\d+))?$/.exec(v);
+  if (!m) return `"${printable(v)}" is not HOST or HOST:PORT; name an MX outside your network, e.g. "mx.example.net"`;
+  if (m[2] !== undefined && (Number(m[2]) < 1 || Number(m[2]) > 65535)) return `"${printable(v)}" has port ${m[2]}; use 1 to 65535`;
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(m[1]!) && m[1]!.split('.').every((o) => Number(o) <= 255)) return undefined;
+  return checkFqdn(m[1]!);
+}
