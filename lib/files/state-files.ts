@@ -10,7 +10,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
-import { arrayOf, bool, nullable, num, object, oneOf, recordOf, refine, str, tuple, type Of, type Shape } from './schema.js';
+import { arrayOf, bool, describeProblem, nullable, num, object, oneOf, recordOf, refine, str, tuple, type Of, type Shape } from './schema.js';
 import { CERT_FACTS_FILE, DEPLOYMENTS_FILE, LOCK_FILE, RELAYS_DEPLOYED_FILE, ROTATIONS_FILE, STATE_FILE, TREE_FILE, UP_TO_DATE_FILE } from './layout.js';
 
 export interface StateFile<T> {
@@ -63,13 +63,13 @@ export const DEPLOYMENTS = {
 export type HostRecordShape = Of<typeof hostRecord>;
 
 /** openssl ca's database: status, expiry, revocation, serial, file, subject, tab-separated, a line each. */
-const indexLines: Shape<string[][]> = (v, at) => {
+const indexLines: Shape<string[][]> = (v) => {
   const lines = v as string[][];
   for (let i = 0; i < lines.length; i++) {
     const f = lines[i]!;
     if (f.length === 1 && f[0] === '') continue;
     const ok = f.length === 6 && (f[0] === 'V' || f[0] === 'R' || f[0] === 'E') && /^[0-9A-Fa-f]+$/.test(f[3]!) && (f[0] !== 'R' || f[2] !== '');
-    if (!ok) return `${at ? `${at}: ` : ''}line ${i + 1} is not an openssl ca database line (status V, R or E, expiry, revocation, serial, file, subject, separated by tabs)`;
+    if (!ok) return { path: [], what: `line ${i + 1} is not an openssl ca database line (status V, R or E, expiry, revocation, serial, file, subject, separated by tabs)` };
   }
   return undefined;
 };
@@ -145,9 +145,9 @@ function problemOf<T>(decl: StateFile<T>, text: string, out: { value?: T }): str
       return 'not valid JSON';
     }
   }
-  const p = decl.shape(v, '');
+  const p = decl.shape(v);
   if (p === undefined) out.value = v as T;
-  return p;
+  return p && describeProblem(p);
 }
 
 /**
