@@ -7,6 +7,11 @@ import { expect } from 'chai';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { allHosts } from '../../lib/files/layout.js';
+import { recordDeployments } from '../../lib/remote/deployments.js';
+import { loadSettings } from '../../lib/settings/index.js';
+import { readProjectState } from '../../lib/state/project.js';
+import { recordRelaysDeployed } from '../../lib/state/relays-deployed.js';
 import { useProject, type CliResult, type TestProject } from '../support/project.js';
 
 const ALLOW = 'etc/postfix/relay_clientcerts';
@@ -83,12 +88,10 @@ describe('hardening: every state file is read through its declared shape', funct
       const r = p.cli(args);
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).to.equal(0);
     }
-    // What a deploy and a check leave (the lab tests make them for real; here their records are what counts).
-    const sha = createHash('sha256').update(readFileSync(p.file(ALLOW))).digest('hex');
-    const at = new Date().toISOString();
-    writeFileSync(p.file(`${S}/relays-deployed.json`), `${JSON.stringify({ relays: { 'relayhost.example.test': { allowlist: sha, at } } }, null, 2)}\n`, { mode: 0o600 });
-    const host = (role: string) => ({ role, source: 'deploy', time: at, ok: true, bundle: sha });
-    writeFileSync(p.file(`${S}/deployments.json`), `${JSON.stringify({ version: 1, hosts: { 'relayhost.example.test': host('server'), 'mailhost.example.test': host('client') } }, null, 2)}\n`);
+    // What a deploy leaves, written by the tool's own writers (the lab tests run real deploys).
+    const s = loadSettings({ projectDir: p.dir, env: p.env });
+    recordRelaysDeployed(readProjectState(s), s.servers.map((r) => r.fqdn));
+    recordDeployments(s, 'deploy', allHosts(s).map((host) => ({ host, ok: true })));
     writeFileSync(p.file(`${S}/lock`), '999999999\n'); // a killed run's: no such process
     expect(p.cli(['build', '-q']).code).to.equal(0); // takes the lock over, and leaves everything up to date
     writeFileSync(p.file(`${S}/lock`), '999999999\n');
