@@ -53,7 +53,7 @@ export const RELAYS_DEPLOYED = {
 } as const satisfies StateFile<unknown>;
 export type RelayDeployedRecord = Of<typeof relayDeployed>;
 
-const hostRecord = object({ role: oneOf('client', 'server'), source: oneOf('deploy', 'check'), time: str, ok: bool, bundle: nullable(str) });
+const hostRecord = object({ role: oneOf('client', 'server'), source: oneOf('deploy', 'check', 'undeploy'), time: str, ok: bool, bundle: nullable(str) });
 export const DEPLOYMENTS = {
   file: DEPLOYMENTS_FILE,
   kind: 'trust',

@@ -41,7 +41,8 @@ export function bundleDigest(s: Settings, host: Host): string | null {
 
 export function loadDeployments(projectDir: string): Deployments {
   // None yet: the next deploy or check writes it; of the wrong shape: the run stops (exit 2).
-  return { ...loadStateFile(projectDir, DEPLOYMENTS)?.hosts };
+  // The shape also knows the records undeploy writes (source "undeploy").
+  return { ...(loadStateFile(projectDir, DEPLOYMENTS)?.hosts as Deployments | undefined) };
 }
 
 /** Records what `source` found on each host (read, merged, written atomically). Call holding the project lock. */
