@@ -62,8 +62,18 @@ async function runPlain(command: PlainCommand, globalArgs: GlobalArgs, positiona
   return (await import('../commands/status.js')).status(args);
 }
 
+/** --version or -V anywhere before a `--`: every other word is ignored, as other CLIs do. */
+export function wantsVersion(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end < 0 ? argv : argv.slice(0, end)).some((a) => a === '--version' || a === '-V');
+}
+
 export async function main(argv: string[]): Promise<number> {
   try {
+    if (wantsVersion(argv)) {
+      process.stdout.write(`postfix-tls-relay ${(await import('../monitoring/version.js')).toolVersion()}\n`);
+      return 0;
+    }
     const plain = plainCommand(argv);
     if (plain) return await runPlain(plain.command, plain.args, plain.positionals);
     return await withYargs(argv);
@@ -224,6 +234,8 @@ async function withYargs(argv: string[]): Promise<number> {
     .help()
     .alias('help', 'h')
     .version(false)
+    // Answered by main() before yargs; listed here for --help.
+    .option('version', { alias: 'V', type: 'boolean', describe: 'Print "postfix-tls-relay <version>" and exit' })
     .wrap(Math.min(120, process.stdout.columns || 100))
     .fail((msg, err) => {
       // yargs wraps what an option's coerce throws (a UsageError) in its own YError: still bad usage.

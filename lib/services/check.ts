@@ -70,6 +70,7 @@ export async function check(ctx: Context, args: CheckArgs): Promise<number> {
   }
   // Expectations come from the bundles: say so when they are not what a build would make now.
   const state = readProjectState(s);
+  state.checkTrustRecords(); // check records what it finds in deployments.json
   await assertBundlesReady(state, hosts).catch((err: unknown) => {
     if (!(err instanceof RunError)) throw err;
     ctx.report.warn(`${err.message}; comparing with the bundles in out/ as they are`);

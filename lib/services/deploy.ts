@@ -62,6 +62,7 @@ function totals(results: readonly HostDeploy[], jobs: number, ms: number): strin
 export function prepareDeploy(ctx: Context, args: Pick<DeployArgs, 'which' | 'hosts' | 'sshOption' | 'askSudoPass' | 'jobs'>) {
   const s = ctx.settings;
   const state = readProjectState(s);
+  state.checkTrustRecords(); // nothing ships while a record of what the hosts have or may present is wrong
   const options = sshOptionsFor(args.sshOption, s, ctx.report);
   const jobs = args.jobs === undefined ? DEPLOY_JOBS : jobsOf(args.jobs);
   const selected = namedHosts(selectHosts(s, args.which), args.hosts, s.domain);

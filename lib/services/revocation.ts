@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { RevokeReason } from '../programs/openssl.js';
 import type { Context, GlobalArgs } from '../cli/context.js';
-import { UsageError } from '../errors.js';
+import { RunError, UsageError } from '../errors.js';
 import { ALLOWLIST, allHosts, bundleDir, caFiles, findHost, hostFiles } from '../files/layout.js';
 import { caDbConfigStep, crlStep, revokeStep } from '../plan/ca.js';
 import { relayConfig } from '../postfix/config.js';
@@ -141,6 +141,7 @@ export async function crl(ctx: Context, args: GlobalArgs): Promise<number> {
     const result = await session.run([config, step]);
     ctx.report.summary(result);
     const st = collectStatus(session.state);
+    if (st.crl.signatureProblem) throw new RunError(st.crl.signatureProblem); // the CA key made it: never expected
     ctx.report.result({ crl: st.crl }, () => `${st.crl.file}: next update ${st.crl.nextUpdate?.slice(0, 10)} (${st.crl.daysLeft} days), ${st.crl.revoked.length} revoked`);
     return 0;
   });

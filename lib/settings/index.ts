@@ -1,12 +1,12 @@
 // settings.mk → a validated, typed Settings object. Nothing reaches a command line or a config file
 // before it has passed through here.
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { KNOWN, MAKEFILE_DEFAULTS, SEED_UNUSED, SETTINGS } from './catalog.js';
 import { MakeSyntaxError, MakeVariables, parseMakeText } from './makefile.js';
 import * as v from './validate.js';
 import { Reader, where } from './reader.js';
+import { readSettingsFile } from './file.js';
 import { checkRemotePaths } from './remote-paths.js';
 
 export type { Role, KeySpec, TableType, TlsProfile, SshTarget, Host, Server, Subject, Settings } from './types.js';
@@ -60,15 +60,7 @@ function readSettings(opts: LoadOptions): Settings {
   } else {
     file = path.resolve(opts.settingsFile ?? path.join(projectDir, 'settings.mk'));
     shown = path.relative(process.cwd(), file) || file;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') {
-        throw new UsageError(`${shown}: settings file not found; create it (postfix-tls-relay init) or name another with -f FILE`);
-      }
-      throw new UsageError(`${shown}: cannot read the settings file (${code}); check its permissions`);
-    }
+    text = readSettingsFile(file, shown);
   }
   vars.assignAll(parseMakeText(text, shown));
 

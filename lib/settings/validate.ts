@@ -105,6 +105,8 @@ export function checkUser(v: string): string | undefined {
 /** Subject fields end up in an openssl config file: printable text only. */
 export function checkSubjectField(v: string, max = 64): string | undefined {
   if (/[\x00-\x1f\x7f]/.test(v)) return 'contains a control character; use plain text';
+  // What bytes that are not UTF-8 become on the way in (--set, the environment): never silently certified.
+  if (v.includes('\uFFFD')) return 'is not UTF-8 text (it holds U+FFFD, the mark of bytes that were not UTF-8); give the value in UTF-8';
   if ([...v].length > max) return `is longer than ${max} characters`;
   return undefined;
 }
