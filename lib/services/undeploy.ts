@@ -12,6 +12,7 @@ import { sshOptionsFor } from '../remote/ssh-options.js';
 import { usesSudo } from '../remote/sudo.js';
 import { undeployHost, undeployProbe, type HostUndeploy } from '../remote/undeploy.js';
 import { withLock } from '../runner/lock.js';
+import { readProjectState } from '../state/project.js';
 import type { Host } from '../settings/index.js';
 
 export interface UndeployArgs extends GlobalArgs {
@@ -32,6 +33,8 @@ export async function undeploy(ctx: Context, args: UndeployArgs): Promise<number
   const hosts: Host[] = [...new Set(args.hosts)].map((n) => findHost(s, n) ?? (() => {
     throw new UsageError(`undeploy: ${n} is not a host of settings.mk (${[...s.servers, ...s.clients].map((h) => h.fqdn).join(', ')}); a host taken out of the settings: put it back in for the undeploy`);
   })());
+  // Nothing is taken off while a record of what the hosts have is wrong (undeploy records into deployments.json).
+  readProjectState(s).checkTrustRecords();
   const options = sshOptionsFor(args.sshOption, s, ctx.report);
   const mode = args.askSudoPass ? 'stdin' as const : 'nopasswd' as const;
   const plans = hosts.map((h) => ({ host: h, cmds: hostCommands(s, h, options, mode), probe: sshCmd.ssh(h.ssh, options, undeployProbe(s, h).text()) }));
