@@ -124,8 +124,6 @@ describe('e2e hosts lab across releases: relays and clients on Debian 11 and 13'
     ].join('\n'));
     const d = json<DeployJson>(await ok(lab!, ['deploy', '--json']));
     expect(states(d)).to.deep.equal([relay13, relay11, c11, c13].map((h) => [h.fqdn, 'updated']));
-    // Postfix 3.5 (Debian 11) and 3.10 (Debian 13) both take the list.
-    for (const client of [c11, c13]) expect((await client.postfix!.postconf(['-h', 'relayhost'])).trim(), client.short).to.equal(list);
     const c = json<CheckJson>(await lab!.ws.cli(['check', '--live', '--json']));
     expect(c.ok, failures(c)).to.equal(true);
     const live = c.hosts.flatMap((h) => h.checks.map((x) => `${h.fqdn} ${x.name} ${x.actual}`)).filter((x) => x.includes('live STARTTLS'));

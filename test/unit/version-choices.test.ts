@@ -29,7 +29,7 @@ describe('versionChoices (deploy -n)', function () {
     ]);
     // The same values apply.sh sets.
     const c = clientConfig(s, s.clients[0]!);
-    expect(versionChoices(s, s.clients[0]!)[0]).to.include(c.relays.list[0]!.value).and.include(c.relays.fallback[1]!.value);
+    expect(versionChoices(s, s.clients[0]!)[0]).to.include(c.relays.list.main[0]!.value).and.include(c.relays.fallback.overrides[0]!.value);
   });
 
   it('one relay: the same relayhost on every Postfix; a relay: only its chain files or the pair', function () {
