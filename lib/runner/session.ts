@@ -129,6 +129,11 @@ export async function withSession<T>(ctx: SessionContext, fn: (session: Session)
  */
 async function preflight(ctx: SessionContext, state: ProjectState, steps: readonly Step[], passphrase: Passphrase): Promise<ReadonlySet<Step>> {
   checkTrustChain(ctx.settings, state, { adopting: state.isForeignTree() });
+  // One key, one host: a key that is another host's, changed outside the tool or revoked stops the run
+  // here, before anything is written. Keys this plan replaces (renew --rekey) are not asked.
+  // A plan that only changes the CA database (revoke, crl) is not held up: a revocation is the way out.
+  const rekeyed = steps.filter((x) => x.kind === 'exec' && x.id.startsWith('key:') && x.force !== undefined).map((x) => x.id.slice(4));
+  const keys = steps.some((x) => x.kind === 'copy' || /^(key|csr|cert):|^allowlist$/.test(x.id)) ? state.bindKeys({ skip: new Set(rekeyed), settings: ctx.settings }) : undefined;
   const pending = stale(steps, state);
   const commands = pending.map((p) => commandOf(p.step)).filter((c) => c !== undefined);
   for (const program of new Set(commands.map((c) => c.argv[0]!))) requireProgram(program);
@@ -136,5 +141,6 @@ async function preflight(ctx: SessionContext, state: ProjectState, steps: readon
     requireProgram('gpg');
     await passphrase.get();
   }
+  keys?.record(); // every check passed: keys seen for the first time are recorded
   return new Set(pending.map((p) => p.step));
 }

@@ -6,8 +6,14 @@ import { buildPlan } from '../plan/plan.js';
 import { bundleManifest } from '../plan/bundle.js';
 import { stale } from '../runner/staleness.js';
 import type { Host } from '../settings/index.js';
-import type { ProjectState } from '../state/project.js';
+import { readProjectState, type ProjectState } from '../state/project.js';
+import type { Settings } from '../settings/index.js';
 import { sha256 } from '../state/records.js';
+
+/** Refuses (exit 1) to export or ship while a key is another host's, changed outside the tool, or revoked. */
+export function assertKeysBound(s: Settings): void {
+  readProjectState(s).bindKeys();
+}
 
 export async function assertBundlesReady(state: ProjectState, hosts: readonly Host[]): Promise<void> {
   const s = state.settings;
@@ -20,6 +26,8 @@ export async function assertBundlesReady(state: ProjectState, hosts: readonly Ho
       throw new RunError(`${f.local} is (or holds) an encrypted private key such as the CA key, which must never leave this workstation; remove it and run postfix-tls-relay build`);
     }
   }
+  // A key that is another host's, changed outside the tool or revoked is never shipped.
+  state.bindKeys();
   const pending = stale(buildPlan(s, state), state)[0];
   if (pending) {
     throw new RunError(`the build is not up to date (${pending.step.title}: ${pending.reason}); run postfix-tls-relay build first, then deploy`);

@@ -78,8 +78,9 @@ export function integrityProblems(s: Settings, state: ProjectState): string[] {
     out.push((err as Error).message);
   }
   out.push(...caDatabaseProblems(s));
-  // The trust chain check may have named a key already (it skips keys newer than their certificate).
-  out.push(...hostKeyProblems(s).filter((p) => !out.some((o) => o.includes(p.split(' ')[2]!))));
+  // The trust chain check or the key binding (status) may have named a key already.
+  const named = [...out, ...state.keyProblems().map((k) => k.line)];
+  out.push(...hostKeyProblems(s).filter((p) => !named.some((o) => o.includes(p.split(' ')[2]!))));
   for (const k of wideKeys(state.tree)) out.push(`${k.file}: a private key with mode ${octal(k.mode)}; chmod 600 ${k.file} (build does it too)`);
   const bundles = new Map<string, string[]>();
   for (const o of stale(buildPlan(s, state), state)) {

@@ -6,6 +6,7 @@ import { caExtensions, crlInfo } from '../ca/x509-info.js';
 import { buildPlan } from '../plan/plan.js';
 import { isGenerated } from '../runner/staleness.js';
 import type { ProjectState } from '../state/project.js';
+import type { KeyProblem } from '../state/key-binding.js';
 import { currentAllowlistSha, loadRelaysDeployed } from '../state/relays-deployed.js';
 import { withLock } from '../runner/lock.js';
 import { planKey } from '../plan/key.js';
@@ -53,7 +54,9 @@ export interface Status {
   /** Thresholds the problems were computed with. */
   warnDays: number;
   crlWarnDays: number;
-  /** What `status --check` fails on: expiring or missing certificates, revoked ones still listed, a stale CRL. */
+  /** Keys held by the wrong host, changed outside the tool, or revoked (each also one of `problems`). */
+  keyProblems: KeyProblem[];
+  /** What `status --check` fails on: expiring or missing certificates, revoked ones still listed, a stale CRL, the keys. */
   problems: string[];
 }
 
@@ -160,9 +163,11 @@ export function collectStatus(state: ProjectState, now = Date.now(), opts: { war
     rotations: rotations.filter((r) => s.clients.some((c) => c.fqdn === r.fqdn)),
     warnDays,
     crlWarnDays,
+    // Nothing in the trees (keys, keys.json, the CA database) changed since a run that bound every key.
+    keyProblems: state.upToDate(planKey(s)) ? [] : state.keyProblems(),
     problems: [],
   };
-  st.problems = [...problemsOf(st, [...revoked]), ...changedFiles(state)];
+  st.problems = [...st.keyProblems.map((p) => p.line), ...problemsOf(st, [...revoked]), ...changedFiles(state)];
   return st;
 }
 
