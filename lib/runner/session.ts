@@ -7,7 +7,8 @@ import { narrowKeyModes, octal } from '../files/key-modes.js';
 import { completeDatabaseRename, protectCaDatabase } from '../ca/database-guard.js';
 import { UsageError } from '../errors.js';
 import { requireProgram } from '../programs/exec.js';
-import { BOOKKEEPING_FILES } from '../files/layout.js';
+import { BOOKKEEPING_FILES, caFiles } from '../files/layout.js';
+import { refuseLinkedDirs } from '../files/ownership.js';
 import { acquireLock } from './lock.js';
 import { Passphrase } from '../secrets/passphrase.js';
 import { runPlan, skipAll, type RunEvent, type RunResult } from './runner.js';
@@ -82,6 +83,7 @@ export async function withSession<T>(ctx: SessionContext, fn: (session: Session)
   try {
     const release = await acquireLock(dir, { waitMs: opts.lockWaitMs, onWait: (pid) => ctx.report.info?.(`waiting for pid ${pid} to finish its work in this project …`) });
     try {
+      refuseLinkedDirs(dir, caFiles(ctx.settings).index); // never renamed through a link (the trees are scanned next)
       for (const f of completeDatabaseRename(ctx.settings, dir)) ctx.report.warn(`${f}: restored from ${f}.new (left by an interrupted openssl ca)`);
       // Read under the lock, after the database is whole: no other run changes it until we are done.
       const st = (state = readProjectState(ctx.settings));
