@@ -81,6 +81,8 @@ export function integrityProblems(s: Settings, state: ProjectState): string[] {
   // The trust chain check or the key binding (status) may have named a key already.
   const named = [...out, ...state.keyProblems().map((k) => k.line)];
   out.push(...hostKeyProblems(s).filter((p) => !named.some((o) => o.includes(p.split(' ')[2]!))));
+  const listed = state.builtAllowlistProblem();
+  if (listed) out.push(listed);
   for (const f of setIdEntries(state.tree)) {
     out.push(`${f.file}: mode ${octal(f.mode)} has the ${f.mode & 0o4000 ? 'setuid' : 'setgid'} bit, which a host must never get with root's files (deploy strips it); chmod ug-s ${f.file}`);
   }

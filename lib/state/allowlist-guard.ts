@@ -13,13 +13,17 @@ const NOTHING = 'nothing is written; postfix-tls-relay status --check names the 
 /**
  * What is wrong with `text` as an allowlist, one line; undefined when nothing is. `certKey(rel)`: the
  * public-key fingerprint (keyFingerprint) of a certificate of the project, for fingerprint_kind = cert.
+ * `built`: the allowlist on disk (status --check) rather than one about to be written.
  */
-export function allowlistProblem(text: string, s: Settings, revoked: readonly RevokedKey[], certKey: (rel: string) => string | undefined): string | undefined {
+export function allowlistProblem(text: string, s: Settings, revoked: readonly RevokedKey[], certKey: (rel: string) => string | undefined, built = false): string | undefined {
   const entries = parseAllowlist(text);
+  // The allowlist as it is on disk (status --check), or as a run is about to write it.
+  const would = built ? 'is' : 'would be';
+  const fix = built ? 'run postfix-tls-relay build (it names the key to replace), then deploy the relays' : NOTHING;
   const seen = new Map<string, string>();
   for (const e of entries) {
     const first = seen.get(e.fingerprint);
-    if (first !== undefined) return `${ALLOWLIST}: ${e.fingerprint} would be listed twice (${first} and ${e.fqdn}), and revoking one host would not stop that key; ${NOTHING}`;
+    if (first !== undefined) return `${ALLOWLIST}: ${e.fingerprint} ${would} listed twice (${first} and ${e.fqdn}), and revoking one host would not stop that key; ${fix}`;
     seen.set(e.fingerprint, e.fqdn);
   }
   const byListed = revokedListFingerprints(revoked, s.fingerprintDigest);
@@ -33,11 +37,11 @@ export function allowlistProblem(text: string, s: Settings, revoked: readonly Re
       if (key !== undefined) {
         gone = byKey.get(key);
         const other = keys.get(key);
-        if (other !== undefined && other !== e.fqdn) return `${ALLOWLIST}: ${other} and ${e.fqdn} would be listed with certificates of one key; ${NOTHING}`;
+        if (other !== undefined && other !== e.fqdn) return `${ALLOWLIST}: ${other} and ${e.fqdn} ${would} listed with certificates of one key; ${fix}`;
         keys.set(key, e.fqdn);
       }
     }
-    if (gone) return `${ALLOWLIST}: ${e.fqdn} would be listed with the key of ${gone.fqdn}, whose certificate (serial ${gone.serial}) was revoked; ${NOTHING}`;
+    if (gone) return `${ALLOWLIST}: ${e.fqdn} ${would} listed with the key of ${gone.fqdn}, whose certificate (serial ${gone.serial}) was revoked; ${fix}`;
   }
   return undefined;
 }

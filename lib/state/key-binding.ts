@@ -4,6 +4,7 @@
 // run reads no key that did not change. The CA database's revocations are added to the record as they
 // appear (each revoked certificate read once, from newcerts/), so the record keeps them across `clean`.
 import { createHash, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import path from 'node:path';
 import { colonHex } from '../ca/fingerprint.js';
 import { parseCert, type CertFacts } from '../ca/cert.js';
 import type { IndexEntry } from '../ca/database.js';
@@ -20,6 +21,22 @@ export interface KeyFiles {
   index(): readonly IndexEntry[];
   caCert(): CertFacts | undefined;
   isRevoked(certRel: string): boolean;
+  /** The names in a directory of the trees as scanned. */
+  names(dirRel: string): readonly string[] | undefined;
+}
+
+/**
+ * Whether the key recorded as `fp` was set aside by renew --rekey (certs/<role>/retired/<fqdn>.<serial>.key.pem):
+ * then the key file holds the key the re-key made, and a run killed before recording it is not refused.
+ */
+function retiredByRekey(files: KeyFiles, keyRel: string, fqdn: string, fp: string): boolean {
+  const dir = `${path.posix.dirname(keyRel)}/retired`;
+  for (const n of files.names(dir) ?? []) {
+    if (!n.startsWith(`${fqdn}.`) || !n.endsWith('.key.pem')) continue;
+    const pem = files.read(`${dir}/${n}`);
+    if (pem && privateKeyFingerprint(pem) === fp) return true;
+  }
+  return false;
 }
 
 export type KeyProblemKind = 'shared' | 'changed' | 'revoked';
@@ -121,7 +138,7 @@ export function bindKeys(files: KeyFiles, ids: KeyIdentities, skip: ReadonlySet<
       problems.push({ kind: 'revoked', fqdn: h.fqdn, file: c.rel, line: `${h.fqdn}: ${c.rel} holds the key of ${gone.fqdn}, whose certificate (serial ${gone.serial}) was revoked; a revoked key is never certified or listed again: ${fresh}` });
     } else if (own !== undefined && own !== h.fqdn) {
       problems.push({ kind: 'shared', fqdn: h.fqdn, file: c.rel, line: `${h.fqdn}: ${c.rel} holds the key of ${own} (${shortFp(c.fp)}); a key belongs to one host only: put ${h.fqdn}'s own key back, or ${fresh}` });
-    } else if (rec && rec.fp !== c.fp) {
+    } else if (rec && rec.fp !== c.fp && !retiredByRekey(files, c.rel, h.fqdn, rec.fp)) {
       problems.push({ kind: 'changed', fqdn: h.fqdn, file: c.rel, line: `${h.fqdn}: ${c.rel} no longer holds the key recorded for it (${shortFp(rec.fp)}, now ${shortFp(c.fp)}: changed outside the tool); put the recorded key back from your backup, or give ${h.fqdn} a new key: postfix-tls-relay renew ${h.fqdn} --rekey (or ${fresh.replace(' to give', ' to have the build give')})` });
     } else if (!rec || rec.key !== c.rel || rec.id !== c.id) {
       hosts[h.fqdn] = { key: c.rel, fp: c.fp, id: c.id };

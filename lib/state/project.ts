@@ -27,6 +27,7 @@ export class ProjectState extends DiskState {
   private revokedCache: ReadonlySet<string> | undefined;
   private rotationsCache: Rotation[] | undefined;
   private keyIds: KeyIdentities | undefined;
+  private keysDirty = false;
 
   constructor(readonly settings: Settings, records?: Records) {
     super(settings.projectDir, records);
@@ -106,6 +107,11 @@ export class ProjectState extends DiskState {
     this.rotationsCache = [...rotations].sort((a, b) => a.fqdn.localeCompare(b.fqdn));
   }
 
+  /** The names in a directory of the trees as scanned (the key binding looks for retired keys). */
+  names(dirRel: string): readonly string[] | undefined {
+    return this.tree.names(dirRel);
+  }
+
   /** keys.json: each host's key identity and the revoked keys (a damaged record is an error, exit 2). */
   keyIdentities(): KeyIdentities {
     this.keyIds ??= parseKeyIdentities(this.text(KEYS_FILE));
@@ -116,6 +122,21 @@ export class ProjectState extends DiskState {
     saveKeyIdentities(this.dir, k);
     this.invalidate(KEYS_FILE);
     this.keyIds = k;
+    this.keysDirty = false;
+  }
+
+  /**
+   * Keys made during a run are recorded in memory and written once, when the run sums up what it wrote
+   * (changedSinceScan, save): a fleet's first build makes a thousand keys, and a killed run's keys are
+   * found unrecorded and recorded by the next one.
+   */
+  private flushKeys(): void {
+    if (this.keysDirty && this.keyIds) this.setKeyIdentities(this.keyIds);
+  }
+
+  override changedSinceScan(): Set<string> {
+    this.flushKeys();
+    return super.changedSinceScan();
   }
 
   /** Keys held by the wrong host, changed outside the tool or revoked (status --check lists them). */
@@ -142,15 +163,36 @@ export class ProjectState extends DiskState {
     if (!host) return;
     this.invalidate(rel);
     const pem = this.read(rel);
-    if (pem) this.setKeyIdentities(keyMade(this.keyIdentities(), host.fqdn, rel, pem));
+    if (!pem) return;
+    const before = this.keyIdentities();
+    this.keyIds = keyMade(before, host.fqdn, rel, pem);
+    this.keysDirty = true;
+    // A host's new key replacing a recorded one (a key deleted with its certificate) is written now: the
+    // next run must not take it for a key changed outside the tool. A first key can wait for the flush.
+    if (before.hosts[host.fqdn]) this.flushKeys();
   }
 
   /** The revoked keys, the CA database's new revocations included (recorded when `write`). */
   revokedKeys(write = false): readonly RevokedKey[] {
     const ids = this.keyIdentities();
     const r = revokedKeys(this, ids);
-    if (write && r.added) this.setKeyIdentities({ hosts: ids.hosts, revoked: r.list });
+    if (write && r.added) {
+      this.keyIds = { hosts: ids.hosts, revoked: r.list };
+      this.keysDirty = true;
+    }
     return r.list;
+  }
+
+  /** Records the CA database's revocations in keys.json now (clean, before the database is archived). */
+  keepRevokedKeys(): void {
+    this.revokedKeys(true);
+    this.flushKeys();
+  }
+
+  /** What is wrong with the allowlist as built (a fingerprint twice, a revoked key), for status --check. */
+  builtAllowlistProblem(): string | undefined {
+    const text = this.text(ALLOWLIST);
+    return text === undefined ? undefined : allowlistProblem(text, this.settings, this.revokedKeys(), () => undefined, true);
   }
 
   /** Refuses (exit 1) an allowlist that lists a fingerprint twice or a revoked key: checked on the rendered text. */
@@ -206,10 +248,11 @@ export class ProjectState extends DiskState {
       this.revokedCache = undefined;
     }
     if (rel === ROTATIONS_FILE) this.rotationsCache = undefined;
-    if (rel === KEYS_FILE) this.keyIds = undefined;
+    if (rel === KEYS_FILE && !this.keysDirty) this.keyIds = undefined;
   }
 
   override save(): void {
+    this.flushKeys();
     super.save();
     this.facts?.save(this.dir);
   }

@@ -221,6 +221,16 @@ describe('hardening: one key, one host', function () {
     }
   });
 
+  it('an allowlist on disk that lists a fingerprint twice (an old version, a hand edit) fails status --check', () => {
+    const p = fork();
+    const text = readFileSync(p.f(ALLOW), 'utf8');
+    const line = text.split('\n').find((l) => l.endsWith(' desk1.example.test'))!;
+    writeFileSync(p.f(ALLOW), `${text}${line.replace('desk1', 'desk2')}\n`);
+    const r = p.cli(['status', '--check', '-q']);
+    expect(r.code).to.equal(1);
+    expect(r.stderr).to.match(/etc\/postfix\/relay_clientcerts: [0-9A-F:]+ is listed twice \(desk1\.example\.test and desk2\.example\.test\), and revoking one host would not stop that key; run postfix-tls-relay build/);
+  });
+
   it('a Makefile tree in which two hosts share a key is refused on adoption, naming both and the fix', () => {
     const p = fork();
     // What adoption sees: a CA without a database, keys and certificates, no record of the keys.
