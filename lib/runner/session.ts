@@ -135,6 +135,7 @@ async function preflight(ctx: SessionContext, state: ProjectState, steps: readon
   // here, before anything is written. Keys this plan replaces (renew --rekey) are not asked.
   // A plan that only changes the CA database (revoke, crl) is not held up: a revocation is the way out.
   const rekeyed = steps.filter((x) => x.kind === 'exec' && x.id.startsWith('key:') && x.force !== undefined).map((x) => x.id.slice(4));
+  state.keyIdentities(); // a damaged keys.json stops every writing run (exit 2), this one too
   const keys = steps.some((x) => x.kind === 'copy' || /^(key|csr|cert):|^allowlist$/.test(x.id)) ? state.bindKeys({ skip: new Set(rekeyed), settings: ctx.settings }) : undefined;
   const pending = stale(steps, state);
   const commands = pending.map((p) => commandOf(p.step)).filter((c) => c !== undefined);

@@ -147,6 +147,7 @@ export function collectStatus(state: ProjectState, now = Date.now(), opts: { war
     const d = deployed[r.fqdn];
     return { fqdn: r.fqdn, nexthop: `[${r.fqdn}]:${r.port}`, allowlist: !d ? 'unknown' : d.allowlist === sha ? 'current' : 'behind', deployedAt: d?.at ?? null };
   });
+  const upToDate = state.upToDate(planKey(s));
   const st: Status = {
     ca: {
       cert: ca.cert,
@@ -164,10 +165,10 @@ export function collectStatus(state: ProjectState, now = Date.now(), opts: { war
     warnDays,
     crlWarnDays,
     // Nothing in the trees (keys, keys.json, the CA database) changed since a run that bound every key.
-    keyProblems: state.upToDate(planKey(s)) ? [] : state.keyProblems(),
+    keyProblems: upToDate ? [] : state.keyProblems(),
     problems: [],
   };
-  st.problems = [...st.keyProblems.map((p) => p.line), ...problemsOf(st, [...revoked]), ...changedFiles(state)];
+  st.problems = [...st.keyProblems.map((p) => p.line), ...problemsOf(st, [...revoked]), ...changedFiles(state, upToDate)];
   return st;
 }
 
@@ -182,9 +183,9 @@ export async function keepLearned(state: ProjectState): Promise<void> {
 }
 
 /** Generated files (allowlist, configs, bundles) that are no longer what the tool wrote. */
-export function changedFiles(state: ProjectState): string[] {
+export function changedFiles(state: ProjectState, upToDate = state.upToDate(planKey(state.settings))): string[] {
   // Nothing in the trees changed since a build found every file as it wrote it.
-  if (state.upToDate(planKey(state.settings))) return [];
+  if (upToDate) return [];
   return buildPlan(state.settings, state)
     .filter(isGenerated)
     .flatMap((step) => step.outputs)
