@@ -103,6 +103,7 @@ export function bindKeys(files: KeyFiles, ids: KeyIdentities, skip: ReadonlySet<
   const revoked = revokedKeys(files, ids);
   const now = Date.now();
   const current = new Map<string, { fp: string; rel: string; id: string }>();
+  const unreadable: KeyProblem[] = [];
   for (const h of allHosts(s)) {
     if (skip.has(h.fqdn)) continue;
     const rel = hostFiles(h).key;
@@ -114,7 +115,12 @@ export function bindKeys(files: KeyFiles, ids: KeyIdentities, skip: ReadonlySet<
     if (fp === undefined) {
       const pem = files.read(rel);
       fp = pem && privateKeyFingerprint(pem);
-      if (fp === undefined) continue; // unreadable: the trust chain check names it
+      if (fp === undefined) {
+        // A recorded key that is no key any more (an OpenSSH key, a damaged file) is never copied or
+        // certified; a first key that is unreadable is openssl's to name.
+        if (rec) unreadable.push({ kind: 'changed', fqdn: h.fqdn, file: rel, line: `${h.fqdn}: key ${rel} is not a readable private key (damaged?); restore it from your backup, or delete it and ${hostFiles(h).cert} to give the host a new key` });
+        continue;
+      }
     }
     current.set(h.fqdn, { fp, rel, id });
   }
@@ -123,7 +129,7 @@ export function bindKeys(files: KeyFiles, ids: KeyIdentities, skip: ReadonlySet<
   for (const [fqdn, r] of Object.entries(ids.hosts)) if (!owner.has(r.fp) && !skip.has(fqdn)) owner.set(r.fp, fqdn);
   for (const [fqdn, c] of current) if (!owner.has(c.fp)) owner.set(c.fp, fqdn);
   const revokedBy = new Map(revoked.list.map((r) => [r.fp, r]));
-  const problems: KeyProblem[] = [];
+  const problems: KeyProblem[] = [...unreadable];
   const hosts: Record<string, KeyRecord> = { ...ids.hosts };
   let changed = revoked.added;
   for (const h of allHosts(s)) {

@@ -129,6 +129,20 @@ describe('hardening: one key, one host', function () {
     expect(p.cli(['status', '--check']).code).to.equal(0);
   });
 
+  it('an OpenSSH key written over a recorded key file is never copied into a bundle or certified', () => {
+    const p = fork();
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'ptr-sshkey-'));
+    copies.push(dir);
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, 'id_ed25519')]);
+    copyFileSync(path.join(dir, 'id_ed25519'), p.f(key('desk1')));
+    const line = /^(postfix-tls-relay: )?desk1\.example\.test: key certs\/smtp-client\/desk1\.example\.test\.key\.pem is not a readable private key \(damaged\?\); restore it from your backup, or delete it and certs\/smtp-client\/desk1\.example\.test\.crt\.pem to give the host a new key$/;
+    refusedEverywhere(p, line, 'desk1');
+    expect(readFileSync(p.f('out/desk1.example.test/root/etc/postfix-tls-based-relaying/smtp-client/desk1.example.test.key.pem'), 'utf8')).not.to.include('OPENSSH');
+    const st = p.cli(['status', '--check', '-q']);
+    expect(st.code).to.equal(1);
+    expect(st.stderr.split('\n').filter((l) => line.test(l))).to.have.length(1);
+  });
+
   it("a relay's key used as a client's: refused naming the relay", () => {
     const p = fork();
     copyFileSync(p.f(RELAY_KEY), p.f(key('desk2')));
