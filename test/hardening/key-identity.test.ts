@@ -4,10 +4,11 @@
 // monitoring outputs; the allowlist refuses a fingerprint twice or a revoked key at render time.
 import { expect } from 'chai';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CLI, createProject, settingsText, type CliResult, type TestProject } from '../support/project.js';
+import { CLI, createProject, SEED_DIR, settingsText, type CliResult, type TestProject } from '../support/project.js';
+import { findCommand, requirePrerequisites } from '../support/lab.js';
 import { pubkeyFingerprint } from '../support/certs.js';
 import { snapshot } from '../support/tree.js';
 import { parseExposition, valueOf } from '../support/prometheus.js';
@@ -245,17 +246,36 @@ describe('hardening: one key, one host', function () {
     expect(r.stderr).to.match(/etc\/postfix\/relay_clientcerts: [0-9A-F:]+ is listed twice \(desk1\.example\.test and desk2\.example\.test\), and revoking one host would not stop that key; run postfix-tls-relay build/);
   });
 
-  it('a Makefile tree in which two hosts share a key is refused on adoption, naming both and the fix', () => {
-    const p = fork();
-    // What adoption sees: a CA without a database, keys and certificates, no record of the keys.
-    rmSync(p.f('certs/ca/db'), { recursive: true });
-    rmSync(p.f('.postfix-tls-relay'), { recursive: true });
-    copyFileSync(p.f(key('desk1')), p.f(key('desk2')));
-    copyFileSync(p.f(cert('desk1')), p.f(cert('desk2')));
-    const r = p.cli(['build']);
-    expect(r.code).to.equal(1);
-    expect(r.stderr.trim()).to.match(/^(postfix-tls-relay: )?desk2\.example\.test: certs\/smtp-client\/desk2\.example\.test\.key\.pem holds the key of desk1\.example\.test \([0-9A-F:…]+\); a key belongs to one host only: .* delete certs\/smtp-client\/desk2\.example\.test\.key\.pem and certs\/smtp-client\/desk2\.example\.test\.crt\.pem to give desk2\.example\.test a new key$/);
-    expect(existsSync(p.f('certs/ca/db'))).to.equal(false);
+  it('a Makefile tree (the seed Makefile, real make) in which two hosts share a key is refused on adoption, naming both and the fix', function () {
+    const missing = ['make'].filter((c) => !findCommand(c));
+    requirePrerequisites(this, { ok: missing.length === 0, missing });
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'ptr-adopt-shared-'));
+    copies.push(dir);
+    const f = (rel: string) => path.join(dir, rel);
+    const make = (args: string[]) => execFileSync('make', ['--no-print-directory', ...args], { cwd: dir, env: base.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    copyFileSync(path.join(SEED_DIR, 'Makefile'), f('Makefile'));
+    const example = readFileSync(path.join(SEED_DIR, 'settings.mk.example'), 'utf8');
+    writeFileSync(f('settings.mk'), example.replace(/^certs_passphrase_file\s*:=.*$/m, `certs_passphrase_file\t\t:= ${base.passphraseFile}`));
+    const CA = ['-o', 'certs/ca/example.org-ca.key.pem', '-o', 'certs/ca/example.org-ca.crt.pem'];
+    make(['smtp-client-crt', 'smtpd-server-key', 'certs/smtpd-server/relayhost.example.org.crt.pem']);
+    // A cloned machine: backup got mailhost's key, and the Makefile certified it as backup's.
+    mkdirSync(f('certs/smtp-client'), { recursive: true });
+    copyFileSync(f('certs/smtp-client/mailhost.example.org.key.pem'), f('certs/smtp-client/backup.example.org.key.pem'));
+    make([...CA, 'smtp_client_hostname=backup', 'smtp-client-crt']);
+    writeFileSync(f('settings.mk'), `${readFileSync(f('settings.mk'), 'utf8')}smtp_client_hostnames\t\t:= backup\n`);
+    const before = snapshot(dir);
+    const r = spawnSync(process.execPath, [CLI, 'build', '-C', dir], { env: base.env, cwd: dir, encoding: 'utf8' });
+    expect(r.status).to.equal(1);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines.slice(0, -1).every((l) => l.startsWith('warning: settings.mk')), r.stderr).to.equal(true); // notes on the seed's settings.mk
+    expect(lines.at(-1)).to.match(/^postfix-tls-relay: backup\.example\.org: certs\/smtp-client\/backup\.example\.org\.key\.pem holds the key of mailhost\.example\.org \([0-9A-F:…]+\); a key belongs to one host only: put backup\.example\.org's own key back, or delete certs\/smtp-client\/backup\.example\.org\.key\.pem and certs\/smtp-client\/backup\.example\.org\.crt\.pem to give backup\.example\.org a new key$/);
+    expect(snapshot(dir, (rel) => rel === 'audit.log' || rel.startsWith('.postfix-tls-relay')), 'nothing adopted').to.deep.equal(before);
+    // The fix named: backup's key and certificate deleted, the tree is adopted and backup gets its own key.
+    rmSync(f('certs/smtp-client/backup.example.org.key.pem'));
+    rmSync(f('certs/smtp-client/backup.example.org.crt.pem'));
+    const fixed = spawnSync(process.execPath, [CLI, 'build', '-C', dir], { env: base.env, cwd: dir, encoding: 'utf8' });
+    expect(fixed.status, fixed.stderr).to.equal(0);
+    expect(pubkeyFingerprint(f('certs/smtp-client/backup.example.org.key.pem'), 'key')).not.to.equal(pubkeyFingerprint(f('certs/smtp-client/mailhost.example.org.key.pem'), 'key'));
   });
 
   it('keys.json of the wrong shape stops build, deploy and export with one line naming it (exit 2)', () => {
