@@ -11,6 +11,7 @@ import { RunError } from '../errors.js';
 import type { Settings } from '../settings/index.js';
 import { parseAllowlist, type AllowlistEntry } from '../postfix/allowlist.js';
 import { checkTreeOwnership } from '../files/ownership.js';
+import { readStateFile, TRUST_RECORDS } from '../files/state-files.js';
 import { DiskState } from './disk.js';
 import { CertCache, type CertSummary } from './cert-facts.js';
 import type { Records } from './records.js';
@@ -77,7 +78,7 @@ export class ProjectState extends DiskState {
 
   /** index.txt of the CA database; empty before there is one. */
   index(): readonly IndexEntry[] {
-    this.indexCache ??= parseIndex(this.text(this.ca.index) ?? '');
+    this.indexCache ??= parseIndex(this.text(this.ca.index));
     return this.indexCache;
   }
 
@@ -203,6 +204,15 @@ export class ProjectState extends DiskState {
     };
     const p = allowlistProblem(text, this.settings, this.revokedKeys(true), certKey);
     if (p) throw new RunError(p);
+  }
+
+  /**
+   * Every trust record read through its declared shape (files/state-files.ts): called before a command
+   * writes or ships anything, so that one of the wrong shape stops it (exit 2) with nothing changed.
+   */
+  checkTrustRecords(): void {
+    for (const decl of TRUST_RECORDS) readStateFile(decl, this.readChecked(decl.file));
+    this.keyIdentities(); // keys.json, checked by its own reader (state/key-identities.ts)
   }
 
   /** A CA certificate without a CA database: the tree came from elsewhere (the seed Makefile). */
