@@ -42,6 +42,8 @@ export function ssh(t: SshTarget, options: readonly string[], remote: string): C
  *   attributes (apply.sh then sets 0755 on the directories it owns).
  * - --perms --owner --group --chown=root:root: files keep the bundle's modes (keys 0600) and belong to
  *   root (--chown needs -o/-g, and root on the far side).
+ * - --chmod=a-st,go-w: whatever happened to a file's mode in out/, no setuid, setgid or sticky bit and
+ *   nothing group- or world-writable arrives on the host as root's (deploy refuses a key wider than 0600).
  * - --checksum: compare contents, not size+time, so an unchanged file is never sent.
  * - No --times: a file that is sent gets the time of the transfer. That keeps "the allowlist is newer
  *   than its .db" true after a redeploy, so apply.sh's postmap runs; unchanged files keep their times.
@@ -52,7 +54,7 @@ export function rsyncFiles(opts: { root: string; files: readonly string[]; targe
   return command(['rsync', ...INSTALL_FLAGS, '-e', rsh(opts.target, opts.options), ...sources(opts.root, opts.files), rsyncDestination(opts.target)]);
 }
 
-const INSTALL_FLAGS = ['--relative', '--no-implied-dirs', '--perms', '--owner', '--group', '--chown=root:root', '--checksum', '--itemize-changes'];
+const INSTALL_FLAGS = ['--relative', '--no-implied-dirs', '--perms', '--chmod=a-st,go-w', '--owner', '--group', '--chown=root:root', '--checksum', '--itemize-changes'];
 
 // rsync splits -e itself on spaces (options are validated: no spaces or quotes in them).
 const rsh = (t: SshTarget, options: readonly string[]) => ['ssh', ...sshArgs(t, options)].join(' ');
@@ -68,7 +70,7 @@ function sources(root: string, files: readonly string[]): string[] {
  * his own (no --owner/--group/--chown, which need root there); --mkpath creates the stage.
  */
 export function rsyncStage(opts: { root: string; files: readonly string[]; target: SshTarget; options: readonly string[]; stageDir: string }): Command {
-  return command(['rsync', '--relative', '--no-implied-dirs', '--perms', '--checksum', '--mkpath', '-e', rsh(opts.target, opts.options),
+  return command(['rsync', '--relative', '--no-implied-dirs', '--perms', '--chmod=a-st,go-w', '--checksum', '--mkpath', '-e', rsh(opts.target, opts.options),
     ...sources(opts.root, opts.files), rsyncDestination(opts.target, `${opts.stageDir}/`)]);
 }
 

@@ -76,6 +76,11 @@ export async function check(ctx: Context, args: CheckArgs): Promise<number> {
     ctx.report.warn(`${err.message}; comparing with the bundles in out/ as they are`);
   });
 
+  // A key that is another host's, changed outside the tool or revoked fails its host's check (as in status --check).
+  const keyProblems = state.keyProblems();
+  const keyChecks = (fqdn: string): CheckResult[] => keyProblems.filter((k) => k.fqdn === fqdn)
+    .map((k) => ({ name: `key ${k.file} in this project`, ok: false, expected: 'the key recorded for this host, of no other host, not revoked', actual: k.line }));
+
   const password = args.askSudoPass && hosts.some(usesSudo) ? await readSecret('sudo password on the hosts: ') : undefined;
   const results: HostCheck[] = [];
   const deployedDays = new Map<string, number | null>();
@@ -105,6 +110,7 @@ export async function check(ctx: Context, args: CheckArgs): Promise<number> {
       return found;
     });
     if (host.role === 'server') relayCertFile.set(host.fqdn, checks.find((c) => c.name === `file ${remoteFiles(s, host).cert}`)?.ok);
+    checks.unshift(...keyChecks(host.fqdn));
     results.push({ fqdn: host.fqdn, role: host.role, target: `${host.ssh.user}@${host.ssh.host}:${host.ssh.port}`, ok: checks.every((c) => c.ok), checks });
   }
   password?.fill(0);

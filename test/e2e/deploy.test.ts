@@ -76,7 +76,7 @@ describe('e2e: deploy and check over ssh', function () {
     expect(rsync[0]).to.include(`out/${RELAY}/root/.${allowlist}`); // the relay comes first
     expect(rsync[1]).to.include(`out/${CLIENT}/root/.`);
     for (const l of rsync) {
-      expect(l).to.match(/^\s*rsync --relative --no-implied-dirs --perms --owner --group --chown=root:root --checksum --itemize-changes -e 'ssh -p \d+ -o /);
+      expect(l).to.match(/^\s*rsync --relative --no-implied-dirs --perms --chmod=a-st,go-w --owner --group --chown=root:root --checksum --itemize-changes -e 'ssh -p \d+ -o /);
       expect(l).to.match(/ root@127\.0\.0\.1:\/$/);
     }
     expect(r.stdout).to.include(`root@127.0.0.1 'sh ${remoteDir}/apply-smtpd-server.sh'`);
