@@ -19,6 +19,8 @@ import { isRelay, type Host } from '../settings/index.js';
 import { recordRelaysDeployed, relaysBehind } from '../state/relays-deployed.js';
 import { sshOptionsFor } from '../remote/ssh-options.js';
 import { recordDeployments } from '../remote/deployments.js';
+import { closeConnections } from '../remote/run.js';
+import { controlExit, controlMaster, userSharesConnections } from '../programs/ssh.js';
 
 export interface DeployArgs extends GlobalArgs {
   which: HostSelection;
@@ -36,6 +38,18 @@ function namedHosts(all: Host[], names: readonly string[] | undefined, domain: s
     if (!h) throw new UsageError(`deploy: ${n} is not one of the selected hosts (${all.map((x) => x.fqdn).join(', ')}); check smtp_client_hostnames in settings.mk`);
     return h;
   });
+}
+
+/** How -n tells the connection each host's commands share (its socket is made per run). */
+function connectionNote(h: Host, options: readonly string[]): string {
+  if (userSharesConnections(options)) return 'each command connects as your ssh options say (they set Control* options)';
+  const dir = '<private directory of the run>';
+  return [
+    'each host\'s commands share one ssh connection, opened before its first command with',
+    `  ${controlMaster(h.ssh, options, `${dir}/N`).display}`,
+    `then run with -o ControlMaster=no -o ControlPath=${dir}/N put first (audit.log shows them so), closed at the end with`,
+    `  ${controlExit(h.ssh, `${dir}/N`).display}`,
+  ].join('\n');
 }
 
 /** Hosts deployed at once when --jobs is not given: a few, so that a fleet goes faster without flooding. */
@@ -69,7 +83,7 @@ export function prepareDeploy(ctx: Context, args: Pick<DeployArgs, 'which' | 'ho
   const hosts = selected.filter((h) => !revoked.has(h.fqdn));
   const skippedRevoked = selected.filter((h) => revoked.has(h.fqdn));
   const sudoMode = args.askSudoPass ? 'stdin' as const : 'nopasswd' as const;
-  const plans = hosts.map((h) => ({ host: h, cmds: hostCommands(s, h, options, sudoMode) }));
+  const plans = hosts.map((h) => ({ host: h, cmds: hostCommands(s, h, options, sudoMode, undefined, (local) => state.records.get(local)?.sha256) }));
   const relaysIncluded = hosts.filter(isRelay);
   // Relays not in this run are read first: they must already list the clients' entries.
   const guards = hosts.some((h) => !isRelay(h)) ? s.servers.filter((r) => !relaysIncluded.includes(r)).map((r) => ({ relay: r, cmd: relayAllowlistProbe(r, options).cmd })) : [];
@@ -81,7 +95,7 @@ export type PreparedDeploy = ReturnType<typeof prepareDeploy>;
 
 export async function deploy(ctx: Context, args: DeployArgs): Promise<number> {
   const prepared = prepareDeploy(ctx, args);
-  const { state, jobs, hosts, skippedRevoked, plans, relaysIncluded, guards, rotating } = prepared;
+  const { state, jobs, hosts, skippedRevoked, plans, relaysIncluded, guards, rotating, options } = prepared;
   if (args.dryRun) {
     let stale: string | null = null;
     try {
@@ -101,21 +115,24 @@ export async function deploy(ctx: Context, args: DeployArgs): Promise<number> {
         jobs,
         relayAllowlistCheck: guards[0]?.cmd.display ?? null,
         relayAllowlistChecks: guards.map((g) => ({ fqdn: g.relay.fqdn, command: g.cmd.display })),
-        hosts: plans.map((p) => ({ fqdn: p.host.fqdn, role: p.host.role, prerequisites: p.cmds.prerequisites.display, stage: p.cmds.stage?.display ?? null, rsync: p.cmds.rsync.display, apply: p.cmds.apply.display, reloadIfOnlyFilesChanged: p.cmds.reload.display, sudoers: p.cmds.sudoers })),
+        connection: plans.length ? connectionNote(plans[0]!.host, options) : null,
+        hosts: plans.map((p) => ({ fqdn: p.host.fqdn, role: p.host.role, survey: p.cmds.survey.display, prerequisites: p.cmds.prerequisites.display, stage: p.cmds.stage?.display ?? null, rsync: p.cmds.rsync.display, apply: p.cmds.apply.display, reloadIfOnlyFilesChanged: p.cmds.reload.display, sudoers: p.cmds.sudoers })),
         skippedRevoked: skippedRevoked.map((h) => h.fqdn),
         rotationsToFinish: rotating,
       },
       () => [
         ...guards.map((g) => `${g.relay.fqdn} (a relay): would read its allowlist, to make sure it lists the clients\n  ${g.cmd.display}`),
         ...plans.map((p) => [
-          `${p.host.fqdn} (${isRelay(p.host) ? 'a relay' : 'smtp client'}): would run`,
-          `  ${p.cmds.prerequisites.display}`,
+          `${p.host.fqdn} (${isRelay(p.host) ? 'a relay' : 'smtp client'}): would run, over one ssh connection`,
+          `  ${p.cmds.survey.display}`,
+          `  and, if a file differs:`,
           ...(p.cmds.stage ? [`  ${p.cmds.stage.display}`] : []),
           `  ${p.cmds.rsync.display}`,
           `  ${p.cmds.apply.display}`,
           `  and, if rsync replaced a file but apply.sh changed nothing:`,
           `  ${p.cmds.reload.display}`,
         ].join('\n')),
+        ...(plans.length ? [connectionNote(plans[0]!.host, options)] : []),
         ...skippedRevoked.map((h) => `${h.fqdn}: skipped (revoked)`),
         `up to ${jobs} host(s) at once: the relays, then the clients`,
         ...(then ? [then] : []),
@@ -146,12 +163,21 @@ export interface DeployData {
  * first, clients only once every relay lists them; what each host ended with is recorded for monitoring.
  */
 export async function deployInSession(ctx: Context, session: Session, p: PreparedDeploy): Promise<{ failed: number; data: DeployData; text: string }> {
+  try {
+    return await deployHosts(ctx, session, p);
+  } finally {
+    // One connection per host for the whole run, relays again after a rotation included: closed here.
+    await closeConnections(p.s.projectDir);
+  }
+}
+
+async function deployHosts(ctx: Context, session: Session, p: PreparedDeploy): Promise<{ failed: number; data: DeployData; text: string }> {
   const { s, options, jobs, hosts, skippedRevoked, sudoMode, relaysIncluded, rotating } = p;
   const t0 = performance.now();
   await assertBundlesReady(session.state, hosts);
   const sudoPassword = p.askSudoPass && hosts.some(usesSudo) ? await readSecret('sudo password on the hosts: ') : undefined;
   for (const h of skippedRevoked) ctx.report.info(`${h.fqdn}: skipped: its certificate is revoked (postfix-tls-relay revoke); its bundle is not deployed`);
-  const fleet: FleetOptions = { settings: s, sshOptions: options, jobs, out: ctx.report, sudoMode, sudoPassword, allowlist: session.state.text(ALLOWLIST) ?? '' };
+  const fleet: FleetOptions = { settings: s, sshOptions: options, jobs, out: ctx.report, sudoMode, sudoPassword, allowlist: session.state.text(ALLOWLIST) ?? '', digests: (local) => session.state.records.get(local)?.sha256 };
   const { relays, clients } = await deployFleet(fleet, hosts);
   const results = [...relays, ...clients, ...skippedRevoked.map((h) => emptyResult(h, 'skipped', 'revoked'))];
   recordRelaysDeployed(session.state, relays.filter((r) => r.state !== 'failed').map((r) => r.fqdn));
