@@ -73,7 +73,7 @@ export interface Background {
 /**
  * Starts argv without waiting for it. Its stdin is a pipe this process never writes to: the program
  * sees end of input when this process ends, however it ends (even killed), which is how a caller can
- * tie the program's life to its own.
+ * tie the program's life to its own. It does not keep this process running (see the caller's exit handling).
  */
 export async function startBackground(argv: readonly string[], opts: { cwd?: string } = {}): Promise<Background> {
   const { spawn } = await import('node:child_process');
@@ -82,6 +82,9 @@ export async function startBackground(argv: readonly string[], opts: { cwd?: str
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
   child.stdin!.on('error', () => { /* it may exit first */ });
+  // It never keeps this process alive by itself: whoever waits for it holds a timer or another child.
+  child.unref();
+  for (const s of [child.stdin, child.stderr] as const) (s as unknown as { unref?: () => void }).unref?.();
   let done = false;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve) => {
     child.once('error', (e: NodeJS.ErrnoException) => {

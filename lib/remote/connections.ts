@@ -12,6 +12,7 @@ import { INTERRUPTED, RunError } from '../errors.js';
 import type { RemoteVia } from '../programs/command.js';
 import { run, startBackground, type Background, type ExecResult } from '../programs/exec.js';
 import { controlExit, controlMaster, sharedOptions, sshDestination, userSharesConnections } from '../programs/ssh.js';
+import type { Host } from '../settings/index.js';
 
 /** How a command reaches its host: with these options first (the shared connection), directly, or not at all. */
 export type Route = { first: string[] } | { direct: true } | { unreachable: ExecResult };
@@ -200,6 +201,18 @@ async function stopProcess(p: Background, graceMs: number): Promise<void> {
   const timers = [setTimeout(() => p.kill('SIGTERM'), graceMs), setTimeout(() => p.kill('SIGKILL'), graceMs + 2000)];
   await p.exited;
   for (const t of timers) clearTimeout(t);
+}
+
+/** How -n tells that each host's commands share one connection (its socket is made per run). */
+export function describeSharing(h: Host, options: readonly string[]): string {
+  if (userSharesConnections(options)) return 'each command connects as your ssh options say (they set Control* options)';
+  const dir = '<private directory of the run>';
+  return [
+    'each host\'s commands share one ssh connection, opened before its first command with',
+    `  ${controlMaster(h.ssh, options, `${dir}/N`).display}`,
+    `then run with -o ControlMaster=no -o ControlPath=${dir}/N put first (audit.log shows them so), closed at the end with`,
+    `  ${controlExit(h.ssh, `${dir}/N`).display}`,
+  ].join('\n');
 }
 
 /** The run's connections: one per process, opened on the first remote command. */

@@ -14,6 +14,7 @@ import { readSecret } from '../cli/secret-prompt.js';
 import { usesSudo } from '../remote/sudo.js';
 import type { Probe, ProbeScript } from '../remote/probe.js';
 import { closeConnections, reasonOf, runRemote, unreachable } from '../remote/run.js';
+import { describeSharing } from '../remote/connections.js';
 import type { Host, Server, Settings } from '../settings/index.js';
 import { sshOptionsFor } from '../remote/ssh-options.js';
 import { checkPlugin, deployedCertDays } from '../monitoring/check-plugin.js';
@@ -62,7 +63,7 @@ export async function check(ctx: Context, args: CheckArgs): Promise<number> {
   if (args.dryRun) {
     ctx.report.result(
       { dryRun: true, hosts: plans.map((p) => ({ fqdn: p.host.fqdn, role: p.host.role, command: p.cmd.display })) },
-      () => plans.map((p) => `${p.host.fqdn}: would run\n  ${p.cmd.display}`).join('\n'),
+      () => [...plans.map((p) => `${p.host.fqdn}: would run\n  ${p.cmd.display}`), ...(plans.length ? [describeSharing(plans[0]!.host, options)] : [])].join('\n'),
     );
     return 0;
   }

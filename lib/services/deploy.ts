@@ -20,7 +20,7 @@ import { recordRelaysDeployed, relaysBehind } from '../state/relays-deployed.js'
 import { sshOptionsFor } from '../remote/ssh-options.js';
 import { recordDeployments } from '../remote/deployments.js';
 import { closeConnections } from '../remote/run.js';
-import { controlExit, controlMaster, userSharesConnections } from '../programs/ssh.js';
+import { describeSharing } from '../remote/connections.js';
 
 export interface DeployArgs extends GlobalArgs {
   which: HostSelection;
@@ -38,18 +38,6 @@ function namedHosts(all: Host[], names: readonly string[] | undefined, domain: s
     if (!h) throw new UsageError(`deploy: ${n} is not one of the selected hosts (${all.map((x) => x.fqdn).join(', ')}); check smtp_client_hostnames in settings.mk`);
     return h;
   });
-}
-
-/** How -n tells the connection each host's commands share (its socket is made per run). */
-function connectionNote(h: Host, options: readonly string[]): string {
-  if (userSharesConnections(options)) return 'each command connects as your ssh options say (they set Control* options)';
-  const dir = '<private directory of the run>';
-  return [
-    'each host\'s commands share one ssh connection, opened before its first command with',
-    `  ${controlMaster(h.ssh, options, `${dir}/N`).display}`,
-    `then run with -o ControlMaster=no -o ControlPath=${dir}/N put first (audit.log shows them so), closed at the end with`,
-    `  ${controlExit(h.ssh, `${dir}/N`).display}`,
-  ].join('\n');
 }
 
 /** Hosts deployed at once when --jobs is not given: a few, so that a fleet goes faster without flooding. */
@@ -115,7 +103,7 @@ export async function deploy(ctx: Context, args: DeployArgs): Promise<number> {
         jobs,
         relayAllowlistCheck: guards[0]?.cmd.display ?? null,
         relayAllowlistChecks: guards.map((g) => ({ fqdn: g.relay.fqdn, command: g.cmd.display })),
-        connection: plans.length ? connectionNote(plans[0]!.host, options) : null,
+        connection: plans.length ? describeSharing(plans[0]!.host, options) : null,
         hosts: plans.map((p) => ({ fqdn: p.host.fqdn, role: p.host.role, survey: p.cmds.survey.display, prerequisites: p.cmds.prerequisites.display, stage: p.cmds.stage?.display ?? null, rsync: p.cmds.rsync.display, apply: p.cmds.apply.display, reloadIfOnlyFilesChanged: p.cmds.reload.display, sudoers: p.cmds.sudoers })),
         skippedRevoked: skippedRevoked.map((h) => h.fqdn),
         rotationsToFinish: rotating,
@@ -132,7 +120,7 @@ export async function deploy(ctx: Context, args: DeployArgs): Promise<number> {
           `  and, if rsync replaced a file but apply.sh changed nothing:`,
           `  ${p.cmds.reload.display}`,
         ].join('\n')),
-        ...(plans.length ? [connectionNote(plans[0]!.host, options)] : []),
+        ...(plans.length ? [describeSharing(plans[0]!.host, options)] : []),
         ...skippedRevoked.map((h) => `${h.fqdn}: skipped (revoked)`),
         `up to ${jobs} host(s) at once: the relays, then the clients`,
         ...(then ? [then] : []),
