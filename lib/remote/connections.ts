@@ -12,7 +12,7 @@ import { INTERRUPTED, RunError } from '../errors.js';
 import type { RemoteVia } from '../programs/command.js';
 import { run, startBackground, type Background, type ExecResult } from '../programs/exec.js';
 import { controlExit, controlMaster, sharedOptions, sshDestination, userSharesConnections } from '../programs/ssh.js';
-import type { Host } from '../settings/index.js';
+import type { Host, SshTarget } from '../settings/index.js';
 
 /** How a command reaches its host: with these options first (the shared connection), directly, or not at all. */
 export type Route = { first: string[] } | { direct: true } | { unreachable: ExecResult };
@@ -85,7 +85,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export class Connections {
   private dir: string | null = null;
   private readonly masters = new Map<string, Master>();
+  /** Released masters being closed. */
+  private readonly retiring = new Map<Master, Promise<void>>();
   private interrupted = false;
+  /** Masters started in this run: each socket's name. */
+  private opened = 0;
   private readonly onSignal = (sig: NodeJS.Signals) => void this.stopOnSignal(sig);
   private readonly onExit = () => this.stopNow();
 
@@ -96,7 +100,7 @@ export class Connections {
 
   /** PIDs of the masters this process started and that still run. */
   pids(): number[] {
-    return [...this.masters.values()].flatMap((m) => (m.proc?.running() ? [m.proc.pid] : []));
+    return this.all().flatMap((m) => (m.proc?.running() ? [m.proc.pid] : []));
   }
 
   /** How a command with `via` reaches its host; starts the host's master on first use. */
@@ -106,7 +110,8 @@ export class Connections {
     const key = `${sshDestination(via.target)}:${via.target.port} ${via.options.join(' ')}`;
     let m = this.masters.get(key);
     if (!m) {
-      const socket = path.join(this.open(), String(this.masters.size));
+      // Never a name used before in this run: a released host's socket may still be there.
+      const socket = path.join(this.open(), String(this.opened++));
       const entry: Master = { via, socket, ready: Promise.resolve<Route>({ direct: true }) };
       entry.ready = this.start(projectDir, entry);
       this.masters.set(key, (m = entry));
@@ -154,25 +159,29 @@ export class Connections {
   async close(projectDir: string): Promise<void> {
     const masters = [...this.masters.values()];
     this.masters.clear();
-    await Promise.all(masters.map(async (m) => {
-      await m.ready.catch(() => undefined);
-      const proc = m.proc;
-      if (!proc?.running()) return;
-      if (fs.existsSync(m.socket)) {
-        const cmd = controlExit(m.via.target, m.socket);
-        const start = new Date().toISOString();
-        const t0 = performance.now();
-        const r = await run(cmd.argv, { cwd: projectDir }).catch(() => undefined);
-        appendAudit(projectDir, { start, step: `ssh-close:${sshDestination(m.via.target)}:${m.via.target.port}`, command: cmd.display, durationMs: performance.now() - t0, exit: r?.exitCode ?? -1 });
-      }
-      await stopProcess(proc, 2000);
-    }));
+    await Promise.all([...masters.map((m) => closeMaster(projectDir, m)), ...[...this.retiring].map(([, p]) => p)]);
     this.forget();
+  }
+
+  /**
+   * Starts closing the connection to `t` (a host that is done: a fleet keeps no idle connections);
+   * close() waits for it. A later command for `t` opens a new one.
+   */
+  release(projectDir: string, t: SshTarget): void {
+    for (const [key, m] of [...this.masters].filter(([, x]) => x.via.target.user === t.user && x.via.target.host === t.host && x.via.target.port === t.port)) {
+      this.masters.delete(key);
+      const done = closeMaster(projectDir, m).finally(() => this.retiring.delete(m));
+      this.retiring.set(m, done);
+    }
+  }
+
+  private all(): Master[] {
+    return [...this.masters.values(), ...this.retiring.keys()];
   }
 
   /** On exit or a crash: the masters by PID, the directory, synchronously. */
   private stopNow(): void {
-    for (const m of this.masters.values()) m.proc?.kill('SIGTERM');
+    for (const m of this.all()) m.proc?.kill('SIGTERM');
     this.masters.clear();
     this.forget();
   }
@@ -180,7 +189,7 @@ export class Connections {
   /** A signal: no command starts any more; the masters go (so do the commands riding them); then the signal's default when nobody else handles it. */
   private async stopOnSignal(sig: NodeJS.Signals): Promise<void> {
     this.interrupted = true;
-    const procs = [...this.masters.values()].flatMap((m) => (m.proc ? [m.proc] : []));
+    const procs = this.all().flatMap((m) => (m.proc ? [m.proc] : []));
     this.masters.clear();
     await Promise.all(procs.map((p) => stopProcess(p, 0)));
     const others = process.listenerCount(sig) - 1;
@@ -194,6 +203,20 @@ export class Connections {
     if (this.dir) fs.rmSync(this.dir, { recursive: true, force: true });
     this.dir = null;
   }
+}
+
+async function closeMaster(projectDir: string, m: Master): Promise<void> {
+  await m.ready.catch(() => undefined);
+  const proc = m.proc;
+  if (!proc?.running()) return;
+  if (fs.existsSync(m.socket)) {
+    const cmd = controlExit(m.via.target, m.socket);
+    const start = new Date().toISOString();
+    const t0 = performance.now();
+    const r = await run(cmd.argv, { cwd: projectDir }).catch(() => undefined);
+    appendAudit(projectDir, { start, step: `ssh-close:${sshDestination(m.via.target)}:${m.via.target.port}`, command: cmd.display, durationMs: performance.now() - t0, exit: r?.exitCode ?? -1 });
+  }
+  await stopProcess(proc, 2000);
 }
 
 /** Waits `graceMs` for it to exit, then SIGTERM, then SIGKILL after 2 s more; resolves when it has exited. */

@@ -6,6 +6,7 @@ import { RunError } from '../errors.js';
 import { ALLOWLIST } from '../files/layout.js';
 import { deployHost, emptyResult, clientsMissingOn, type HostDeploy } from './deploy.js';
 import { hostCommands, type HostCommands } from './host-commands.js';
+import { releaseConnection } from './run.js';
 import type { SudoMode } from './sudo.js';
 import type { Digests } from './survey.js';
 import { mapConcurrent } from './pool.js';
@@ -49,6 +50,8 @@ async function deployKept(o: FleetOptions, host: Host, cmds: HostCommands): Prom
     r = emptyResult(host, 'failed', err.message);
   }
   r.ms = Math.round(performance.now() - t0);
+  // A client is done for this run; a relay may be read or deployed again (a rotation that ends).
+  if (!isRelay(host)) releaseConnection(o.settings.projectDir, host.ssh);
   for (const [level, text] of lines) o.out[level](text);
   return r;
 }

@@ -6,7 +6,7 @@ import { appendAudit } from '../files/audit.js';
 import type { Command } from '../programs/command.js';
 import { RunError } from '../errors.js';
 import { run, type ExecResult } from '../programs/exec.js';
-import type { Host } from '../settings/index.js';
+import type { Host, SshTarget } from '../settings/index.js';
 import { connections } from './connections.js';
 
 export interface RemoteResult extends ExecResult {
@@ -37,6 +37,11 @@ export async function runRemote(projectDir: string, step: string, command: Comma
 /** Ends the run's connections (`ssh -O exit` each) and removes their sockets' directory. */
 export function closeConnections(projectDir: string): Promise<void> {
   return connections.close(projectDir);
+}
+
+/** Starts closing the run's connection to a host that is done (closeConnections waits for it). */
+export function releaseConnection(projectDir: string, target: SshTarget): void {
+  connections.release(projectDir, target);
 }
 
 /** The settings that say how `host` is reached, for error messages. */

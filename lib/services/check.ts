@@ -13,7 +13,7 @@ import { checkRootJobs } from '../remote/compare.js';
 import { readSecret } from '../cli/secret-prompt.js';
 import { usesSudo } from '../remote/sudo.js';
 import type { Probe, ProbeScript } from '../remote/probe.js';
-import { closeConnections, reasonOf, runRemote, unreachable } from '../remote/run.js';
+import { closeConnections, reasonOf, releaseConnection, runRemote, unreachable } from '../remote/run.js';
 import { describeSharing } from '../remote/connections.js';
 import type { Host, Server, Settings } from '../settings/index.js';
 import { sshOptionsFor } from '../remote/ssh-options.js';
@@ -102,6 +102,7 @@ export async function check(ctx: Context, args: CheckArgs): Promise<number> {
       });
       if (host.role === 'server') relayCertFile.set(host.fqdn, checks.find((c) => c.name === `file ${remoteFiles(s, host).cert}`)?.ok);
       results.push({ fqdn: host.fqdn, role: host.role, target: `${host.ssh.user}@${host.ssh.host}:${host.ssh.port}`, ok: checks.every((c) => c.ok), checks });
+      releaseConnection(ctx.projectDir, host.ssh);
     }
   } finally {
     await closeConnections(ctx.projectDir);
