@@ -3,7 +3,7 @@
 // the new one (`renew --finish`, or a deploy of that client). Kept in .postfix-tls-relay/rotations.json.
 import path from 'node:path';
 import { writeFileAtomic } from '../files/atomic.js';
-import { RunError } from '../errors.js';
+import { ROTATIONS, readStateFile } from '../files/state-files.js';
 import type { CertFacts } from './cert.js';
 import { fingerprint, type FingerprintKind } from './fingerprint.js';
 import { ROTATIONS_FILE } from '../files/layout.js';
@@ -23,15 +23,9 @@ export interface Rotation {
   previous: PreviousCert[];
 }
 
-export function parseRotations(text: string | undefined): Rotation[] {
-  if (text === undefined) return [];
-  try {
-    const data = JSON.parse(text) as { rotations?: Rotation[] };
-    return Array.isArray(data.rotations) ? data.rotations : [];
-  } catch {
-    // Losing these entries would drop a client from the relay mid-rotation: stop instead.
-    throw new RunError(`${ROTATIONS_FILE}: not valid JSON; repair it or delete it (the relay then lists only current certificates)`);
-  }
+/** Losing these entries would drop a client from the relay mid-rotation: a record of the wrong shape stops the run (exit 2). */
+export function parseRotations(text: string | Buffer | undefined): Rotation[] {
+  return readStateFile(ROTATIONS, text)?.rotations ?? [];
 }
 
 export function saveRotations(projectDir: string, rotations: readonly Rotation[]): void {

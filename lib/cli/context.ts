@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Reporter } from './report.js';
 import { loadSettings, type Settings } from '../settings/index.js';
 import { checkProjectTop } from '../files/ownership.js';
+import { onStateFileNote } from '../files/state-files.js';
 
 export interface GlobalArgs {
   dir: string;
@@ -27,6 +28,7 @@ export function makeReporter(args: GlobalArgs): Reporter {
 }
 
 export function loadContext(args: GlobalArgs, report = makeReporter(args)): Context {
+  onStateFileNote((line) => report.detail(line)); // a dropped cache, at -v
   const projectDir = path.resolve(args.dir);
   // Before anything in it is read: a project another user can change is never built or shipped (what is
   // in its trees is checked where they are scanned, with the project state).

@@ -12,7 +12,7 @@ import { PLUGIN_CODES, unknownResult } from '../monitoring/nagios.js';
 export const EPILOG = [
   'Exit codes: 0 success, 1 runtime failure (a command failed, a file is missing or wrong),',
   '2 bad usage or invalid settings (the message names the option, setting or file).',
-  'With --nagios (status, check): 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN, as the plugin API says.',
+  'With --nagios (status, check, dns): 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN, as the plugin API says.',
   'NO_COLOR turns colours off. GNUPGHOME: the GnuPG home that decrypts the CA passphrase.',
 ].join('\n');
 
@@ -62,8 +62,18 @@ async function runPlain(command: PlainCommand, globalArgs: GlobalArgs, positiona
   return (await import('../commands/status.js')).status(args);
 }
 
+/** --version or -V anywhere before a `--`: every other word is ignored, as other CLIs do. */
+export function wantsVersion(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end < 0 ? argv : argv.slice(0, end)).some((a) => a === '--version' || a === '-V');
+}
+
 export async function main(argv: string[]): Promise<number> {
   try {
+    if (wantsVersion(argv)) {
+      process.stdout.write(`postfix-tls-relay ${(await import('../monitoring/version.js')).toolVersion()}\n`);
+      return 0;
+    }
     const plain = plainCommand(argv);
     if (plain) return await runPlain(plain.command, plain.args, plain.positionals);
     return await withYargs(argv);
@@ -103,8 +113,11 @@ async function withYargs(argv: string[]): Promise<number> {
         .example('$0 plan --format sh > build.sh && sh build.sh', 'the same build as plain shell'),
     async (a) => set((await import('../commands/plan.js')).plan(a as unknown as GlobalArgs, (a as { format: 'text' | 'sh' }).format).then(() => 0)))
     .command('instructions', 'Print copy-paste steps for each host: files, rsync, apply.sh, postconf', (y) =>
-      y.epilog(EPILOG).example('$0 instructions -C ~/relay-ca', 'what to do on the relay and on each client'),
-    async (a) => set((await import('../commands/instructions.js')).instructions(a as unknown as GlobalArgs)))
+      y.epilog(EPILOG).option('dns', { type: 'boolean', default: false, describe: 'End each relay\'s steps with what `dns` prints now (asks DNS and the relays)' })
+        .option('resolver', { type: 'string', describe: 'With --dns: ask this DNS server (an IP address)' })
+        .example('$0 instructions -C ~/relay-ca', 'what to do on the relay and on each client')
+        .example('$0 instructions --dns', 'and, for each relay, the PTR, HELO and SPF records receivers check'),
+    async (a) => set((await import('../commands/instructions.js')).instructions(a as unknown as import('../commands/instructions.js').InstructionsArgs)))
     .command('status', 'Show every certificate: serial, expiry, fingerprint, listed on the relay, revoked; the CRL; rotations', (y) =>
       y.epilog(EPILOG).option('check', { type: 'boolean', default: false, describe: 'Exit 1 when something expires within --warn-days, is missing, or is revoked but listed' })
         .option('warn-days', { type: 'string', default: '30', coerce: wholeNumber('warn-days', 'days'), describe: 'Days before expiry that count as a problem' })
@@ -156,9 +169,14 @@ async function withYargs(argv: string[]): Promise<number> {
         .example('$0 deploy -C ~/relay-ca', 'the relay, then every client; a second run says "unchanged"')
         .example('$0 deploy server -n --ssh-option IdentityFile=~/.ssh/relay_ed25519', 'show the exact rsync and ssh commands, run nothing'),
     async (a) => set((await import('../commands/deploy.js')).deploy(a as unknown as import('../commands/deploy.js').DeployArgs)))
+    .command('undeploy <hosts..>', 'Take hosts off: put back what each had before the first deploy (recorded by apply.sh), remove the tool\'s files and service, reload Postfix', (y) =>
+      sudoPass(sshOption(y.epilog(EPILOG).positional('hosts', { type: 'string', array: true, demandOption: true, describe: 'Hosts to take off (fqdn or host name)' })))
+        .example('$0 undeploy oldhost', 'after revoke oldhost, or when oldhost is retired')
+        .example('$0 undeploy relay2 -n', 'show the exact ssh commands, run nothing'),
+    async (a) => set((await import('../commands/undeploy.js')).undeploy(a as unknown as import('../commands/undeploy.js').UndeployArgs)))
     .command('check [which]', 'Compare each host\'s Postfix settings and deployed files with this project over ssh; OK/FAIL per item', (y) =>
       sudoPass(sshOption(y.epilog(EPILOG).positional('which', { choices: ['client', 'server', 'all'] as const, default: 'all' as const, describe: 'Which hosts' }))
-        .option('live', { type: 'boolean', default: false, describe: 'Also probe the relay with STARTTLS from each client host, using its certificate; compare the certificates on the wire' })
+        .option('live', { type: 'boolean', default: false, describe: 'Also probe the relay with STARTTLS from each client host, using its certificate, and compare the certificates on the wire; probe outbound port 25 (banner, EHLO, QUIT) from every host checked' })
         .option('nagios', { type: 'boolean', default: false, describe: 'Nagios/Icinga plugin: one status line with perfdata, exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN' })
         .option('warn-days', { type: 'string', default: '30', coerce: wholeNumber('warn-days', 'days'), describe: 'With --nagios: deployed certificates expiring within this many days are WARNING' })
         .option('crit-days', { type: 'string', default: '14', coerce: wholeNumber('crit-days', 'days'), describe: 'With --nagios: … within this many days are CRITICAL' })
@@ -166,6 +184,15 @@ async function withYargs(argv: string[]): Promise<number> {
         .example('$0 check --live', 'every setting and file, and a live TLS handshake client → relay; exit 1 on any FAIL')
         .example('$0 check server --json', 'the relay\'s checks as data'),
     async (a) => set((await import('../commands/check.js')).check(a as unknown as import('../commands/check.js').CheckArgs)))
+    .command('dns', 'What receivers check of each relay (addresses, NAT, PTR resolving back, HELO) and the SPF record each sender domain must publish', (y) =>
+      sshOption(y.epilog(EPILOG).option('check', { type: 'boolean', default: false, describe: 'Evaluate each as receivers do (SPF by RFC 7208); exit 1 with one line per problem' })
+        .option('resolver', { type: 'string', describe: 'Ask this DNS server (an IP address) instead of the system resolver' })
+        .option('ssh', { type: 'boolean', default: true, describe: 'Ask each relay over ssh for its HELO name and own addresses (--no-ssh: DNS only)' })
+        .option('nagios', { type: 'boolean', default: false, describe: 'Nagios/Icinga plugin: CRITICAL on a failed check, UNKNOWN (3) when a check could not be made' })
+        .option('format', { choices: ['text', 'prometheus'] as const, default: 'text' as const, describe: 'prometheus: one series per check, domain, relay and address' }))
+        .example('$0 dns', 'each relay\'s PTR, HELO and the SPF record to publish')
+        .example('$0 dns --check --resolver 192.0.2.53', 'from cron: exit 1 and one line per problem'),
+    async (a) => set((await import('../commands/dns.js')).dns(a as unknown as import('../commands/dns.js').DnsArgs)))
     .command('export <format> <directory>', 'Write an Ansible inventory and playbook that deploy the bundles to many hosts (relays first, in batches)', (y) =>
       y.epilog(EPILOG).positional('format', { choices: ['ansible'] as const, describe: 'What to write' })
         .positional('directory', { type: 'string', demandOption: true, describe: 'Where to write inventory.yml, playbook.yml, ansible.cfg' })
@@ -207,6 +234,8 @@ async function withYargs(argv: string[]): Promise<number> {
     .help()
     .alias('help', 'h')
     .version(false)
+    // Answered by main() before yargs; listed here for --help.
+    .option('version', { alias: 'V', type: 'boolean', describe: 'Print "postfix-tls-relay <version>" and exit' })
     .wrap(Math.min(120, process.stdout.columns || 100))
     .fail((msg, err) => {
       // yargs wraps what an option's coerce throws (a UsageError) in its own YError: still bad usage.

@@ -2,8 +2,13 @@
 import { loadContext, type GlobalArgs } from '../cli/context.js';
 import { instructions as instructionsOf } from '../services/instructions.js';
 
-export async function instructions(args: GlobalArgs): Promise<void> {
+export interface InstructionsArgs extends GlobalArgs {
+  dns?: boolean;
+  resolver?: string;
+}
+
+export async function instructions(args: InstructionsArgs): Promise<void> {
   const ctx = loadContext(args);
-  const { text, data } = await instructionsOf(ctx);
+  const { text, data } = await instructionsOf(ctx, args.dns || args.resolver !== undefined ? { resolver: args.resolver } : undefined);
   ctx.report.result(data, () => text);
 }

@@ -30,9 +30,15 @@ export function renderConf(name: string, vars: Record<string, string | number>):
   });
 }
 
-/** Escapes a value for an openssl config file, where # $ \ and quotes are special. */
+/**
+ * A value for an openssl config file, read back by openssl exactly as given. # $ \ and the three quotes
+ * (" ' `) are special there: escaped with a backslash (a value without them renders as it always did, so
+ * an upgrade re-issues nothing). openssl trims blanks at either end of a value, except inside quotes:
+ * such a value is single-quoted, where only \ and ' need escaping.
+ */
 export function confValue(v: string): string {
-  return v.replace(/[\\$#"']/g, (c) => `\\${c}`);
+  if (/^\s|\s$/.test(v)) return `'${v.replace(/[\\']/g, (c) => `\\${c}`)}'`;
+  return v.replace(/[\\$#"'`]/g, (c) => `\\${c}`);
 }
 
 export async function renderEjs(name: string, context: Record<string, unknown>): Promise<string> {

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { RunError } from '../errors.js';
 import { writeFileAtomic } from './atomic.js';
 import { STATE_DIR, TREE_FILE } from './layout.js';
+import { loadStateFile, TREE } from './state-files.js';
 
 /** The trees the tool writes, relative to the project directory. */
 export const PROJECT_TREES = ['certs', 'etc', 'out', STATE_DIR, 'archive'];
@@ -279,10 +280,5 @@ export class ProjectTree {
 }
 
 function loadListings(projectDir: string): Listings {
-  try {
-    const data = JSON.parse(readFileSync(path.join(projectDir, TREE_FILE), 'utf8')) as { dirs?: Listings };
-    return data.dirs && typeof data.dirs === 'object' ? data.dirs : {};
-  } catch {
-    return {}; // missing or damaged: every directory is read
-  }
+  return loadStateFile(projectDir, TREE)?.dirs ?? {}; // missing or of the wrong shape: every directory is read
 }

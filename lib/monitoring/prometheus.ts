@@ -83,6 +83,8 @@ export function prometheusMetrics(input: MetricsInput): string {
     gauge('postfix_tls_relay_rotation_start_timestamp_seconds', 'When the rotation in progress began (renew --rekey or a changed certificate fingerprint), in seconds since the epoch.',
       st.rotations.map((r) => ({ labels: { host: r.fqdn, reason: r.reason }, value: seconds(r.started) }))),
     gauge('postfix_tls_relay_crl_present', 'Whether the CA has a CRL (1) or none yet (0).', [{ labels: {}, value: flag(st.crl.exists) }]),
+    gauge('postfix_tls_relay_crl_signed', 'Whether the CRL is signed by the project\'s CA key (1) or not (0: from another CA, run postfix-tls-relay crl); absent without a CRL.',
+      st.crl.signedByCa === null ? [] : [{ labels: {}, value: flag(st.crl.signedByCa) }]),
     gauge('postfix_tls_relay_crl_next_update_timestamp_seconds', 'The CRL\'s nextUpdate: after it, the CRL has expired (regenerate it with postfix-tls-relay crl). Seconds since the epoch.',
       st.crl.nextUpdate ? [{ labels: {}, value: seconds(st.crl.nextUpdate) }] : []),
     gauge('postfix_tls_relay_bundle_current', 'Whether the host had its bundle as built now at the last deploy or check (1), or not, or was never deployed or checked (0).',

@@ -22,6 +22,7 @@ export function statusFindings(st: Status, t: Thresholds, crlWarnDays: number, r
     out.push(expiryFinding(`${h.fqdn}: certificate`, h.daysLeft!, t));
     if (h.role === 'client' && !h.listed) out.push({ state: 'CRITICAL', text: `${h.fqdn}: not listed on the relay` });
   }
+  if (st.crl.signedByCa === false) out.push({ state: 'CRITICAL', text: st.crl.signatureProblem ?? `CRL ${st.crl.file}: not signed by the CA` });
   if (st.crl.exists && st.crl.daysLeft !== null) {
     if (st.crl.daysLeft < 0) out.push({ state: 'CRITICAL', text: `CRL expired ${-st.crl.daysLeft} day(s) ago` });
     else if (st.crl.daysLeft <= crlWarnDays) out.push({ state: 'WARNING', text: `CRL next update in ${st.crl.daysLeft} day(s)` });

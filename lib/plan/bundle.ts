@@ -63,9 +63,21 @@ export function applyContext(s: Settings, host: Host, m: BundleManifest = bundle
   const r = remoteFiles(s, host);
   const dirs = [s.certsRemoteDir, path.posix.dirname(r.caCert), path.posix.dirname(r.key)];
   const files = m.files.filter((f) => f.kind !== 'script').map((f) => ({ path: f.remote, mode: octal(f.mode) }));
-  const base = { version: TOOL_VERSION, fqdn: host.fqdn, role: host.role, postfixDir: host.postfixDir, dirs: [...new Set(dirs)], applyScript: r.applyScript };
+  const base = { version: TOOL_VERSION, fqdn: host.fqdn, role: host.role, postfixDir: host.postfixDir, dirs: [...new Set(dirs)], applyScript: r.applyScript, record: r.undoRecord, removable: undeployFiles(s, host, m), profile: s.relayTlsProfile };
   if (isRelay(host)) return { ...base, files, relay: relayConfig(s, host), client: null };
   return { ...base, files, relay: null, client: clientConfig(s, host) };
+}
+
+/**
+ * What `apply.sh --undeploy` removes: every file of the bundle (the script last) and the table postmap made.
+ * The CA certificate stays while the host's other role (a relay that is also a client) still has its script.
+ */
+export function undeployFiles(s: Settings, host: Host, m: BundleManifest = bundleManifest(s, host)): { path: string; shared: string | null }[] {
+  const other = remoteFiles(s, { ...host, role: host.role === 'client' ? 'server' : 'client' } as Host).applyScript;
+  const table = isRelay(host) ? relayConfig(s, host).table : null;
+  const db = table?.needsPostmap ? [{ path: `${table.path}${table.dbSuffix}`, shared: null }] : [];
+  const files = m.files.map((f) => ({ path: f.remote, shared: f.kind === 'ca' ? other : null }));
+  return [...files.slice(0, -1), ...db, files.at(-1)!];
 }
 
 export function bundleSteps(s: Settings, host: Host): Step[] {

@@ -4,11 +4,12 @@ import { createHash, createPublicKey, X509Certificate, type KeyObject } from 'no
 import path from 'node:path';
 import type { CheckResult } from './check-result.js';
 import { LOOKUPS, liveProbeArgv, resolveArgv } from './live.js';
+import { port25Argv } from './port25.js';
 import { asRoot, type SudoMode } from './sudo.js';
 import { remoteFiles } from '../files/layout.js';
 import { bundleManifest, type BundleFileKind } from '../plan/bundle.js';
 import { allowlistDiff } from '../postfix/allowlist.js';
-import { clientConfig, relayConfig, takesRelayList, type Param } from '../postfix/config.js';
+import { clientConfig, relayConfig, takesProtocolRange, takesRelayList, type ClientConfig, type Param, type ProtocolParams } from '../postfix/config.js';
 import { parsePostconf, parseSha256sum, parseStat, ProbeScript, STAT_FORMAT, type Probe } from './probe.js';
 import { isRelay, type Host, type Server, type Settings } from '../settings/index.js';
 
@@ -39,10 +40,10 @@ function spkiHash(key: () => KeyObject): string | undefined {
   }
 }
 
-/** Names of the main.cf parameters a client needs, for Postfix with and without *_tls_chain_files. */
+/** Names of the main.cf parameters a client needs (the rest is in its relay service). */
 function clientParams(s: Settings, host: Host): string[] {
   const c = clientConfig(s, host);
-  return [...new Set([...c.relays.list, ...c.relays.fallback, ...c.main, ...c.tlsFiles.modern, ...c.tlsFiles.legacy].map((p) => p.name))];
+  return [...new Set([...c.relays.list.main, ...c.relays.fallback.main, ...c.main].map((p) => p.name))];
 }
 
 /** What `check` runs as root on a host: reading the deployed key's digest and public half, the live probe. */
@@ -63,6 +64,9 @@ export function probeScript(s: Settings, host: Host, live = false, mode: SudoMod
     const c = clientConfig(s, host);
     p.postconf('main', d, clientParams(s, host));
     p.postconf('obsolete', d, ['-n', ...c.obsolete]);
+    p.postconf('former', d, ['-n', ...new Set(c.former.map((x) => x.name))]);
+    p.postconf('master', d, ['-M', c.service]);
+    p.postconf('overrides', d, ['-P', c.service]);
     // The relay's name as this host's Postfix will look it up (smtp_host_lookup: dns, native or both).
     p.postconf('lookup', d, ['-h', 'smtp_host_lookup']);
     // Sections per relay, by its place in the list: resolve.0.dns, live.1.native …
@@ -84,6 +88,9 @@ export function probeScript(s: Settings, host: Host, live = false, mode: SudoMod
     }
   });
   if (live && host.role === 'client') s.servers.forEach((relay, i) => { for (const m of LOOKUPS) p.add(`live.${i}.${m}`, root(liveProbeArgv(s, host, relay, m))); });
+  // The seed's port-25 test, from every host (no root needed), and the relay's own outbound TLS.
+  if (live) p.add('port25', port25Argv(s, host));
+  if (live && isRelay(host)) p.postconf('smtp_tls', d, ['-h', 'smtp_tls_security_level']);
   return p;
 }
 
@@ -109,6 +116,29 @@ function section(probe: Probe, name: string): { out: string; exit: number } {
   return probe.get(name) ?? { out: '(no output: the probe stopped early)', exit: -1 };
 }
 
+/** The master.cf entry of `service` and its -o overrides (sections master and overrides). */
+function serviceChecks(probe: Probe, service: string, entry: string, want: readonly Param[]): CheckResult[] {
+  const master = section(probe, 'master').out.trim();
+  const fields = master.split(/\s+/);
+  const oAt = fields.indexOf('-o');
+  const have = (oAt < 0 ? fields : fields.slice(0, oAt)).join(' ');
+  const overrides = parsePostconf(section(probe, 'overrides').out);
+  return [
+    { name: `master.cf ${service}`, ok: have === entry.split(/\s+/).join(' '), expected: entry, actual: master ? have : '(no such service)' },
+    ...compareParams(`master.cf ${service} -o`, want, overrides, (n) => `${service}/${n}`),
+  ];
+}
+
+/**
+ * The relay's policy set globally in main.cf by versions up to 0.1 (it then applies to every destination and
+ * shows the client certificate to any server): FAIL for each parameter still holding the tool's value.
+ */
+function formerLayout(c: ClientConfig, set: Map<string, string>): CheckResult[] {
+  if (!c.formerMarkers.some((m) => set.get(m.name) === m.value)) return [];
+  const names = [...new Set(c.former.filter((p) => set.get(p.name) === p.value).map((p) => p.name))];
+  return names.map((name) => ({ name: `main.cf ${name} (global: the relay's policy belongs to ${c.service} only)`, ok: false, expected: '(the host\'s own value, or not set)', actual: `${show(set.get(name)!)}: set by an earlier version for every destination; deploy moves it into ${c.service}` }));
+}
+
 /** `local` reads a file of the project (the bundle's copies). */
 export function evaluate(s: Settings, host: Host, probe: Probe, local: (rel: string) => Buffer, now = Date.now()): CheckResult[] {
   const out: CheckResult[] = [];
@@ -116,25 +146,26 @@ export function evaluate(s: Settings, host: Host, probe: Probe, local: (rel: str
   const mailVersion = version.exit === 0 ? version.out.trim() : '';
   out.push({ name: 'Postfix mail_version', ok: mailVersion !== '', expected: 'a Postfix version', actual: mailVersion || firstLine(version.out) || '(none)' });
   const chain = usesChainFiles(mailVersion || '3.4');
+  // relay_tls_profile's protocols in the syntax this Postfix takes (apply.sh chose the same way).
+  const protocols = (x: ProtocolParams) => (takesProtocolRange(mailVersion || '3.6') ? x.ranged : x.excluded);
 
   if (host.role === 'client') {
     const c = clientConfig(s, host);
     const main = parsePostconf(section(probe, 'main').out);
-    const relays = takesRelayList(mailVersion || '3.5') ? c.relays.list : c.relays.fallback;
-    out.push(...compareParams('main.cf', [...relays, ...c.main, ...(chain ? c.tlsFiles.modern : c.tlsFiles.legacy)], main, (n) => n));
+    const route = takesRelayList(mailVersion || '3.5') ? c.relays.list : c.relays.fallback;
+    const params = compareParams('main.cf', [...route.main, ...c.main], main, (n) => n);
+    const relayhost = params[0]!;
+    if (!relayhost.ok && relayhost.actual !== '(empty)') relayhost.actual += ': the host\'s own relayhost; deploy replaces it (all outbound mail goes through the relays)';
+    out.push(...params);
     const set = parsePostconf(section(probe, 'obsolete').out);
     for (const name of c.obsolete) {
       out.push({ name: `main.cf ${name} (obsolete)`, ok: !set.has(name), expected: '(not set)', actual: set.has(name) ? show(set.get(name)!) : '(not set)' });
     }
+    out.push(...formerLayout(c, parsePostconf(section(probe, 'former').out)));
+    out.push(...serviceChecks(probe, c.service, c.entry, [...c.overrides, ...route.overrides, ...(chain ? c.tlsFiles.modern : c.tlsFiles.legacy), ...protocols(c.protocols)]));
   } else if (isRelay(host)) {
     const r = relayConfig(s, host);
-    const master = section(probe, 'master').out.trim();
-    const fields = master.split(/\s+/);
-    const oAt = fields.indexOf('-o');
-    const entry = (oAt < 0 ? fields : fields.slice(0, oAt)).join(' ');
-    out.push({ name: `master.cf ${r.service}`, ok: entry === r.entry.split(/\s+/).join(' '), expected: r.entry, actual: master ? entry : '(no such service)' });
-    const overrides = parsePostconf(section(probe, 'overrides').out);
-    out.push(...compareParams(`master.cf ${r.service} -o`, [...r.overrides, ...(chain ? r.tlsFiles.modern : r.tlsFiles.legacy)], overrides, (n) => `${r.service}/${n}`));
+    out.push(...serviceChecks(probe, r.service, r.entry, [...r.overrides, ...(chain ? r.tlsFiles.modern : r.tlsFiles.legacy), ...protocols(r.protocols)]));
   }
 
   const files = expectedFiles(s, host);

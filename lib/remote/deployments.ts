@@ -7,13 +7,14 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../files/atomic.js';
 import { DEPLOYMENTS_FILE } from '../files/layout.js';
+import { DEPLOYMENTS, loadStateFile } from '../files/state-files.js';
 import type { Host, Settings } from '../settings/index.js';
 import { bundleManifest } from '../plan/bundle.js';
 
 export interface HostRecord {
   role: Host['role'];
-  /** Which command looked last. */
-  source: 'deploy' | 'check';
+  /** Which command looked last (undeploy: the host no longer has the bundle). */
+  source: 'deploy' | 'check' | 'undeploy';
   /** When (ISO 8601). */
   time: string;
   /** The host had every file and setting of its bundle (deploy succeeded, or every check was OK). */
@@ -39,12 +40,9 @@ export function bundleDigest(s: Settings, host: Host): string | null {
 }
 
 export function loadDeployments(projectDir: string): Deployments {
-  try {
-    const data = JSON.parse(readFileSync(path.join(projectDir, DEPLOYMENTS_FILE), 'utf8')) as { hosts?: Deployments };
-    return data.hosts && typeof data.hosts === 'object' ? data.hosts : {};
-  } catch {
-    return {}; // none yet, or damaged: the next deploy or check writes it anew
-  }
+  // None yet: the next deploy or check writes it; of the wrong shape: the run stops (exit 2).
+  // The shape also knows the records undeploy writes (source "undeploy").
+  return { ...(loadStateFile(projectDir, DEPLOYMENTS)?.hosts as Deployments | undefined) };
 }
 
 /** Records what `source` found on each host (read, merged, written atomically). Call holding the project lock. */

@@ -27,6 +27,8 @@ export interface HostCommands {
   /** Files to their real paths, owned by root: rsync over ssh as root, or from the stage through sudo. */
   rsync: Command;
   apply: Command;
+  /** `apply.sh --undeploy`: the host as it was before the first deploy (undeploy). */
+  undeploy: Command;
   /** Run only when rsync replaced a file Postfix reads and apply.sh changed (and reloaded) nothing. */
   reload: Command;
   /** The sudoers lines that allow exactly the root commands above (empty for root). */
@@ -41,10 +43,11 @@ export const REMOTE_PATH = 'PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH';
 export const HOST_PACKAGES: Record<string, string> = { rsync: 'rsync', postconf: 'postfix', postfix: 'postfix', sh: 'dash', sudo: 'sudo' };
 
 /** The argv each root job runs on `host` (before asRoot). */
-export function rootJobs(s: Settings, host: Host): { install: string[] | null; apply: string[]; status: string[]; reload: string[] } {
+export function rootJobs(s: Settings, host: Host): { install: string[] | null; apply: string[]; undeploy: string[]; status: string[]; reload: string[] } {
   return {
     install: usesSudo(host) ? sshCmd.rsyncFromStageArgv(STAGE_DIR, bundleTargets(bundleManifest(s, host))) : null,
     apply: ['sh', remoteFiles(s, host).applyScript],
+    undeploy: ['sh', remoteFiles(s, host).applyScript, '--undeploy'],
     status: ['postfix', '-c', host.postfixDir, 'status'],
     reload: ['postfix', '-c', host.postfixDir, 'reload'],
   };
@@ -53,7 +56,7 @@ export function rootJobs(s: Settings, host: Host): { install: string[] | null; a
 export function sudoersLines(s: Settings, host: Host): string[] {
   if (!usesSudo(host)) return [];
   const j = rootJobs(s, host);
-  return [j.install!, j.apply, j.status, j.reload, ...checkRootJobs(s, host, true)].map((a) => sudoersLine(host, a));
+  return [j.install!, j.apply, j.undeploy, j.status, j.reload, ...checkRootJobs(s, host, true)].map((a) => sudoersLine(host, a));
 }
 
 /**
@@ -88,6 +91,7 @@ export function hostCommands(s: Settings, host: Host, sshOptions: readonly strin
       ? sshCmd.ssh(host.ssh, sshOptions, root(j.install!))
       : sshCmd.rsyncFiles({ root: local, files, target: host.ssh, options: sshOptions }),
     apply: sshCmd.ssh(host.ssh, sshOptions, root(j.apply)),
+    undeploy: sshCmd.ssh(host.ssh, sshOptions, root(j.undeploy)),
     reload: sshCmd.ssh(host.ssh, sshOptions, `${REMOTE_PATH}; if ${root(j.status)} >/dev/null 2>&1; then ${root(j.reload)}; else echo ${notRunning}; fi`),
     sudoers: sudoersLines(s, host),
     sudoStdin: usesSudo(host) && mode === 'stdin',

@@ -6,6 +6,7 @@ import { closeSync, linkSync, mkdirSync, rmdirSync, openSync, readdirSync, readF
 import path from 'node:path';
 import { fsFailure, RunError } from '../errors.js';
 import { LOCK_FILE } from '../files/layout.js';
+import { LOCK, readStateFile } from '../files/state-files.js';
 
 function alive(pid: number): boolean {
   try {
@@ -17,12 +18,13 @@ function alive(pid: number): boolean {
 }
 
 function readPid(file: string): number | undefined {
+  let text: string;
   try {
-    const pid = Number.parseInt(readFileSync(file, 'utf8'), 10);
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+    text = readFileSync(file, 'utf8');
   } catch {
     return undefined;
   }
+  return readStateFile(LOCK, text); // anything but a pid: no owner, taken over as a killed run's
 }
 
 /** Creates `file` holding our pid, complete from its first moment (link(2) of a written temp file); false when it exists. */

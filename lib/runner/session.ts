@@ -85,6 +85,7 @@ export async function withSession<T>(ctx: SessionContext, fn: (session: Session)
       for (const f of completeDatabaseRename(ctx.settings, dir)) ctx.report.warn(`${f}: restored from ${f}.new (left by an interrupted openssl ca)`);
       // Read under the lock, after the database is whole: no other run changes it until we are done.
       const st = (state = readProjectState(ctx.settings));
+      st.checkTrustRecords();
       for (const k of narrowKeyModes(st.tree)) ctx.report.warn(`${k.file}: a private key with mode ${octal(k.mode)}; set back to 0600`);
       return await fn({
         passphrase,

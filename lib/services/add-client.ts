@@ -3,7 +3,8 @@
 // smtp_client_hostnames in settings.mk (in place, comments and layout kept, written atomically to the
 // file a symlink points to), then builds: its key, certificate and bundle, and the relay's allowlist.
 // No other client's files change; when the build fails, settings.mk is put back as it was.
-import { readFileSync, realpathSync, statSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
+import { readSettingsFile } from '../settings/file.js';
 import path from 'node:path';
 import { writeFileAtomic } from '../files/atomic.js';
 import type { Context, GlobalArgs } from '../cli/context.js';
@@ -36,7 +37,7 @@ interface PlannedEdit {
 
 /** settings.mk as it is now and with `name` added, checked to mean what we want. */
 function planEdit(ctx: Context, file: string, shown: string, name: string): PlannedEdit {
-  const text = readFileSync(file, 'utf8');
+  const text = readSettingsFile(file, shown);
   // As the settings file, not the symlink's target, names them (what a load from the file would say).
   const load = (content: string) => loadSettings({ projectDir: ctx.projectDir, settingsFile: ctx.settings.file, overrides: ctx.args.set ?? [], text: { content, name: shown } });
   // A fleet's settings take a while to read: the text already read is not read again.

@@ -9,6 +9,8 @@ import { readProjectState } from '../state/project.js';
 import { RunError, UsageError } from '../errors.js';
 import { DEPLOYMENTS_FILE, findHost, remoteFiles, selectHosts, type HostSelection } from '../files/layout.js';
 import { liveCheck, resolveCheck } from '../remote/live.js';
+import { negotiatedCheck } from '../remote/negotiated.js';
+import { outboundTlsCheck, port25Check } from '../remote/port25.js';
 import { checkRootJobs } from '../remote/compare.js';
 import { readSecret } from '../cli/secret-prompt.js';
 import { usesSudo } from '../remote/sudo.js';
@@ -54,7 +56,7 @@ export async function check(ctx: Context, args: CheckArgs): Promise<number> {
   const s = ctx.settings;
   const options = sshOptionsFor(args.sshOption, s, ctx.report);
   const hosts = selectHosts(s, args.which);
-  if (args.live && !hosts.some((h) => h.role === 'client')) ctx.report.warn('--live probes the relays from the client hosts; run check client --live or check all --live');
+  if (args.live && !hosts.some((h) => h.role === 'client')) ctx.report.warn('--live probes the relays with STARTTLS from the client hosts (check client --live or check all --live); here it probes outbound port 25 only');
   const plans = hosts.map((host) => {
     const probe = probeScript(s, host, args.live, args.askSudoPass ? 'stdin' : 'nopasswd');
     return { host, probe, cmd: sshCmd.ssh(host.ssh, options, probe.text()) };
@@ -69,6 +71,7 @@ export async function check(ctx: Context, args: CheckArgs): Promise<number> {
   }
   // Expectations come from the bundles: say so when they are not what a build would make now.
   const state = readProjectState(s);
+  state.checkTrustRecords(); // check records what it finds in deployments.json
   await assertBundlesReady(state, hosts).catch((err: unknown) => {
     if (!(err instanceof RunError)) throw err;
     ctx.report.warn(`${err.message}; comparing with the bundles in out/ as they are`);
@@ -86,12 +89,15 @@ export async function check(ctx: Context, args: CheckArgs): Promise<number> {
       const checks = await checkHost(ctx.projectDir, host, cmd, input, script, (l) => ctx.report.detail(l), (probe) => {
         const found = evaluate(s, host, probe, (rel) => state.read(rel) ?? Buffer.alloc(0));
         deployedDays.set(host.fqdn, deployedCertDays(s, host, probe));
+        if (args.live) found.push(port25Check(s, host, probe.get('port25')));
+        if (args.live && host.role === 'server') found.push(outboundTlsCheck(host, probe.get('smtp_tls')));
         if (host.role !== 'client') return found;
         // Every relay, in order: each must resolve as this client's Postfix looks it up and accept it.
         s.servers.forEach((relay, i) => {
           const { mode, ...resolveResult } = resolveCheck(relay, probe.get('lookup'), (m) => probe.get(`resolve.${i}.${m}`));
           found.push(resolveResult);
           if (args.live) {
+            if (mode) found.push(negotiatedCheck(s.relayTlsProfile, relay, probe.get(`live.${i}.${mode}`)));
             if (mode) found.push(...liveCertChecks(s, relay, probe.get(`live.${i}.${mode}`), relayCertFile.get(relay.fqdn), options));
             found.push(mode ? liveCheck(relay, probe.get(`live.${i}.${mode}`)) : { name: `live STARTTLS to [${relay.fqdn}]:${relay.port} with the client certificate`, ok: false, expected: 'Verified TLS connection, EHLO 250 inside TLS', actual: `not tried: ${relay.fqdn} does not resolve as the client's Postfix looks it up` });
           }

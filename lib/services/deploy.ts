@@ -15,7 +15,8 @@ import { RunError, UsageError } from '../errors.js';
 import { ALLOWLIST, DEPLOYMENTS_FILE, findHost, selectHosts, type HostSelection } from '../files/layout.js';
 import { buildPlan } from '../plan/plan.js';
 import { jobsOf, withSession, type Session } from '../runner/session.js';
-import { isRelay, type Host } from '../settings/index.js';
+import { isRelay, type Host, type Settings } from '../settings/index.js';
+import { protocolChoice } from '../postfix/config.js';
 import { recordRelaysDeployed, relaysBehind } from '../state/relays-deployed.js';
 import { sshOptionsFor } from '../remote/ssh-options.js';
 import { recordDeployments } from '../remote/deployments.js';
@@ -63,6 +64,7 @@ function totals(results: readonly HostDeploy[], jobs: number, ms: number): strin
 export function prepareDeploy(ctx: Context, args: Pick<DeployArgs, 'which' | 'hosts' | 'sshOption' | 'askSudoPass' | 'jobs'>) {
   const s = ctx.settings;
   const state = readProjectState(s);
+  state.checkTrustRecords(); // nothing ships while a record of what the hosts have or may present is wrong
   const options = sshOptionsFor(args.sshOption, s, ctx.report);
   const jobs = args.jobs === undefined ? DEPLOY_JOBS : jobsOf(args.jobs);
   const selected = namedHosts(selectHosts(s, args.which), args.hosts, s.domain);
@@ -81,9 +83,19 @@ export function prepareDeploy(ctx: Context, args: Pick<DeployArgs, 'which' | 'ho
 
 export type PreparedDeploy = ReturnType<typeof prepareDeploy>;
 
+/** `deploy -n`: the TLS protocol settings apply.sh will choose on the host by its mail_version. */
+function tlsChoiceLines(s: Settings, host: Host): string[] {
+  const c = protocolChoice(s, host);
+  return [
+    `  where apply.sh sets relay_tls_profile = ${c.profile} by the host's mail_version:`,
+    `    Postfix >= 3.6: ${c.ranged}`,
+    `    older Postfix:  ${c.excluded}`,
+  ];
+}
+
 export async function deploy(ctx: Context, args: DeployArgs): Promise<number> {
   const prepared = prepareDeploy(ctx, args);
-  const { state, jobs, hosts, skippedRevoked, plans, relaysIncluded, guards, rotating, options } = prepared;
+  const { s, state, jobs, hosts, skippedRevoked, plans, relaysIncluded, guards, rotating, options } = prepared;
   if (args.dryRun) {
     let stale: string | null = null;
     try {
@@ -104,7 +116,7 @@ export async function deploy(ctx: Context, args: DeployArgs): Promise<number> {
         relayAllowlistCheck: guards[0]?.cmd.display ?? null,
         relayAllowlistChecks: guards.map((g) => ({ fqdn: g.relay.fqdn, command: g.cmd.display })),
         connection: plans.length ? describeSharing(plans[0]!.host, options) : null,
-        hosts: plans.map((p) => ({ fqdn: p.host.fqdn, role: p.host.role, survey: p.cmds.survey.display, prerequisites: p.cmds.prerequisites.display, stage: p.cmds.stage?.display ?? null, rsync: p.cmds.rsync.display, apply: p.cmds.apply.display, reloadIfOnlyFilesChanged: p.cmds.reload.display, sudoers: p.cmds.sudoers })),
+        hosts: plans.map((p) => ({ fqdn: p.host.fqdn, role: p.host.role, tlsProtocols: protocolChoice(s, p.host), survey: p.cmds.survey.display, prerequisites: p.cmds.prerequisites.display, stage: p.cmds.stage?.display ?? null, rsync: p.cmds.rsync.display, apply: p.cmds.apply.display, reloadIfOnlyFilesChanged: p.cmds.reload.display, sudoers: p.cmds.sudoers })),
         skippedRevoked: skippedRevoked.map((h) => h.fqdn),
         rotationsToFinish: rotating,
       },
@@ -117,6 +129,7 @@ export async function deploy(ctx: Context, args: DeployArgs): Promise<number> {
           ...(p.cmds.stage ? [`  ${p.cmds.stage.display}`] : []),
           `  ${p.cmds.rsync.display}`,
           `  ${p.cmds.apply.display}`,
+          ...tlsChoiceLines(s, p.host),
           `  and, if rsync replaced a file but apply.sh changed nothing:`,
           `  ${p.cmds.reload.display}`,
         ].join('\n')),

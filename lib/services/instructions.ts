@@ -9,14 +9,18 @@ import { clientConfig } from '../postfix/config.js';
 import { hostCommands } from '../remote/host-commands.js';
 import type { Host } from '../settings/index.js';
 import { readProjectState } from '../state/project.js';
+import { dnsReport, type DnsOptions } from './dns.js';
+import { dnsText } from './dns-output.js';
 
 export interface Instructions {
   text: string;
   data: Record<string, unknown>;
 }
 
-export async function instructions(ctx: Context): Promise<Instructions> {
+/** dns: also ask DNS (and the relays) now and end each relay's steps with what `dns` prints. */
+export async function instructions(ctx: Context, dns?: DnsOptions): Promise<Instructions> {
   const s = ctx.settings;
+  const report = dns ? await dnsReport(s, ctx.projectDir, dns, ctx.report) : undefined;
   const listed = readProjectState(s).allowlist();
   const allowlist = listed ? listed.map((e) => e.line) : ['(not built yet: run postfix-tls-relay build)'];
   const rel = (p: string) => path.relative(process.cwd(), path.join(ctx.projectDir, p)) || '.';
@@ -37,6 +41,8 @@ export async function instructions(ctx: Context): Promise<Instructions> {
       sshUser: h.ssh.user,
       sudoers: cmds.sudoers,
       applyScript: remoteFiles(s, h).applyScript,
+      record: remoteFiles(s, h).undoRecord,
+      undeploy: cmds.undeploy.display,
     };
   });
   const text = await renderEjs('instructions.ejs', {
@@ -45,6 +51,8 @@ export async function instructions(ctx: Context): Promise<Instructions> {
     client: (h: { fqdn: string }) => clientConfig(s, s.clients.find((c) => c.fqdn === h.fqdn) as Host),
     allowlist,
     domain: s.domain,
+    senderDomains: s.senderDomains,
+    dnsText: report ? dnsText(report) : '',
   });
-  return { text, data: { hosts: hosts.map((h) => ({ fqdn: h.fqdn, role: h.role, bundle: h.bundle, files: h.files, applyScript: h.applyScript, sudoers: h.sudoers })), allowlist } };
+  return { text, data: { hosts: hosts.map((h) => ({ fqdn: h.fqdn, role: h.role, bundle: h.bundle, files: h.files, applyScript: h.applyScript, sudoers: h.sudoers, undeploy: h.undeploy })), allowlist, ...(report ? { dns: report } : {}) } };
 }

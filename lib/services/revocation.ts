@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { RevokeReason } from '../programs/openssl.js';
 import type { Context, GlobalArgs } from '../cli/context.js';
-import { UsageError } from '../errors.js';
+import { RunError, UsageError } from '../errors.js';
 import { ALLOWLIST, allHosts, bundleDir, caFiles, findHost, hostFiles } from '../files/layout.js';
 import { caDbConfigStep, crlStep, revokeStep } from '../plan/ca.js';
 import { relayConfig } from '../postfix/config.js';
@@ -107,6 +107,8 @@ export async function revoke(ctx: Context, args: RevokeArgs): Promise<number> {
       relayChanged,
       // Complete only when every relay has the new allowlist: `status` shows each relay's.
       deploy: relayChanged ? s.servers.map((r) => r.fqdn) : [],
+      // Its own Postfix still relays through the relays (and defers): the way off the host.
+      undeploy: host.inSettings ? `postfix-tls-relay undeploy ${host.fqdn}` : null,
     };
     ctx.report.result(data, () =>
       [
@@ -118,6 +120,9 @@ export async function revoke(ctx: Context, args: RevokeArgs): Promise<number> {
           : `${ALLOWLIST} did not list it${host.role === 'server' ? ' (the relay is not on it)' : ''}.`,
         host.inSettings && host.role === 'client'
           ? `${host.fqdn} stays in the settings as revoked; remove it from smtp_client_hostnames, or issue it again with a new key: postfix-tls-relay renew ${host.fqdn}`
+          : '',
+        host.inSettings
+          ? `${host.fqdn} itself still sends its mail to the relays (it will be refused): to give it back what it had before the first deploy, run postfix-tls-relay undeploy ${host.fqdn} (before removing it from the settings)`
           : '',
       ].filter(Boolean).join('\n'));
     return 0;
@@ -136,6 +141,7 @@ export async function crl(ctx: Context, args: GlobalArgs): Promise<number> {
     const result = await session.run([config, step]);
     ctx.report.summary(result);
     const st = collectStatus(session.state);
+    if (st.crl.signatureProblem) throw new RunError(st.crl.signatureProblem); // the CA key made it: never expected
     ctx.report.result({ crl: st.crl }, () => `${st.crl.file}: next update ${st.crl.nextUpdate?.slice(0, 10)} (${st.crl.daysLeft} days), ${st.crl.revoked.length} revoked`);
     return 0;
   });

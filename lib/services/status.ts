@@ -3,6 +3,7 @@
 import { allHosts, hostFiles } from '../files/layout.js';
 import type { Role, Subject } from '../settings/index.js';
 import { caExtensions, crlInfo } from '../ca/x509-info.js';
+import { crlSignature } from '../ca/crl-signature.js';
 import { buildPlan } from '../plan/plan.js';
 import { isGenerated } from '../runner/staleness.js';
 import type { ProjectState } from '../state/project.js';
@@ -33,6 +34,10 @@ export interface CrlStatus {
   daysLeft: number | null;
   /** Serials the CRL lists. */
   revoked: string[];
+  /** Signed by the project's CA key; null without a CRL or a CA certificate. */
+  signedByCa: boolean | null;
+  /** Why signedByCa is false, as status --check words it. */
+  signatureProblem: string | null;
 }
 
 /** A relay, in the order clients try it, and whether its last deploy carried the allowlist as built now. */
@@ -96,10 +101,21 @@ function crlStatus(state: ProjectState, now: number): CrlStatus {
       nextUpdate: info.nextUpdate?.toISOString() ?? null,
       daysLeft: info.nextUpdate ? daysUntil(info.nextUpdate, now) : null,
       revoked: info.revoked,
+      ...crlSigned(state, data),
     };
   } catch {
-    return { file, exists: false, nextUpdate: null, daysLeft: null, revoked: [] };
+    return { file, exists: false, nextUpdate: null, daysLeft: null, revoked: [], signedByCa: null, signatureProblem: null };
   }
+}
+
+/** Whether the CRL is signed by the CA certificate's key: a CRL from another CA with the same name is not ours. */
+function crlSigned(state: ProjectState, data: Buffer): Pick<CrlStatus, 'signedByCa' | 'signatureProblem'> {
+  const ca = state.caCert();
+  if (!ca) return { signedByCa: null, signatureProblem: null };
+  const sig = crlSignature(data, ca.x509);
+  if (sig === 'valid') return { signedByCa: true, signatureProblem: null };
+  const why = sig === 'invalid' ? `not signed by ${state.ca.cert}` : `signed with an algorithm this tool cannot check (${sig.unknownAlgorithm}), so not known to be signed by ${state.ca.cert}`;
+  return { signedByCa: false, signatureProblem: `CRL ${state.ca.crl}: ${why}; run postfix-tls-relay crl` };
 }
 
 export function collectStatus(state: ProjectState, now = Date.now(), opts: { warnDays?: number; crlWarnDays?: number } = {}): Status {
@@ -212,6 +228,7 @@ function problemsOf(st: Status, revokedInDb: string[]): string[] {
   for (const r of st.relays) {
     if (r.allowlist === 'behind') out.push(`${r.fqdn}: the relay has an older allowlist than the one built (revocations and rotations are not complete there; run postfix-tls-relay deploy server)`);
   }
+  if (st.crl.signatureProblem) out.push(st.crl.signatureProblem);
   if (st.crl.exists) {
     if (st.crl.daysLeft !== null) out.push(expiry(`CRL ${st.crl.file}`, st.crl.daysLeft, st.crlWarnDays, 'postfix-tls-relay crl'));
     const missing = revokedInDb.filter((x) => !st.crl.revoked.includes(x));

@@ -45,9 +45,12 @@ export const SETTINGS: readonly SettingInfo[] = [
   { name: 'smtpd_server_tls_loglevel', default: '1', seed: true, doc: '`smtpd_tls_loglevel` of the relay service (0-4).' },
   { name: 'smtpd_server_postfix_dir', default: '/etc/postfix', seed: false, doc: 'Postfix config directory on the relay (`postconf -c`).' },
   { name: 'smtpd_server_relay_clientcerts_in', default: '${smtpd_server_postfix_dir}/relay_clientcerts', seed: true, doc: 'Path of the allowlist on the relay.' },
+  { name: 'relay_tls_profile', default: 'intermediate', seed: false, doc: 'TLS on the relay\'s service and the clients\' way to it: `intermediate` (TLS 1.2 with ECDHE and AES-GCM or ChaCha20-Poly1305 only, and TLS 1.3; the relay\'s cipher order) or `modern` (TLS 1.3 only). See SECURITY.md.' },
   { name: 'relay_clientcerts_table_type', default: 'texthash', seed: false, doc: 'Lookup table type of the allowlist: `texthash` (no postmap), `hash`, `lmdb` or `cdb`.' },
   { name: 'certs_remote_dir', default: '/etc/postfix-tls-based-relaying', seed: false, doc: 'Where certificates and keys live on the hosts.' },
   { name: 'certs_passphrase_file', seed: true, doc: 'GnuPG-encrypted file holding the CA passphrase (decrypted once per run, never to disk).' },
+  { name: 'smtp_probe_host', seed: false, doc: 'Host (or `HOST:PORT`) that `check --live` dials on port 25 from every host it checks (banner, EHLO, QUIT; never a mail) to see whether outbound SMTP is open, blocked or intercepted; empty: the first MX of `domain` as each host resolves it.' },
+  { name: 'sender_domains', seed: false, doc: 'More domains whose mail the relays carry, space-separated, besides `domain`: `dns` prints and checks the SPF record of each.' },
   { name: 'ssh_options', seed: false, doc: 'Extra `-o KEY=VALUE` options (space-separated KEY=VALUE) for every ssh and rsync call.' },
 ];
 

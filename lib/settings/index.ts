@@ -1,17 +1,17 @@
 // settings.mk → a validated, typed Settings object. Nothing reaches a command line or a config file
 // before it has passed through here.
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { KNOWN, MAKEFILE_DEFAULTS, SEED_UNUSED, SETTINGS } from './catalog.js';
 import { MakeSyntaxError, MakeVariables, parseMakeText } from './makefile.js';
 import * as v from './validate.js';
 import { Reader, where } from './reader.js';
+import { readSettingsFile } from './file.js';
 import { checkRemotePaths } from './remote-paths.js';
 
-export type { Role, KeySpec, TableType, SshTarget, Host, Server, Subject, Settings } from './types.js';
+export type { Role, KeySpec, TableType, TlsProfile, SshTarget, Host, Server, Subject, Settings } from './types.js';
 export { isRelay } from './types.js';
-import type { Host, KeySpec, Server, Settings, Subject, TableType } from './types.js';
+import type { Host, KeySpec, Server, Settings, Subject, TableType, TlsProfile } from './types.js';
 
 export interface LoadOptions {
   projectDir: string;
@@ -60,15 +60,7 @@ function readSettings(opts: LoadOptions): Settings {
   } else {
     file = path.resolve(opts.settingsFile ?? path.join(projectDir, 'settings.mk'));
     shown = path.relative(process.cwd(), file) || file;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') {
-        throw new UsageError(`${shown}: settings file not found; create it (postfix-tls-relay init) or name another with -f FILE`);
-      }
-      throw new UsageError(`${shown}: cannot read the settings file (${code}); check its permissions`);
-    }
+    text = readSettingsFile(file, shown);
   }
   vars.assignAll(parseMakeText(text, shown));
 
@@ -197,14 +189,28 @@ function readSettings(opts: LoadOptions): Settings {
     clients,
     certsRemoteDir: r.check('certs_remote_dir', v.checkRemotePath),
     tableType: r.check('relay_clientcerts_table_type', (x) => v.checkOneOf(x, ['texthash', 'hash', 'lmdb', 'cdb'])) as TableType,
+    relayTlsProfile: r.check('relay_tls_profile', (x) => v.checkOneOf(x, ['intermediate', 'modern'])) as TlsProfile,
     passphraseFile: passphrase === undefined ? undefined : path.resolve(projectDir, passphrase),
     sshOptions,
     clientHostLookup: r.optional('smtp_client_host_lookup', v.checkHostLookup)?.split(/[\s,]+/).filter(Boolean).join(', '),
+    probeHost: r.optional('smtp_probe_host', v.checkProbeHost)?.toLowerCase(),
+    senderDomains: readSenderDomains(r, domain),
     warnings,
   };
   checkRemotePaths(settings, (name) => where(r.origin(name)));
   sources.set(settings, text);
   return settings;
+}
+
+/** The project's domain, then sender_domains (each a DNS name, once). */
+function readSenderDomains(r: Reader, domain: string): string[] {
+  const out = [domain.toLowerCase()];
+  for (const word of r.get('sender_domains').split(/\s+/).filter(Boolean)) {
+    const e = v.checkFqdn(word);
+    if (e) throw new UsageError(`${where(r.origin('sender_domains'))}: sender_domains: ${e}; list domain names, e.g. "example.org example.net"`);
+    if (!out.includes(word.toLowerCase())) out.push(word.toLowerCase());
+  }
+  return out;
 }
 
 /**

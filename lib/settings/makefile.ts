@@ -174,6 +174,16 @@ type Piece = { lit: string } | { ref: string };
 class RefError extends Error {}
 
 /**
+ * Bounds on one expansion, so that variables that double each other (`x2 = $(x1)$(x1)`, …) stop with
+ * one line instead of exhausting memory: the value (in characters), the references followed and how
+ * deep references nest. A fleet's longest value, its client list, is a few dozen kilobytes.
+ */
+export const EXPANSION_LIMITS = { valueChars: 1024 * 1024, references: 100_000, depth: 64 } as const;
+
+/** Internal: an expansion past EXPANSION_LIMITS, reported for the variable being assigned or read. */
+class LimitError extends Error {}
+
+/**
  * Split a value into literal text and variable references. Rejects what we
  * do not evaluate (functions, substitution references) instead of silently
  * producing a wrong value.
@@ -260,6 +270,16 @@ interface ExpandCtx {
   stack: string[];
   undefinedRefs: Set<string>;
   envRefs: Set<string>;
+  /** References followed so far, and how deep expand() is now. */
+  refs: number;
+  depth: number;
+}
+
+const newCtx = (stack: string[] = []): ExpandCtx => ({ stack, undefinedRefs: new Set(), envRefs: new Set(), refs: 0, depth: 0 });
+
+/** The LimitError `e` as one line for the variable `name` set at `origin`. */
+function limitError(e: LimitError, name: string, origin: Origin): MakeSyntaxError {
+  return new MakeSyntaxError(`${name} expands past ${e.message}; look for variables that refer to each other over and over`, origin.file, origin.line);
 }
 
 export interface MakeVariablesOptions {
@@ -318,8 +338,14 @@ export class MakeVariables {
     if (v.flavor === 'simple') {
       return { value: v.value, origin: v.origin, undefinedRefs: [...v.undefinedRefs], envRefs: [...v.envRefs] };
     }
-    const ctx: ExpandCtx = { stack: [name], undefinedRefs: new Set(), envRefs: new Set() };
-    const value = this.expand(this.state, v.value, ctx);
+    const ctx = newCtx([name]);
+    let value: string;
+    try {
+      value = this.expand(this.state, v.value, ctx);
+    } catch (e) {
+      if (e instanceof LimitError) throw limitError(e, name, v.origin);
+      throw e;
+    }
     return { value, origin: v.origin, undefinedRefs: [...ctx.undefinedRefs], envRefs: [...ctx.envRefs] };
   }
 
@@ -363,7 +389,7 @@ export class MakeVariables {
     switch (a.op) {
       case ':=':
       case '::=':
-        next = { flavor: 'simple', ...this.expandNow(state, a.value, origin), origin };
+        next = { flavor: 'simple', ...this.expandNow(state, a.name, a.value, origin), origin };
         break;
       case '?=':
         // As in make, a variable set in the environment counts as defined.
@@ -385,10 +411,12 @@ export class MakeVariables {
         } else if (old.flavor === 'recursive') {
           next = { ...old, value: joinAppend(old.value, a.value), origin };
         } else {
-          const added = this.expandNow(state, a.value, origin);
+          const added = this.expandNow(state, a.name, a.value, origin);
+          const value = joinAppend(old.value, added.value);
+          if (value.length > EXPANSION_LIMITS.valueChars) throw limitError(new LimitError('1 MB'), a.name, origin);
           next = {
             flavor: 'simple',
-            value: joinAppend(old.value, added.value),
+            value,
             undefinedRefs: union(old.undefinedRefs, added.undefinedRefs),
             envRefs: union(old.envRefs, added.envRefs),
             origin,
@@ -401,27 +429,31 @@ export class MakeVariables {
     if (!state.order.includes(a.name)) state.order.push(a.name);
   }
 
-  private expandNow(state: State, text: string, origin: Origin): Pick<Variable, 'value' | 'undefinedRefs' | 'envRefs'> {
-    const ctx: ExpandCtx = { stack: [], undefinedRefs: new Set(), envRefs: new Set() };
+  private expandNow(state: State, name: string, text: string, origin: Origin): Pick<Variable, 'value' | 'undefinedRefs' | 'envRefs'> {
+    const ctx = newCtx();
     try {
       const value = this.expand(state, text, ctx);
       return { value, undefinedRefs: [...ctx.undefinedRefs], envRefs: [...ctx.envRefs] };
     } catch (e) {
       if (e instanceof RefError) throw new MakeSyntaxError(e.message, origin.file, origin.line);
+      if (e instanceof LimitError) throw limitError(e, name, origin);
       throw e;
     }
   }
 
   private expand(state: State, text: string, ctx: ExpandCtx): string {
+    if (++ctx.depth > EXPANSION_LIMITS.depth) throw new LimitError(`${EXPANSION_LIMITS.depth} nested references`);
     let out = '';
     for (const p of tokenize(text)) {
-      if ('lit' in p) {
-        out += p.lit;
-        continue;
+      if ('lit' in p) out += p.lit;
+      else {
+        if (++ctx.refs > EXPANSION_LIMITS.references) throw new LimitError(`${EXPANSION_LIMITS.references} references`);
+        const name = p.ref.includes('$') ? this.expand(state, p.ref, ctx) : p.ref;
+        out += this.valueOf(state, name, ctx);
       }
-      const name = p.ref.includes('$') ? this.expand(state, p.ref, ctx) : p.ref;
-      out += this.valueOf(state, name, ctx);
+      if (out.length > EXPANSION_LIMITS.valueChars) throw new LimitError('1 MB');
     }
+    ctx.depth--;
     return out;
   }
 

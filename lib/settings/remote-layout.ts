@@ -12,6 +12,8 @@ export interface RemoteFiles {
   readonly key: string;
   readonly cert: string;
   readonly applyScript: string;
+  /** What the host had before the tool first changed it (apply.sh writes it, `apply.sh --undeploy` reads it). */
+  readonly undoRecord: string;
 }
 
 export function remoteFiles(s: Settings, host: Host): RemoteFiles {
@@ -21,5 +23,6 @@ export function remoteFiles(s: Settings, host: Host): RemoteFiles {
     key: `${r}/${ROLE_DIR[host.role]}/${host.fqdn}.key.pem`,
     cert: `${r}/${ROLE_DIR[host.role]}/${host.fqdn}.crt.pem`,
     applyScript: `${r}/apply-${host.role === 'server' ? 'smtpd-server' : 'smtp-client'}.sh`,
+    undoRecord: `${r}/undo-${ROLE_DIR[host.role]}.txt`,
   };
 }

@@ -4,6 +4,8 @@ export type Role = 'client' | 'server';
 /** The key a host or the CA gets (key_algorithm, rsa_bits). */
 /** The key a host or the CA gets (key_algorithm, rsa_bits). */
 export type KeySpec = { algorithm: 'rsa'; bits: number } | { algorithm: 'ec'; curve: 'P-256' };
+/** relay_tls_profile: what the relay's service offers and the clients' relay-bound TLS accepts. */
+export type TlsProfile = 'intermediate' | 'modern';
 export type TableType = 'texthash' | 'hash' | 'lmdb' | 'cdb';
 
 export interface SshTarget {
@@ -60,11 +62,16 @@ export interface Settings {
   readonly clients: readonly Host[];
   readonly certsRemoteDir: string;
   readonly tableType: TableType;
+  readonly relayTlsProfile: TlsProfile;
   /** Absolute path of the gpg-encrypted CA passphrase, or undefined when not set. */
   readonly passphraseFile: string | undefined;
   readonly sshOptions: readonly string[];
   /** smtp_host_lookup for the clients' Postfix ("dns, native"); undefined leaves each host's own. */
   readonly clientHostLookup: string | undefined;
+  /** smtp_probe_host: what check --live dials on port 25; undefined: the first MX of the domain. */
+  readonly probeHost: string | undefined;
+  /** The domain, then sender_domains: the domains whose SPF record must authorize the relays. */
+  readonly senderDomains: readonly string[];
   /** Non-fatal remarks, one line each. */
   readonly warnings: readonly string[];
 }

@@ -105,6 +105,8 @@ export function checkUser(v: string): string | undefined {
 /** Subject fields end up in an openssl config file: printable text only. */
 export function checkSubjectField(v: string, max = 64): string | undefined {
   if (/[\x00-\x1f\x7f]/.test(v)) return 'contains a control character; use plain text';
+  // What bytes that are not UTF-8 become on the way in (--set, the environment): never silently certified.
+  if (v.includes('\uFFFD')) return 'is not UTF-8 text (it holds U+FFFD, the mark of bytes that were not UTF-8); give the value in UTF-8';
   if ([...v].length > max) return `is longer than ${max} characters`;
   return undefined;
 }
@@ -168,4 +170,13 @@ export function checkHostLookup(v: string): string | undefined {
     return `"${printable(v)}" is not a Postfix smtp_host_lookup; use dns, native or "dns, native" (empty leaves each client's own)`;
   }
   return undefined;
+}
+
+/** smtp_probe_host: a host name or IPv4 address, with an optional :PORT (25 by default). */
+export function checkProbeHost(v: string): string | undefined {
+  const m = /^([^:]+)(?::(\d+))?$/.exec(v);
+  if (!m) return `"${printable(v)}" is not HOST or HOST:PORT; name an MX outside your network, e.g. "mx.example.net"`;
+  if (m[2] !== undefined && (Number(m[2]) < 1 || Number(m[2]) > 65535)) return `"${printable(v)}" has port ${m[2]}; use 1 to 65535`;
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(m[1]!) && m[1]!.split('.').every((o) => Number(o) <= 255)) return undefined;
+  return checkFqdn(m[1]!);
 }

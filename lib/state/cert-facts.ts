@@ -2,10 +2,10 @@
 // by the file's identity (inode, size, mtime, ctime) in cert-facts.json: status and the allowlist of a
 // fleet would otherwise read and parse a thousand certificates on every run. A certificate changed in any
 // way has another identity and is parsed again; one changed within the last second is not remembered.
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../files/atomic.js';
 import { CERT_FACTS_FILE } from '../files/layout.js';
+import { CERT_FACTS, loadStateFile } from '../files/state-files.js';
 import { identityOf, racy, type FileStats } from '../files/tree.js';
 
 export interface CertSummary {
@@ -27,12 +27,7 @@ export class CertCache {
   private constructor(private readonly entries: Record<string, Entry>) {}
 
   static load(projectDir: string): CertCache {
-    try {
-      const data = JSON.parse(readFileSync(path.join(projectDir, CERT_FACTS_FILE), 'utf8')) as { certs?: Record<string, Entry> };
-      return new CertCache(data.certs && typeof data.certs === 'object' ? { ...data.certs } : {});
-    } catch {
-      return new CertCache({});
-    }
+    return new CertCache({ ...loadStateFile(projectDir, CERT_FACTS)?.certs });
   }
 
   /** The facts of `rel` if it still has this identity and they were taken for this kind of fingerprint. */

@@ -10,6 +10,7 @@ import { ALLOWLIST, allHosts, caFiles, hostFiles, ROTATIONS_FILE, type CaFiles }
 import type { Settings } from '../settings/index.js';
 import { parseAllowlist, type AllowlistEntry } from '../postfix/allowlist.js';
 import { checkTreeOwnership } from '../files/ownership.js';
+import { readStateFile, TRUST_RECORDS } from '../files/state-files.js';
 import { DiskState } from './disk.js';
 import { CertCache, type CertSummary } from './cert-facts.js';
 import type { Records } from './records.js';
@@ -71,7 +72,7 @@ export class ProjectState extends DiskState {
 
   /** index.txt of the CA database; empty before there is one. */
   index(): readonly IndexEntry[] {
-    this.indexCache ??= parseIndex(this.text(this.ca.index) ?? '');
+    this.indexCache ??= parseIndex(this.text(this.ca.index));
     return this.indexCache;
   }
 
@@ -99,6 +100,14 @@ export class ProjectState extends DiskState {
     saveRotations(this.dir, rotations);
     this.invalidate(ROTATIONS_FILE);
     this.rotationsCache = [...rotations].sort((a, b) => a.fqdn.localeCompare(b.fqdn));
+  }
+
+  /**
+   * Every trust record read through its declared shape (files/state-files.ts): called before a command
+   * writes or ships anything, so that one of the wrong shape stops it (exit 2) with nothing changed.
+   */
+  checkTrustRecords(): void {
+    for (const decl of TRUST_RECORDS) readStateFile(decl, this.readChecked(decl.file));
   }
 
   /** A CA certificate without a CA database: the tree came from elsewhere (the seed Makefile). */

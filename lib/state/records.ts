@@ -4,10 +4,10 @@
 // know it is still what the tool wrote; one whose identity changed is hashed once and compared.
 import { createHash } from 'node:crypto';
 import type { FileStats } from '../files/tree.js';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../files/atomic.js';
 import { STATE_FILE } from '../files/layout.js';
+import { loadStateFile, RECORDS } from '../files/state-files.js';
 
 export type Recipes = Record<string, string>;
 
@@ -44,14 +44,9 @@ export class Records {
   ) {}
 
   static load(projectDir: string): Records {
-    try {
-      const data = JSON.parse(readFileSync(path.join(projectDir, STATE_FILE), 'utf8')) as {
-        recipes?: Recipes; outputs?: Record<string, OutputRecord>; accepted?: Record<string, Record<string, string>>; checked?: Record<string, string>;
-      };
-      return new Records({ ...data.recipes }, { ...data.outputs }, { ...data.accepted }, { ...data.checked });
-    } catch {
-      return new Records({}, {}, {}, {}); // missing or damaged: every generated file is compared by content once
-    }
+    // Missing or of the wrong shape: every generated file is compared by content once.
+    const data = loadStateFile(projectDir, RECORDS);
+    return new Records({ ...data?.recipes }, { ...data?.outputs }, { ...data?.accepted }, { ...data?.checked });
   }
 
   wasChecked(tag: string, identities: string): boolean {

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { writeFileAtomic } from '../files/atomic.js';
 import { ALLOWLIST, RELAYS_DEPLOYED_FILE } from '../files/layout.js';
+import { RELAYS_DEPLOYED, readStateFile } from '../files/state-files.js';
 import type { ProjectState } from './project.js';
 
 export interface RelayDeployed {
@@ -16,13 +17,8 @@ export interface RelayDeployed {
 export type RelaysDeployed = Record<string, RelayDeployed>;
 
 export function loadRelaysDeployed(state: ProjectState): RelaysDeployed {
-  try {
-    const data = JSON.parse(state.text(RELAYS_DEPLOYED_FILE) ?? '{}') as { relays?: RelaysDeployed };
-    return data.relays && typeof data.relays === 'object' ? data.relays : {};
-  } catch {
-    // Only a record: without it every relay shows as "not deployed by this tool".
-    return {};
-  }
+  // Missing: every relay shows as "not deployed by this tool"; of the wrong shape: the run stops (exit 2).
+  return { ...readStateFile(RELAYS_DEPLOYED, state.readChecked(RELAYS_DEPLOYED_FILE))?.relays };
 }
 
 /** sha256 of the allowlist as built now, undefined before the first build. */

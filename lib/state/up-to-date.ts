@@ -9,10 +9,11 @@
 // hold them, the CA database openssl changed in place) are named with the identity they had when the run
 // ended, and the digest covers the rest as scanned. Fresh entries changed less than a second ago, so
 // they are compared by identity instead of the digest's "racy" rule, which still holds for the rest.
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../files/atomic.js';
 import { STATE_FILE, UP_TO_DATE_FILE } from '../files/layout.js';
+import { loadStateFile, UP_TO_DATE } from '../files/state-files.js';
 import { identityOf } from '../files/tree.js';
 
 /** Fresh entries: their identity when the stamp was made, null for one that was gone. */
@@ -39,15 +40,8 @@ function recordsIdentity(projectDir: string): string | undefined {
 }
 
 function readStamp(projectDir: string): Partial<Stamp> {
-  try {
-    return JSON.parse(readFileSync(path.join(projectDir, UP_TO_DATE_FILE), 'utf8')) as Partial<Stamp>;
-  } catch {
-    return {};
-  }
+  return loadStateFile(projectDir, UP_TO_DATE) ?? {};
 }
-
-const isFreshEntries = (f: unknown): f is FreshEntries =>
-  typeof f === 'object' && f !== null && !Array.isArray(f) && Object.values(f).every((v) => v === null || typeof v === 'string');
 
 /**
  * The stamp's fresh entries when the trees, as scanned, are as the last up-to-date run with plan `plan`
@@ -57,7 +51,6 @@ export function wasUpToDate(projectDir: string, plan: string, tree: StampedTree,
   const s = readStamp(projectDir);
   if (s.plan !== plan || typeof s.tree !== 'string' || s.records === undefined) return undefined;
   const fresh = s.fresh ?? {};
-  if (!isFreshEntries(fresh)) return undefined;
   for (const [rel, id] of Object.entries(fresh)) if (tree.identity(rel) !== id) return undefined;
   const d = tree.digest((rel) => isBookkeeping(rel) || Object.hasOwn(fresh, rel));
   if (d !== s.tree || s.records !== recordsIdentity(projectDir)) return undefined;

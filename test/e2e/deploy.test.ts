@@ -158,16 +158,22 @@ describe('e2e: deploy and check over ssh', function () {
       `${RELAY} file ${allowlist}`,
       `${RELAY} key ${remoteDir}/smtpd-server/${RELAY}.key.pem matches the certificate`,
       `${CLIENT} main.cf relayhost`,
-      `${CLIENT} main.cf smtp_tls_chain_files`,
+      `${CLIENT} main.cf default_transport`,
+      `${CLIENT} master.cf postfix-tls-relay/unix -o smtp_tls_chain_files`,
       `${CLIENT} expiry ${remoteDir}/smtp-client/${CLIENT}.crt.pem`,
       `${CLIENT} certificate ${remoteDir}/smtp-client/${CLIENT}.crt.pem signed by the CA`,
     ]) expect(names, want).to.include(want);
     const live = out.hosts[1]!.checks.find((c) => c.name.startsWith('live STARTTLS'));
     expect(live?.actual).to.match(/^Verified TLS connection established to relayhost\.example\.test\[127\.0\.0\.1\]:\d+: TLSv1\.[23] .*client-signature.*; EHLO 250$/);
+    // relay_tls_profile (issue 30): the protocol and suite negotiated, and the profile's parameters compared.
+    const negotiated = out.hosts[1]!.checks.find((c) => c.name === `negotiated TLS with [${RELAY}]:${lab!.relayPort} (relay_tls_profile = intermediate)`);
+    expect(negotiated, JSON.stringify(out.hosts[1]!.checks)).to.deep.include({ ok: true });
+    expect(negotiated!.actual).to.match(/^TLSv1\.3 with TLS_\S+ \(key-exchange /);
+    for (const want of [`${RELAY} master.cf ${lab!.relayPort}/inet -o tls_medium_cipherlist`, `${RELAY} master.cf ${lab!.relayPort}/inet -o smtpd_tls_mandatory_protocols`, `${CLIENT} main.cf smtp_tls_mandatory_exclude_ciphers`]) expect(names, want).to.include(want);
 
     const text = cli(['check']);
     expect(text.code, explain(text)).to.equal(0);
-    expect(text.stdout).to.match(/^ {2}OK {4}main\.cf smtp_tls_security_level: secure$/m);
+    expect(text.stdout).to.match(/^ {2}OK {4}master\.cf postfix-tls-relay\/unix -o smtp_tls_security_level: secure$/m);
     expect(text.stdout).to.match(/^all \d+ checks OK$/m);
   });
 
@@ -218,13 +224,13 @@ describe('e2e: deploy and check over ssh', function () {
 
   it('check names a tampered setting and a tampered file; a redeploy repairs both', async function () {
     const l = lab!;
-    await l.postconf('client', ['-e', 'smtp_tls_security_level = may']);
+    await l.postconf('client', ['-P', 'postfix-tls-relay/unix/smtp_tls_security_level=may']);
     fs.appendFileSync(allowlist, 'AA:BB:CC intruder.example.test\n');
     const bad = cli(['check']);
     expect(bad.code, explain(bad)).to.equal(1);
     const fails = bad.stdout.split('\n').filter((x) => x.startsWith('  FAIL'));
     expect(fails, bad.stdout).to.have.length(2);
-    expect(fails).to.include('  FAIL  main.cf smtp_tls_security_level: expected secure, actual may');
+    expect(fails).to.include('  FAIL  master.cf postfix-tls-relay/unix -o smtp_tls_security_level: expected secure, actual may');
     expect(fails.find((f) => f.startsWith(`  FAIL  file ${allowlist}: expected sha256:`))).to.include('not in the local allowlist: AA:BB:CC intruder.example.test');
     expect(bad.stdout).to.match(/^2 of \d+ checks FAILED$/m);
     const badJson = json<CheckJson>(cli(['check', '--json']));

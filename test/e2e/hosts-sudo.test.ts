@@ -16,12 +16,15 @@ describe('e2e hosts lab: deploy as a sudo user, root login forbidden', function 
   let relay: LabHost;
   let mailhost: LabHost;
   let sudoers: Map<string, string[]>;
+  const snapshot = new Map<string, string>();
+  const postconfNM = async (h: LabHost) => `${await h.postfix!.postconf(['-n'])}---\n${await h.postfix!.postconf(['-M'])}`;
 
   before(async function () {
     requirePrerequisites(this, hostsLabPrerequisites());
     lab = await createHostsLab({ domain: 'example.test', relays: ['relayhost'], clients: ['mailhost'], admin: { user: 'deploy', forbidRoot: true } });
     relay = lab.host('relayhost');
     mailhost = lab.host('mailhost');
+    for (const h of [relay, mailhost]) snapshot.set(h.fqdn, await postconfNM(h));
     await initProject(lab, ['mailhost'], ['smtp_client_ssh_user := deploy', 'smtpd_server_ssh_user := deploy']);
     await ok(lab, ['build']);
   });
@@ -96,5 +99,18 @@ describe('e2e hosts lab: deploy as a sudo user, root login forbidden', function 
     } finally {
       await unhidePrograms(mailhost.keeper, mailhost.dir);
     }
+  });
+
+  it('undeploy through sudo with the same sudoers lines: postconf -n and -M as before the first deploy, the files gone', async () => {
+    const r = await ok(lab!, ['undeploy', 'mailhost', 'relayhost']);
+    expect(r.stdout.trim().split('\n').map((l) => l.replace(/: \d+ change\(s\)/, ''))).to.deep.equal([
+      `${mailhost.fqdn}: undeployed; confirmed: main.cf and master.cf as recorded before the first deploy, the tool's files gone`,
+      `${relay.fqdn}: undeployed; confirmed: main.cf and master.cf as recorded before the first deploy, the tool's files gone`,
+    ]);
+    for (const h of [relay, mailhost]) {
+      expect(await postconfNM(h), h.fqdn).to.equal(snapshot.get(h.fqdn));
+      expect(fs.existsSync(path.join(h.dir, 'etc/postfix-tls-based-relaying')), h.fqdn).to.equal(false);
+    }
+    expect(fs.readFileSync(path.join(lab!.ws.projectDir, 'audit.log'), 'utf8')).to.include('--undeploy');
   });
 });

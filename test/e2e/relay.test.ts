@@ -137,8 +137,12 @@ describe('e2e: relaying through real Postfix with the generated configuration', 
     expect(P).to.include(`${svc}/relay_clientcerts = texthash:${lab.root}/installed/relay_clientcerts`);
     const main = execFileSync('postconf', ['-c', lab.clientDir, '-n'], { encoding: 'utf8' });
     expect(main).to.include(`relayhost = [${RELAY}]:${lab.relayPort}`);
-    expect(main).to.include('smtp_tls_security_level = secure');
-    expect(main).to.include(`smtp_tls_chain_files = ${lab.root}/installed/smtp-client/${CLIENT}.key.pem,${lab.root}/installed/smtp-client/${CLIENT}.crt.pem`);
+    expect(main).to.include('default_transport = postfix-tls-relay');
+    // The relay's policy and the certificate only on the client's relay service, nothing of it in main.cf.
+    expect(main).to.not.match(/^smtp_tls_(security_level|CAfile|chain_files) = /m);
+    const clientP = execFileSync('postconf', ['-c', lab.clientDir, '-P', 'postfix-tls-relay/unix'], { encoding: 'utf8' });
+    expect(clientP).to.include('postfix-tls-relay/unix/smtp_tls_security_level = secure');
+    expect(clientP).to.include(`postfix-tls-relay/unix/smtp_tls_chain_files = ${lab.root}/installed/smtp-client/${CLIENT}.key.pem,${lab.root}/installed/smtp-client/${CLIENT}.crt.pem`);
   });
 
   it('6. the seed\'s signature_hash = md5 still relays on this Postfix, with hash and with texthash tables', async function () {

@@ -395,7 +395,9 @@ export async function createLab(opts: LabOptions): Promise<Lab> {
       await fs.promises.mkdir(i.dataDir, { recursive: true, mode: 0o700 });
       await fs.promises.chown(i.dataDir, pfUid, pfGid);
       const extra: Record<string, string> = i.which === 'relay'
-        ? { relayhost: `[127.0.0.1]:${sinkPort}` }
+        // Outbound TLS on, as Debian's stock main.cf has it (check --live FAILs a relay without it); the
+        // sink offers no STARTTLS, so the relayed mail still reaches it in clear.
+        ? { relayhost: `[127.0.0.1]:${sinkPort}`, smtp_tls_security_level: 'may' }
         : { relayhost: '[127.0.0.1]:9' }; // guard: defer, never route by DNS, until the real relayhost is set
       Object.assign(extra, opts.extraMainCf?.[i.which]);
       await fs.promises.writeFile(path.join(i.dir, 'main.cf'), mainCf(i, root, extra));

@@ -25,6 +25,8 @@ export function sshLabSettings(lab: Lab, sshd: Sshd): string {
     `smtpd_server_ssh_port := ${sshd.port}`,
     `ssh_options := ${sshOptionPairs(sshd).join(' ')}`,
     `smtpd_server_port := ${lab.relayPort}`,
+    // check --live's port-25 probe: the lab's smtp-sink, so that no query or connection leaves the machine.
+    `smtp_probe_host := 127.0.0.1:${lab.sinkPort}`,
   ].join('\n');
 }
 

@@ -13,7 +13,7 @@ const LAYERS: string[][] = [
   ['settings'],
   ['programs'],
   ['files'],
-  ['secrets', 'postfix', 'ca'],
+  ['secrets', 'postfix', 'ca', 'dns'],
   ['state'],
   ['plan'],
   ['runner'],

@@ -107,26 +107,26 @@ describe('several relays', function () {
   describe('relayhost', function () {
     it('Postfix ≥ 3.5: every relay in order, bracketed with the port; smtp_fallback_relay empty', function () {
       const s = settings([...TWO.slice(0, 1), 'smtpd_server_hostnames := relay2 relay3', 'smtpd_server_port := 2525']);
-      expect(clientConfig(s, s.clients[0]!).relays.list).to.deep.equal([
-        { name: 'relayhost', value: '[relay1.example.org]:2525, [relay2.example.org]:2525, [relay3.example.org]:2525' },
-        { name: 'smtp_fallback_relay', value: '' },
-      ]);
+      expect(clientConfig(s, s.clients[0]!).relays.list).to.deep.equal({
+        main: [{ name: 'relayhost', value: '[relay1.example.org]:2525, [relay2.example.org]:2525, [relay3.example.org]:2525' }],
+        overrides: [{ name: 'smtp_fallback_relay', value: '' }],
+      });
     });
 
-    it('older Postfix: the first relay as relayhost, the others as smtp_fallback_relay', function () {
-      const s = settings(TWO);
-      expect(clientConfig(s, s.clients[0]!).relays.fallback).to.deep.equal([
-        { name: 'relayhost', value: '[relay1.example.org]:2500' },
-        { name: 'smtp_fallback_relay', value: '[relay2.example.org]:2500' },
-      ]);
+    it('older Postfix: the first relay as relayhost, the others as smtp_fallback_relay on the relay service only', function () {
+      const s = settings(['smtpd_server_hostname := relay1', 'smtpd_server_hostnames := relay2 relay3']);
+      expect(clientConfig(s, s.clients[0]!).relays.fallback).to.deep.equal({
+        main: [{ name: 'relayhost', value: '[relay1.example.org]:2500' }],
+        overrides: [{ name: 'smtp_fallback_relay', value: '[relay2.example.org]:2500,[relay3.example.org]:2500' }],
+      });
       expect(['3.4.14', '2.11.3', '3.5.0', '3.7.11', '4.0'].map(takesRelayList)).to.deep.equal([false, false, true, true, true]);
     });
 
     it('a relay taken out of the settings leaves both lists', function () {
       const s = settings(['smtpd_server_hostname := relay2']);
       const c = clientConfig(s, s.clients[0]!);
-      expect([...c.relays.list, ...c.relays.fallback].map((p) => p.value).join(' ')).to.not.include('relay1');
-      expect(c.relays.fallback[1]).to.deep.equal({ name: 'smtp_fallback_relay', value: '' });
+      expect([...c.relays.list.main, ...c.relays.list.overrides, ...c.relays.fallback.main, ...c.relays.fallback.overrides].map((p) => p.value).join(' ')).to.not.include('relay1');
+      expect(c.relays.fallback.overrides).to.deep.equal([{ name: 'smtp_fallback_relay', value: '' }]);
     });
 
     it('apply.sh picks the list by mail_version and says when it falls back to smtp_fallback_relay', async function () {
@@ -134,10 +134,11 @@ describe('several relays', function () {
       const text = await renderEjs('apply.sh.ejs', applyContext(s, s.clients[0]!));
       execFileSync('sh', ['-n'], { input: text });
       expect(text).to.include('[ "$minor" -ge 5 ]; }; then relay_list=yes; else relay_list=no; fi');
-      const list = text.slice(text.indexOf('if [ "$relay_list" = yes ]'), text.indexOf('fi\n', text.indexOf('if [ "$relay_list" = yes ]')));
-      expect(list).to.include("'relayhost = [relay1.example.org]:2500, [relay2.example.org]:2500'");
-      expect(list).to.include("'relayhost = [relay1.example.org]:2500'").and.include("'smtp_fallback_relay = [relay2.example.org]:2500'");
-      expect(list).to.match(/note "Postfix \$mail_version is older than 3\.5: relayhost = \[relay1\.example\.org\]:2500, smtp_fallback_relay = \[relay2\.example\.org\]:2500"/);
+      const blocks = text.split('if [ "$relay_list" = yes ]').slice(1).map((b) => b.slice(0, b.indexOf('\nfi\n'))).join('\n');
+      expect(blocks).to.include("'relayhost = [relay1.example.org]:2500, [relay2.example.org]:2500'");
+      expect(blocks).to.include("'relayhost = [relay1.example.org]:2500'").and.include("'postfix-tls-relay/unix/smtp_fallback_relay=[relay2.example.org]:2500'");
+      expect(blocks).to.include('set -- "$@" postfix-tls-relay/unix/smtp_fallback_relay=\n');
+      expect(blocks).to.match(/note "Postfix \$mail_version is older than 3\.5: relayhost = \[relay1\.example\.org\]:2500, smtp_fallback_relay = \[relay2\.example\.org\]:2500 \(on postfix-tls-relay\/unix\)"/);
       // One relay: nothing to say, the fallback stays empty.
       const one = settings(['smtpd_server_hostname := relay1']);
       expect(await renderEjs('apply.sh.ejs', applyContext(one, one.clients[0]!))).to.not.include('older than 3.5');

@@ -96,7 +96,7 @@ describe('deploy commands per host', () => {
       expect(shWords(remoteOf(c.rsync.argv))).to.deep.equal(['sudo', '-n', '--', ...j.install!]);
       expect(shWords(remoteOf(c.apply.argv))).to.deep.equal(['sudo', '-n', '--', ...j.apply]);
       // Every root command deploy and check run has its line, and there are no others.
-      const expected = [j.install!, j.apply, j.status, j.reload, ...checkRootJobs(s, host, true)].map((a) => sudoersLine(host, a));
+      const expected = [j.install!, j.apply, j.undeploy, j.status, j.reload, ...checkRootJobs(s, host, true)].map((a) => sudoersLine(host, a));
       expect(c.sudoers).to.deep.equal(expected);
       expect(sudoersLines(s, host)).to.deep.equal(expected);
       expect(new Set(c.sudoers).size).to.equal(c.sudoers.length);

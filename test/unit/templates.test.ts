@@ -20,24 +20,34 @@ function settings(extra: string[] = []): Settings {
 }
 
 describe('Postfix configuration', function () {
-  it('client: bracketed relayhost, secure level, our CA only, key and certificate the right way round', function () {
+  it('client: main.cf only routes (relayhost, default_transport); the relay-bound TLS policy and certificate are on its own service', function () {
     const s = settings();
     const c = clientConfig(s, s.clients[0]!);
-    const main = Object.fromEntries(c.main.map((p) => [p.name, p.value]));
-    expect(c.relays.list).to.deep.equal([{ name: 'relayhost', value: '[relayhost.example.org]:2500' }, { name: 'smtp_fallback_relay', value: '' }]);
-    expect(main).to.deep.equal({
+    expect(c.relays.list).to.deep.equal({ main: [{ name: 'relayhost', value: '[relayhost.example.org]:2500' }], overrides: [{ name: 'smtp_fallback_relay', value: '' }] });
+    expect(c.main).to.deep.equal([{ name: 'default_transport', value: 'postfix-tls-relay' }]);
+    expect(c.main.some((p) => p.name.startsWith('smtp_tls_'))).to.equal(false);
+    expect([c.service, c.entry]).to.deep.equal(['postfix-tls-relay/unix', 'postfix-tls-relay unix - - n - - smtp']);
+    expect(Object.fromEntries(c.overrides.map((p) => [p.name, p.value]))).to.deep.equal({
       smtp_tls_security_level: 'secure',
       smtp_tls_CAfile: '/etc/postfix-tls-based-relaying/ca/example.org-ca.crt.pem',
       smtp_tls_CApath: '',
       smtp_tls_loglevel: '1',
-      smtp_tls_mandatory_protocols: '!SSLv2,!SSLv3,!TLSv1,!TLSv1.1',
       smtp_tls_mandatory_ciphers: 'high',
+      smtp_tls_mandatory_exclude_ciphers: 'kRSA,kDHE,PSK,SRP,SHA1,SHA256,SHA384,CAMELLIA,ARIA,AESCCM',
+    });
+    expect(c.protocols).to.deep.equal({
+      ranged: [{ name: 'smtp_tls_mandatory_protocols', value: '>=TLSv1.2' }],
+      excluded: [{ name: 'smtp_tls_mandatory_protocols', value: '!SSLv2,!SSLv3,!TLSv1,!TLSv1.1' }],
     });
     const legacy = Object.fromEntries(c.tlsFiles.legacy.map((p) => [p.name, p.value]));
     expect(legacy.smtp_tls_cert_file).to.match(/\.crt\.pem$/);
     expect(legacy.smtp_tls_key_file).to.match(/\.key\.pem$/);
     expect(c.tlsFiles.modern[0]).to.deep.equal({ name: 'smtp_tls_chain_files', value: '/etc/postfix-tls-based-relaying/smtp-client/mailhost.example.org.key.pem,/etc/postfix-tls-based-relaying/smtp-client/mailhost.example.org.crt.pem' });
-    expect(c.main.some((p) => p.name === 'smtp_enforce_tls')).to.equal(false);
+    // -o values cannot hold whitespace.
+    for (const p of [...c.overrides, ...c.relays.list.overrides, ...c.relays.fallback.overrides, ...c.tlsFiles.modern, ...c.tlsFiles.legacy, ...c.protocols.ranged, ...c.protocols.excluded]) expect(p.value, p.name).to.not.match(/\s/);
+    // What 0.1 set in main.cf: recognised by our CA file or certificate, every value it could have set.
+    expect(c.formerMarkers.map((p) => p.name)).to.deep.equal(['smtp_tls_CAfile', 'smtp_tls_chain_files', 'smtp_tls_cert_file']);
+    expect([...new Set(c.former.map((p) => p.name))]).to.deep.equal(['smtp_fallback_relay', 'smtp_tls_security_level', 'smtp_tls_CAfile', 'smtp_tls_CApath', 'smtp_tls_loglevel', 'smtp_tls_mandatory_protocols', 'smtp_tls_mandatory_ciphers', 'smtp_tls_chain_files', 'smtp_tls_cert_file', 'smtp_tls_key_file']);
   });
 
   it('relay: the service and its overrides, with the fingerprint digest set explicitly', function () {
@@ -64,7 +74,8 @@ describe('Postfix configuration', function () {
     for (const host of [s.server, s.clients[0]!]) {
       const text = await renderEjs('apply.sh.ejs', applyContext(s, host));
       expect(text).to.not.match(/cat\s*>>|>>\s*\S*main\.cf|>>\s*\S*master\.cf/);
-      expect(text).to.include(host.role === 'server' ? "postconf -c \"$config_dir\" -M '2500/inet=2500 inet n - n - - smtpd'" : 'postconf -c "$config_dir" -e "$@"');
+      expect(text).to.include(host.role === 'server' ? "postconf -c \"$config_dir\" -M '2500/inet=2500 inet n - n - - smtpd'" : "postconf -c \"$config_dir\" -M 'postfix-tls-relay/unix=postfix-tls-relay unix - - n - - smtp'");
+      expect(text).to.include(`record=/etc/postfix-tls-based-relaying/undo-${host.role === 'server' ? 'smtpd-server' : 'smtp-client'}.txt`);
       execFileSync('sh', ['-n'], { input: text }); // syntax check by the real shell
       expect(text).to.not.include('&lt;').and.not.include('&#');
     }

@@ -11,10 +11,11 @@ import { setupHostFs } from './host-fs.js';
 import { startKeeper, type Keeper } from './keeper.js';
 import { createSwitch, LAB_NET } from './network.js';
 import { installStockPostfix, type StockPostfix } from './postfix-stock.js';
+import { enableSpfPolicy } from './spf-receiver.js';
 import { addAdminUser, setSudoers, startStockSshd } from './sshd.js';
 import { setupWorkstation, type Workstation } from './workstation.js';
 
-export type Role = 'nameserver' | 'workstation' | 'relay' | 'client' | 'destination';
+export type Role = 'nameserver' | 'workstation' | 'relay' | 'client' | 'destination' | 'lan' | 'other';
 
 export interface HostsLabSpec {
   domain: string;
@@ -22,8 +23,20 @@ export interface HostsLabSpec {
   clients: string[];
   /** The destination domain (MX → mx.<domain>) and the local user that receives mail there. */
   destination?: { domain: string; user: string };
+  /**
+   * Optional: a LAN mail host lanhost.<domain> (stock Debian Postfix with its snakeoil certificate) that
+   * receives mail for `domain` and asks every client for a certificate (smtpd_tls_ask_ccert = yes,
+   * smtpd_tls_loglevel = 1). The clients reach its port 25 (the ISP block is for the internet only).
+   */
+  lan?: { domain: string; user: string };
   /** A non-root admin on every relay and client, with the workstation's key. */
   admin?: { user: string; sudoers?: string; forbidRoot?: boolean };
+  /** The destination MX checks SPF (postfix-policyd-spf-python) and rejects SPF fail. */
+  spfReceiver?: boolean;
+  /** More hosts (after every other, so the others keep their addresses), with stock Postfix if asked. */
+  others?: { fqdn: string; postfix?: boolean }[];
+  /** Extra dnsmasq options at start (TXT, PTR, MX records …); dns.setOptions replaces them later. */
+  dnsOptions?: string[];
 }
 
 export interface LabHost {
@@ -47,6 +60,10 @@ export interface HostsLab {
   relays: LabHost[];
   clients: LabHost[];
   destination: LabHost;
+  /** The LAN mail host (spec.lan), when asked for. */
+  lan?: LabHost;
+  /** spec.others, in order. */
+  others: LabHost[];
   destUser: string;
   destDomain: string;
   all: LabHost[];
@@ -57,8 +74,12 @@ export interface HostsLab {
   teardown(): Promise<void>;
 }
 
-/** Blocks outbound SMTP on port 25 as an ISP does. */
-const ISP_BLOCK = "nft add table inet isp; nft add chain inet isp out '{ type filter hook output priority 0; }'; nft add rule inet isp out tcp dport 25 reject with tcp reset";
+/** Blocks outbound SMTP on port 25 as an ISP does (but not to the LAN mail host, when there is one). */
+const ispBlock = (lanIp?: string) => [
+  "nft add table inet isp; nft add chain inet isp out '{ type filter hook output priority 0; }'",
+  ...(lanIp ? [`nft add rule inet isp out ip daddr ${lanIp} tcp dport 25 accept`] : []),
+  'nft add rule inet isp out tcp dport 25 reject with tcp reset',
+].join('; ');
 
 export async function createHostsLab(spec: HostsLabSpec): Promise<HostsLab> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ptr-hosts-'));
@@ -71,6 +92,8 @@ export async function createHostsLab(spec: HostsLabSpec): Promise<HostsLab> {
     ...spec.relays.map((r) => ({ role: 'relay' as const, fqdn: `${r}.${spec.domain}` })),
     ...spec.clients.map((c) => ({ role: 'client' as const, fqdn: `${c}.${spec.domain}` })),
     { role: 'destination', fqdn: `mx.${destDomain}` },
+    ...(spec.lan ? [{ role: 'lan' as const, fqdn: `lanhost.${spec.domain}` }] : []),
+    ...(spec.others ?? []).map((o) => ({ role: 'other' as const, fqdn: o.fqdn })),
   ];
   const teardown = async () => {
     await Promise.all(keepers.map((k) => k.kill()));
@@ -91,14 +114,26 @@ export async function createHostsLab(spec: HostsLabSpec): Promise<HostsLab> {
     }));
     const records = new Map(hosts.map((h) => [h.fqdn, h.ip]));
     const ns = hosts[0]!;
-    const dns = await startDns(ns.keeper, ns.dir, ns.ip, records, [{ domain: destDomain, host: `mx.${destDomain}` }]);
+    const dns = await startDns(ns.keeper, ns.dir, ns.ip, records, [{ domain: destDomain, host: `mx.${destDomain}` }], spec.dnsOptions);
     const ws = await setupWorkstation(hosts[1]!.keeper, hosts[1]!.dir);
 
-    await Promise.all(hosts.filter((h) => h.role === 'relay' || h.role === 'client' || h.role === 'destination').map(async (h) => {
-      if (h.role === 'client') await h.keeper.sh(ISP_BLOCK);
+    const lanIp = hosts.find((h) => h.role === 'lan')?.ip;
+    const withPostfix = new Set((spec.others ?? []).filter((o) => o.postfix).map((o) => o.fqdn));
+    await Promise.all(hosts.filter((h) => h.role === 'relay' || h.role === 'client' || h.role === 'destination' || h.role === 'lan' || withPostfix.has(h.fqdn)).map(async (h) => {
+      if (h.role === 'client') await h.keeper.sh(ispBlock(lanIp));
+      if (h.role === 'lan') {
+        await h.keeper.run(['useradd', '--create-home', spec.lan!.user]);
+        h.postfix = await installStockPostfix(h.keeper, h.dir, h.fqdn, { mydestination: `$myhostname, ${spec.lan!.domain}, localhost`, smtpd_tls_ask_ccert: 'yes', smtpd_tls_loglevel: '1' });
+        return;
+      }
+      if (h.role === 'other') {
+        h.postfix = await installStockPostfix(h.keeper, h.dir, h.fqdn);
+        return;
+      }
       if (h.role === 'destination') {
         await h.keeper.run(['useradd', '--create-home', destUser]);
         h.postfix = await installStockPostfix(h.keeper, h.dir, h.fqdn, { mydestination: `$myhostname, ${destDomain}, localhost` });
+        if (spec.spfReceiver) await enableSpfPolicy(h.keeper);
         return;
       }
       const [postfix, sshd] = await Promise.all([
@@ -120,6 +155,8 @@ export async function createHostsLab(spec: HostsLabSpec): Promise<HostsLab> {
       relays: hosts.filter((h) => h.role === 'relay'),
       clients: hosts.filter((h) => h.role === 'client'),
       destination: hosts.find((h) => h.role === 'destination')!,
+      lan: hosts.find((h) => h.role === 'lan'),
+      others: hosts.filter((h) => h.role === 'other'),
       destUser,
       destDomain,
       all: hosts,

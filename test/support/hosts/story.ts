@@ -22,7 +22,8 @@ export async function initProject(lab: HostsLab, clients: string[], extra: strin
   const r = await lab.ws.cli(['init', '--domain', lab.domain, '--relay', lab.relays[0]!.short, '--port', '2500',
     ...clients.flatMap((c) => ['--client', c]), '--gpg-recipient', lab.ws.recipient, '--yes']);
   expect(r.code, explain(r)).to.equal(0);
-  fs.appendFileSync(path.join(lab.ws.projectDir, 'settings.mk'), `${['smtp_client_tls_loglevel := 1', 'smtpd_server_tls_loglevel := 1', ...extra].join('\n')}\n`);
+  // check --live probes port 25 from every host: to the lab's destination MX, not the domain's (it has none).
+  fs.appendFileSync(path.join(lab.ws.projectDir, 'settings.mk'), `${['smtp_client_tls_loglevel := 1', 'smtpd_server_tls_loglevel := 1', `smtp_probe_host := mx.${lab.destDomain}`, ...extra].join('\n')}\n`);
 }
 
 export async function ok(lab: HostsLab, args: string[]): Promise<CliResult> {
