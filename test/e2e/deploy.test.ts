@@ -169,7 +169,7 @@ describe('e2e: deploy and check over ssh', function () {
     const negotiated = out.hosts[1]!.checks.find((c) => c.name === `negotiated TLS with [${RELAY}]:${lab!.relayPort} (relay_tls_profile = intermediate)`);
     expect(negotiated, JSON.stringify(out.hosts[1]!.checks)).to.deep.include({ ok: true });
     expect(negotiated!.actual).to.match(/^TLSv1\.3 with TLS_\S+ \(key-exchange /);
-    for (const want of [`${RELAY} master.cf ${lab!.relayPort}/inet -o tls_medium_cipherlist`, `${RELAY} master.cf ${lab!.relayPort}/inet -o smtpd_tls_mandatory_protocols`, `${CLIENT} main.cf smtp_tls_mandatory_exclude_ciphers`]) expect(names, want).to.include(want);
+    for (const want of [`${RELAY} master.cf ${lab!.relayPort}/inet -o tls_medium_cipherlist`, `${RELAY} master.cf ${lab!.relayPort}/inet -o smtpd_tls_mandatory_protocols`, `${CLIENT} master.cf postfix-tls-relay/unix -o smtp_tls_mandatory_exclude_ciphers`]) expect(names, want).to.include(want);
 
     const text = cli(['check']);
     expect(text.code, explain(text)).to.equal(0);

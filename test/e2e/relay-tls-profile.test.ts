@@ -210,7 +210,7 @@ describe('e2e: relay_tls_profile audited by testssl.sh on real Postfix', functio
     expect(n.stdout).to.include('!SSLv2,!SSLv3,!TLSv1,!TLSv1.1,!TLSv1.2');
     build(['--set', 'relay_tls_profile=modern']);
     expect(apply(RELAY)).to.include(`-o ${lab.relayPort}/inet/smtpd_tls_mandatory_protocols=>=TLSv1.3`);
-    expect(apply(CLIENT)).to.include('main.cf: smtp_tls_mandatory_protocols = >=TLSv1.3');
+    expect(apply(CLIENT)).to.include('master.cf: -o postfix-tls-relay/unix/smtp_tls_mandatory_protocols=>=TLSv1.3');
     await waitForPort(lab.relayPort);
     const r = await testssl({ host: RELAY, port: lab.relayPort, ip: '127.0.0.1', ca: ca() });
     assertAudit(r);
