@@ -1,78 +1,165 @@
-// `npm run bench:deploy`: deploy time over 1, 4 and 16 hosts of the multi-host lab (stock Debian hosts in
-// their own namespaces, reached over ssh), with --jobs 1 and --jobs 4. Each timed run changes the log
-// level of every host (--set), so every host gets a new bundle, apply.sh changes and Postfix reloads: the
-// cost of rolling a change out. A second, no-op run of each is timed too. Needs root (namespaces).
+// `npm run bench:deploy`: deploy and check against the floor and the peer, side by side in one run on
+// the multi-host lab (stock Debian hosts in their own namespaces, reached over ssh by name; needs root).
+// Each round times, one after the other so that the machine's load falls on all alike:
+//   floor        `ssh root@H true` to every host in turn (one connection each, nothing done)
+//   noop-j1/j4   `deploy --jobs 1` / `--jobs 4` with nothing to do
+//   check        `check --live` (the hosts one after the other)
+//   ansible      the exported playbook's run with nothing to do (`export ansible`, its changed=0 run)
+//   change-j1/j4 `deploy` after a change on every host (both log levels toggled: new apply.sh and
+//                main.cf settings on every host, so each host gets files, apply.sh changes and reloads)
+// Reported: medians of N rounds, the 1-minute load average around each run, and the ratios the
+// targets are stated in (issue 23).
 import { parseArgs } from 'node:util';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { createHostsLab, type HostsLab } from '../test/support/hosts/lab.js';
+import { WS_PROJECT } from '../test/support/hosts/workstation.js';
 import { hostsLabPrerequisites } from '../test/support/prereq.js';
 import { median } from './harness.js';
 
-const HELP = `Usage: npm run bench:deploy -- [--runs N] [--json]
+const HELP = `Usage: npm run bench:deploy -- [--runs N] [--clients N] [--no-ansible] [--json]
 
-Builds a lab of 16 hosts (1 relay, 15 clients), then times "deploy" of 1, 4 and 16 of them with
---jobs 1 and --jobs 4: a change rolled out to every host (new log level: files, apply.sh, reload) and a
-run with nothing to do. Medians of N runs (default 3). Takes a few minutes; needs root.
+Builds a lab of 1 relay and N clients (default 15: 16 hosts), then, in each of --runs rounds (default 3):
+the floor (ssh H true to every host in turn), deploy --jobs 1 and --jobs 4 with nothing to do,
+check --live, the exported Ansible playbook with nothing to do, and deploy --jobs 1 and --jobs 4
+after a change on every host. Prints medians, the load average, and the ratios of the targets.
+Takes several minutes; needs root (network namespaces).
 `;
 
-interface Result {
-  hosts: number;
-  jobs: number;
-  change: { medianS: number; runsS: number[] };
-  noop: { medianS: number; runsS: number[] };
+const SUBJECTS = ['floor', 'noop-j1', 'noop-j4', 'check', 'ansible', 'change-j1', 'change-j4'] as const;
+type SubjectName = (typeof SUBJECTS)[number];
+
+interface Measured {
+  s: number[];
+  load: number[];
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { runs: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+  const { values } = parseArgs({ options: { runs: { type: 'string' }, clients: { type: 'string' }, 'no-ansible': { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
   if (values.help) {
     process.stdout.write(HELP);
     return;
   }
   const runs = Number(values.runs ?? 3);
+  const nClients = Number(values.clients ?? 15);
+  const withAnsible = !values['no-ansible'];
   const pre = hostsLabPrerequisites();
   if (!pre.ok) throw new Error(`bench:deploy needs ${pre.missing.join(', ')}`);
-  const clients = Array.from({ length: 15 }, (_, i) => `c${String(i + 1).padStart(2, '0')}`);
-  process.stderr.write('starting a lab of 16 hosts …\n');
+  const clients = Array.from({ length: nClients }, (_, i) => `c${String(i + 1).padStart(2, '0')}`);
+  process.stderr.write(`starting a lab of ${nClients + 1} hosts …\n`);
+  const loadAtStart = os.loadavg();
   const lab: HostsLab = await createHostsLab({ domain: 'example.test', relays: ['relay1'], clients });
   try {
+    const settings = path.join(lab.ws.projectDir, 'settings.mk');
     const cli = async (args: string[]) => {
-      const t0 = performance.now();
       const r = await lab.ws.cli(args);
       if (r.code !== 0) throw new Error(`${args.join(' ')}: exit ${r.code}\n${r.stdout}\n${r.stderr}`);
-      return (performance.now() - t0) / 1000;
+      return r;
     };
+    const timed = async (what: () => Promise<unknown>): Promise<{ s: number; load: number }> => {
+      const l0 = os.loadavg()[0]!;
+      const t0 = performance.now();
+      await what();
+      const s = (performance.now() - t0) / 1000;
+      return { s, load: (l0 + os.loadavg()[0]!) / 2 };
+    };
+    let level = 1;
+    const setLevel = async (l: number) => {
+      const text = fs.readFileSync(settings, 'utf8').replace(/^(smtp_client_tls_loglevel|smtpd_server_tls_loglevel) := \d$/gm, `$1 := ${l}`);
+      fs.writeFileSync(settings, text);
+      await cli(['build', '-q']);
+    };
+
     await cli(['init', '--domain', lab.domain, '--relay', 'relay1', '--port', '2500', ...clients.flatMap((c) => ['--client', c]), '--gpg-recipient', lab.ws.recipient, '--yes']);
-    fs.appendFileSync(path.join(lab.ws.projectDir, 'settings.mk'), 'smtp_client_tls_loglevel := 1\nsmtpd_server_tls_loglevel := 1\n');
+    fs.appendFileSync(settings, 'smtp_client_tls_loglevel := 1\nsmtpd_server_tls_loglevel := 1\n');
     await cli(['build', '-q']);
     await cli(['deploy', '-q']);
-    let level = 1;
-    const results: Result[] = [];
-    for (const n of [1, 4, 16]) {
-      // The relay and the first n-1 clients; `deploy all HOST…` narrows the selection.
-      const names = ['relay1', ...clients.slice(0, n - 1)];
-      for (const jobs of [1, 4]) {
-        const change: number[] = [];
-        const noop: number[] = [];
-        for (let i = 0; i < runs; i++) {
-          level = level === 1 ? 2 : 1;
-          const set = ['--set', `smtp_client_tls_loglevel=${level}`, '--set', `smtpd_server_tls_loglevel=${level}`];
-          await cli(['build', '-q', ...set]);
-          change.push(await cli(['deploy', 'all', ...names, '--jobs', String(jobs), '-q', ...set]));
-          noop.push(await cli(['deploy', 'all', ...names, '--jobs', String(jobs), '-q', ...set]));
-        }
-        results.push({ hosts: n, jobs, change: { medianS: median(change), runsS: change }, noop: { medianS: median(noop), runsS: noop } });
-        process.stderr.write(`${n} host(s), --jobs ${jobs}: change ${median(change).toFixed(2)} s, no-op ${median(noop).toFixed(2)} s\n`);
-      }
+    const targets = [lab.relays[0]!, ...lab.clients].map((h) => h.fqdn);
+    const floorScript = targets.map((h) => `ssh -o BatchMode=yes root@${h} true`).join(' && ');
+
+    const playbook = async () => {
+      const r = await lab.ws.keeper.run(['ansible-playbook', 'playbook.yml'], { cwd: `${WS_PROJECT}/fleet`, env: { ...lab.ws.env, ANSIBLE_NOCOLOR: '1', ANSIBLE_FORCE_COLOR: '0' }, check: false, timeoutMs: 600_000 });
+      if (r.code !== 0) throw new Error(`ansible-playbook: exit ${r.code}\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-2000)}`);
+      return r.stdout;
+    };
+    const changed = (out: string) => [...out.matchAll(/^\S+\s+: ok=\d+\s+changed=(\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    let ansibleChanged = 0;
+    if (withAnsible) {
+      await cli(['export', 'ansible', 'fleet']);
+      // Its first run may find what deploy left slightly different (e.g. file times): settle it, untimed.
+      await playbook();
     }
+
+    const results = new Map<SubjectName, Measured>(SUBJECTS.map((n) => [n, { s: [], load: [] }]));
+    const record = (n: SubjectName, m: { s: number; load: number }) => {
+      results.get(n)!.s.push(m.s);
+      results.get(n)!.load.push(m.load);
+      process.stderr.write(`  ${n}: ${m.s.toFixed(2)} s (load ${m.load.toFixed(1)})\n`);
+    };
+    for (let round = 1; round <= runs; round++) {
+      process.stderr.write(`round ${round} of ${runs}\n`);
+      record('floor', await timed(() => lab.ws.keeper.sh(floorScript, { env: lab.ws.env })));
+      record('noop-j1', await timed(() => cli(['deploy', '-q', '--jobs', '1'])));
+      record('noop-j4', await timed(() => cli(['deploy', '-q', '--jobs', '4'])));
+      // Exit 1 is a FAIL found, not a failed run: the lab's relay has no port 25 out (check --live's port-25 probe).
+      record('check', await timed(async () => {
+        const r = await lab.ws.cli(['check', '--live', '--json']);
+        const hostsChecked = r.code <= 1 ? (JSON.parse(r.stdout) as { hosts: unknown[] }).hosts.length : 0;
+        if (hostsChecked !== targets.length) throw new Error(`check --live: exit ${r.code}\n${r.stdout.slice(-2000)}\n${r.stderr}`);
+      }));
+      if (withAnsible) {
+        let out = '';
+        record('ansible', await timed(async () => (out = await playbook())));
+        ansibleChanged += changed(out);
+      }
+      await setLevel((level = level === 1 ? 2 : 1));
+      record('change-j1', await timed(() => cli(['deploy', '-q', '--jobs', '1'])));
+      await setLevel((level = level === 1 ? 2 : 1));
+      record('change-j4', await timed(() => cli(['deploy', '-q', '--jobs', '4'])));
+      // The playbook's files are the bundles as built now.
+      if (withAnsible) await cli(['export', 'ansible', 'fleet']);
+    }
+
+    const med = (n: SubjectName) => median(results.get(n)!.s);
+    const ratios = {
+      noopJ1OverFloor: med('noop-j1') / med('floor'),
+      changeJ1OverFloor: med('change-j1') / med('floor'),
+      checkOverFloor: med('check') / med('floor'),
+      noopJ4OverJ1: med('noop-j4') / med('noop-j1'),
+      changeJ4OverJ1: med('change-j4') / med('change-j1'),
+      ansibleOverNoopJ1: withAnsible ? med('ansible') / med('noop-j1') : null,
+      ansibleOverNoopJ4: withAnsible ? med('ansible') / med('noop-j4') : null,
+    };
+    const report = {
+      hosts: targets.length,
+      runs,
+      loadAverage: { atStart: loadAtStart, atEnd: os.loadavg() },
+      cpus: os.availableParallelism(),
+      ansibleChangedInTimedRuns: withAnsible ? ansibleChanged : null,
+      subjects: Object.fromEntries([...results].filter(([, m]) => m.s.length).map(([n, m]) => [n, { medianS: median(m.s), runsS: m.s, medianLoad: median(m.load) }])),
+      ratios,
+    };
     if (values.json) {
-      process.stdout.write(`${JSON.stringify({ runs, results }, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       return;
     }
-    const rows = [['hosts', '--jobs', 'change rolled out (median)', 'nothing to do (median)'],
-      ...results.map((r) => [String(r.hosts), String(r.jobs), `${r.change.medianS.toFixed(2)} s`, `${r.noop.medianS.toFixed(2)} s`])];
+    const rows = [['subject', 'median', 'runs', 'load (1 min)'],
+      ...[...results].filter(([, m]) => m.s.length).map(([n, m]) => [n, `${median(m.s).toFixed(2)} s`, m.s.map((x) => x.toFixed(2)).join(' '), median(m.load).toFixed(1)])];
     const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-    process.stdout.write(`${rows.map((r) => r.map((c, i) => c.padEnd(w[i]!)).join('  ')).join('\n')}\n(${runs} runs each)\n`);
+    const f = (x: number | null) => (x === null ? 'n/a' : `${x.toFixed(2)}×`);
+    process.stdout.write([
+      `${targets.length} hosts, ${runs} rounds, ${report.cpus} CPUs; load average at start ${loadAtStart.map((x) => x.toFixed(2)).join(' ')}, at end ${report.loadAverage.atEnd.map((x) => x.toFixed(2)).join(' ')}`,
+      ...rows.map((r) => r.map((c, i) => c.padEnd(w[i]!)).join('  ')),
+      `no-op deploy --jobs 1 / floor      ${f(ratios.noopJ1OverFloor)} (target ≤ 1.5×)`,
+      `change deploy --jobs 1 / floor     ${f(ratios.changeJ1OverFloor)} (target ≤ 3×)`,
+      `check --live / floor               ${f(ratios.checkOverFloor)} (target ≤ 1.5×)`,
+      `--jobs 4 / --jobs 1, no-op         ${f(ratios.noopJ4OverJ1)} (target ≤ 0.35×)`,
+      `--jobs 4 / --jobs 1, change        ${f(ratios.changeJ4OverJ1)} (target ≤ 0.35×)`,
+      `ansible no-op / no-op --jobs 1     ${f(ratios.ansibleOverNoopJ1)} (target ≥ 3×; changed=${ansibleChanged} in its timed runs)`,
+      `ansible no-op / no-op --jobs 4     ${f(ratios.ansibleOverNoopJ4)}`,
+      '',
+    ].join('\n'));
   } finally {
     await lab.teardown();
   }

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { loadContext, type GlobalArgs } from '../cli/context.js';
 import { withLock } from '../runner/lock.js';
+import { readProjectState } from '../state/project.js';
 import { caFiles, ROTATIONS_FILE, STATE_FILE } from '../files/layout.js';
 
 // Everything that belongs to the CA goes with it: its rotations name fingerprints of its certificates.
@@ -19,6 +20,9 @@ export async function clean(args: GlobalArgs): Promise<void> {
     return;
   }
   await withLock(ctx.projectDir, {}, async () => {
+    // Nothing is moved through a symbolic link, into a directory others can change, or out of one; the
+    // revoked keys are recorded (keys.json stays) before the CA database that lists them is archived.
+    readProjectState(ctx.settings).keepRevokedKeys();
     for (const p of present) {
       await fse.move(path.join(ctx.projectDir, p), path.join(ctx.projectDir, archive, p));
     }

@@ -4,6 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { loadContext, type GlobalArgs } from '../cli/context.js';
 import { ansibleExport } from '../export/ansible.js';
 import { writeFileAtomic } from '../files/atomic.js';
+import { assertKeysBound } from '../services/bundles.js';
 
 export interface ExportArgs extends GlobalArgs {
   format: 'ansible';
@@ -13,6 +14,7 @@ export interface ExportArgs extends GlobalArgs {
 export async function exportFleet(args: ExportArgs): Promise<number> {
   const ctx = loadContext(args);
   const dir = path.resolve(args.directory);
+  assertKeysBound(ctx.settings);
   const files = ansibleExport(ctx.settings);
   const shown = (f: string) => path.relative(process.cwd(), path.join(dir, f)) || f;
   if (!args.dryRun) {

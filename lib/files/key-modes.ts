@@ -26,3 +26,13 @@ export function narrowKeyModes(tree: ProjectTree): { file: string; mode: number 
 }
 
 export const octal = (mode: number) => mode.toString(8).padStart(4, '0');
+
+/** Files and directories of the bundles (out/) with a setuid or setgid bit, as scanned: the hosts must never get one. */
+export function setIdEntries(tree: ProjectTree): { file: string; mode: number }[] {
+  const out: { file: string; mode: number }[] = [];
+  tree.someEntry((rel, mode) => {
+    if ((mode & 0o6000) !== 0 && rel.startsWith('out/')) out.push({ file: rel, mode: mode & 0o7777 });
+    return false;
+  });
+  return out;
+}

@@ -72,6 +72,8 @@ export const BOOKKEEPING_FILES = [STATE_FILE, TREE_FILE, UP_TO_DATE_FILE, CERT_F
 export const LOCK_FILE = `${STATE_DIR}/lock`;
 /** Clients whose previous key or certificate stays on the allowlist until their rotation finishes. */
 export const ROTATIONS_FILE = `${STATE_DIR}/rotations.json`;
+/** Each host's key identity and the revoked keys (state/key-identities.ts): carries trust, kept by clean. */
+export const KEYS_FILE = `${STATE_DIR}/keys.json`;
 /** The allowlist each relay got on its last successful deploy (a revocation is complete once all have the current one). */
 export const RELAYS_DEPLOYED_FILE = `${STATE_DIR}/relays-deployed.json`;
 /** What the last deploy or check found on each host (monitoring reads it). */

@@ -1,7 +1,7 @@
 // Like ssh with ~/.ssh: the project is refused when another user could change it, since whatever is
 // in certs/, etc/ and out/ is shipped to the hosts and installed as root. A directory or file must be
 // owned by the user running the tool (or by root) and writable by nobody else.
-import { lstatSync, statSync, type Stats } from 'node:fs';
+import { constants, lstatSync, readlinkSync, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { RunError } from '../errors.js';
 import { AUDIT_LOG } from './layout.js';
@@ -38,15 +38,33 @@ function statOrUndefined(file: string, follow: boolean): Stats | undefined {
   }
 }
 
-/** The first entry of the scanned trees that another user owns or can write (symbolic links are not followed: they are replaced, never written through). */
+/** A symbolic link or a special file (FIFO, socket, device) below the roots: never read, written, moved or shipped through. */
+function notPlain(file: string, type: number): string {
+  if (type === constants.S_IFLNK) {
+    let target = '?';
+    try {
+      target = readlinkSync(file);
+    } catch {
+      // gone meanwhile: the line still names it
+    }
+    return `${shown(file)}: a symbolic link (to ${target}), and postfix-tls-relay never reads, writes, moves or ships anything through one; `
+      + `put the file or directory itself there (or remove the link and run postfix-tls-relay build to make it again)`;
+  }
+  return `${shown(file)}: not a regular file or directory (a FIFO, socket or device), so it is never read or shipped; remove it and run postfix-tls-relay build to make it again`;
+}
+
+/**
+ * The first entry of the scanned trees that another user owns or can write, or that is a symbolic link
+ * or a special file (the roots themselves are judged by where they point: see checkProjectTop).
+ */
 export function treeProblem(tree: ProjectTree): string | undefined {
   const uid = process.geteuid?.() ?? 0;
   let found: string | undefined;
   tree.someEntry((rel, mode, owner) => {
-    if (safe(owner, mode, uid)) return false; // the common case, without an object per entry
-    const st = tree.lookup(rel)!;
-    if (st.isSymbolicLink()) return false;
-    found = problem(path.join(tree.dir, rel), st, uid);
+    const type = mode & constants.S_IFMT;
+    const plain = type === constants.S_IFREG || type === constants.S_IFDIR;
+    if (plain && safe(owner, mode, uid)) return false; // the common case, without an object per entry
+    found = plain ? problem(path.join(tree.dir, rel), tree.lookup(rel)!, uid) : notPlain(path.join(tree.dir, rel), type);
     return found !== undefined;
   });
   return found;
@@ -92,4 +110,18 @@ export function checkProjectOwnership(projectDir: string, settingsFile?: string)
 export function checkTreeOwnership(tree: ProjectTree): void {
   const p = treeProblem(tree);
   if (p) throw new RunError(p);
+}
+
+/**
+ * Refuses (exit 1) a symbolic link at any directory of `rel` below the project (one lstat each): for the
+ * few writes made before the trees are scanned (the CA database's interrupted rename).
+ */
+export function refuseLinkedDirs(projectDir: string, rel: string): void {
+  let d = '';
+  for (const part of rel.split('/').slice(0, -1)) {
+    d = d ? `${d}/${part}` : part;
+    const st = statOrUndefined(path.join(projectDir, d), false);
+    if (!st) return;
+    if (st.isSymbolicLink() && d.includes('/')) throw new RunError(notPlain(path.join(projectDir, d), constants.S_IFLNK));
+  }
 }

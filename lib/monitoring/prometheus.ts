@@ -9,6 +9,7 @@ import { allHosts } from '../files/layout.js';
 import { isCurrent, type Deployments } from '../remote/deployments.js';
 import type { Settings } from '../settings/index.js';
 import type { Status } from '../services/status.js';
+import { KEY_PROBLEM_KINDS } from '../state/key-binding.js';
 import { exposition, gauge, type Sample } from './exposition.js';
 
 export interface MetricsInput {
@@ -97,6 +98,8 @@ export function prometheusMetrics(input: MetricsInput): string {
     gauge('postfix_tls_relay_allowlist_current', 'Whether the relay got the allowlist as built now on its last deploy (1), or an older one or was never deployed by this tool (0).',
       st.relays.map((r) => ({ labels: { host: r.fqdn, role: 'server' }, value: flag(r.allowlist === 'current') }))),
     gauge('postfix_tls_relay_problems', 'Number of problems status --check reports (with its default thresholds unless given).', [{ labels: {}, value: st.problems.length }]),
+    gauge('postfix_tls_relay_key_problems', 'Keys status --check fails on, per kind: shared (another host\'s key), changed (not the key recorded for the host), revoked (a revoked certificate\'s key).',
+      KEY_PROBLEM_KINDS.map((kind) => ({ labels: { kind }, value: st.keyProblems.filter((p) => p.kind === kind).length }))),
     gauge('postfix_tls_relay_info', 'The postfix-tls-relay version and the project it reports on.',
       [{ labels: { version: input.version, domain: s.domain, relay: s.server.fqdn }, value: 1 }]),
   ]);

@@ -7,7 +7,7 @@ import type { Status } from '../services/status.js';
 import { expiryFinding, pluginResult, type CertDays, type Finding, type Thresholds } from './nagios.js';
 
 export function statusFindings(st: Status, t: Thresholds, crlWarnDays: number, revokedInDb: readonly string[]): Finding[] {
-  const out: (Finding | undefined)[] = [];
+  const out: (Finding | undefined)[] = st.keyProblems.map((p) => ({ state: 'CRITICAL' as const, text: p.line }));
   if (!st.ca.exists) out.push({ state: 'CRITICAL', text: `CA certificate ${st.ca.cert} is missing` });
   else out.push(expiryFinding('CA certificate', st.ca.daysLeft!, t));
   for (const h of st.hosts) {

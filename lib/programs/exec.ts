@@ -60,3 +60,48 @@ export async function run(
   }
   return { exitCode: r.exitCode, stdout: Buffer.from(r.stdout), stderr: Buffer.from(r.stderr).toString('utf8') };
 }
+
+/** A program left running (an ssh connection master): its PID, its end, and a way to end its input. */
+export interface Background {
+  readonly pid: number;
+  /** Resolves when it has exited, with its code (null when a signal ended it) and what it wrote on stderr. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>;
+  running(): boolean;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+/**
+ * Starts argv without waiting for it. Its stdin is a pipe this process never writes to: the program
+ * sees end of input when this process ends, however it ends (even killed), which is how a caller can
+ * tie the program's life to its own. It does not keep this process running (see the caller's exit handling).
+ */
+export async function startBackground(argv: readonly string[], opts: { cwd?: string } = {}): Promise<Background> {
+  const { spawn } = await import('node:child_process');
+  const [file, ...args] = argv as [string, ...string[]];
+  const child = spawn(file, args, { cwd: opts.cwd, stdio: ['pipe', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+  child.stdin!.on('error', () => { /* it may exit first */ });
+  // It never keeps this process alive by itself: whoever waits for it holds a timer or another child.
+  child.unref();
+  for (const s of [child.stdin, child.stderr] as const) (s as unknown as { unref?: () => void }).unref?.();
+  let done = false;
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve) => {
+    child.once('error', (e: NodeJS.ErrnoException) => {
+      done = true;
+      resolve({ code: e.code === 'ENOENT' ? 127 : -1, signal: null, stderr: e.code === 'ENOENT' ? notFound(file).message : e.message });
+    });
+    child.once('close', (code, signal) => {
+      done = true;
+      resolve({ code, signal, stderr });
+    });
+  });
+  return {
+    pid: child.pid ?? -1,
+    exited,
+    running: () => !done && child.exitCode === null && child.signalCode === null,
+    kill: (signal = 'SIGTERM') => {
+      if (!done) child.kill(signal);
+    },
+  };
+}

@@ -8,6 +8,11 @@ function command(argv: string[]): Command {
   return { argv, passphraseOnStdin: false, display: shJoin(argv) };
 }
 
+/** A command that reaches `t`, remade by `make` with other ssh options when a run shares its connection. */
+function remote(t: SshTarget, options: readonly string[], make: (options: readonly string[]) => string[]): Command {
+  return { ...command(make(options)), via: { target: t, options, withOptions: (first) => remote(t, [...first, ...options], make) } };
+}
+
 /** `user@host` for ssh. */
 export function sshDestination(t: SshTarget): string {
   return `${t.user}@${t.host}`;
@@ -27,8 +32,8 @@ export function sshArgs(t: SshTarget, options: readonly string[]): string[] {
 }
 
 /** `ssh … user@host 'REMOTE'`: the remote command is one string, already shell-quoted for the remote shell. */
-export function ssh(t: SshTarget, options: readonly string[], remote: string): Command {
-  return command(['ssh', ...sshArgs(t, options), sshDestination(t), remote]);
+export function ssh(t: SshTarget, options: readonly string[], remoteCommand: string): Command {
+  return remote(t, options, (o) => ['ssh', ...sshArgs(t, o), sshDestination(t), remoteCommand]);
 }
 
 /**
@@ -42,6 +47,8 @@ export function ssh(t: SshTarget, options: readonly string[], remote: string): C
  *   attributes (apply.sh then sets 0755 on the directories it owns).
  * - --perms --owner --group --chown=root:root: files keep the bundle's modes (keys 0600) and belong to
  *   root (--chown needs -o/-g, and root on the far side).
+ * - --chmod=a-st,go-w: whatever happened to a file's mode in out/, no setuid, setgid or sticky bit and
+ *   nothing group- or world-writable arrives on the host as root's (deploy refuses a key wider than 0600).
  * - --checksum: compare contents, not size+time, so an unchanged file is never sent.
  * - No --times: a file that is sent gets the time of the transfer. That keeps "the allowlist is newer
  *   than its .db" true after a redeploy, so apply.sh's postmap runs; unchanged files keep their times.
@@ -49,10 +56,11 @@ export function ssh(t: SshTarget, options: readonly string[], remote: string): C
  *   when something Postfix reads was replaced. rsync writes each file to a temp name and renames it.
  */
 export function rsyncFiles(opts: { root: string; files: readonly string[]; target: SshTarget; options: readonly string[] }): Command {
-  return command(['rsync', ...INSTALL_FLAGS, '-e', rsh(opts.target, opts.options), ...sources(opts.root, opts.files), rsyncDestination(opts.target)]);
+  const from = sources(opts.root, opts.files);
+  return remote(opts.target, opts.options, (o) => ['rsync', ...INSTALL_FLAGS, '-e', rsh(opts.target, o), ...from, rsyncDestination(opts.target)]);
 }
 
-const INSTALL_FLAGS = ['--relative', '--no-implied-dirs', '--perms', '--owner', '--group', '--chown=root:root', '--checksum', '--itemize-changes'];
+const INSTALL_FLAGS = ['--relative', '--no-implied-dirs', '--perms', '--chmod=a-st,go-w', '--owner', '--group', '--chown=root:root', '--checksum', '--itemize-changes'];
 
 // rsync splits -e itself on spaces (options are validated: no spaces or quotes in them).
 const rsh = (t: SshTarget, options: readonly string[]) => ['ssh', ...sshArgs(t, options)].join(' ');
@@ -68,8 +76,9 @@ function sources(root: string, files: readonly string[]): string[] {
  * his own (no --owner/--group/--chown, which need root there); --mkpath creates the stage.
  */
 export function rsyncStage(opts: { root: string; files: readonly string[]; target: SshTarget; options: readonly string[]; stageDir: string }): Command {
-  return command(['rsync', '--relative', '--no-implied-dirs', '--perms', '--checksum', '--mkpath', '-e', rsh(opts.target, opts.options),
-    ...sources(opts.root, opts.files), rsyncDestination(opts.target, `${opts.stageDir}/`)]);
+  const from = sources(opts.root, opts.files);
+  return remote(opts.target, opts.options, (o) => ['rsync', '--relative', '--no-implied-dirs', '--perms', '--chmod=a-st,go-w', '--checksum', '--mkpath', '-e', rsh(opts.target, o),
+    ...from, rsyncDestination(opts.target, `${opts.stageDir}/`)]);
 }
 
 /**
@@ -79,4 +88,33 @@ export function rsyncStage(opts: { root: string; files: readonly string[]; targe
  */
 export function rsyncFromStageArgv(stageDir: string, files: readonly string[]): string[] {
   return ['rsync', ...INSTALL_FLAGS, '--remove-source-files', ...sources(stageDir, files), '/'];
+}
+
+/**
+ * One run's connection to a host, shared by every ssh and rsync command of that host (OpenSSH
+ * connection sharing). It runs in the foreground of this process (ControlPersist=no, so it never
+ * forks itself into the background): its only remote command, `cat`, reads the input this process
+ * holds open, so the connection ends when the run ends, even a killed one. `-T`: no terminal.
+ */
+export function controlMaster(t: SshTarget, options: readonly string[], controlPath: string): Command {
+  return command(['ssh', '-T', ...sshArgs(t, [...masterOptions(controlPath), ...options]), sshDestination(t), 'exec cat >/dev/null']);
+}
+
+export function masterOptions(controlPath: string): string[] {
+  return ['ControlMaster=yes', 'ControlPersist=no', `ControlPath=${controlPath}`];
+}
+
+/** What each command of the host gets first: use that socket, never become a master itself. */
+export function sharedOptions(controlPath: string): string[] {
+  return ['ControlMaster=no', `ControlPath=${controlPath}`];
+}
+
+/** Asks the master to close the connection and exit. */
+export function controlExit(t: SshTarget, controlPath: string): Command {
+  return command(['ssh', '-o', `ControlPath=${controlPath}`, '-O', 'exit', sshDestination(t)]);
+}
+
+/** Options by which the user manages connection sharing himself (ssh_options / --ssh-option): the run then adds none. */
+export function userSharesConnections(options: readonly string[]): boolean {
+  return options.some((o) => /^Control(Master|Path|Persist)=/i.test(o));
 }

@@ -6,6 +6,7 @@ import { RunError } from '../errors.js';
 import { ALLOWLIST, remoteFiles } from '../files/layout.js';
 import { type HostCommands, HOST_PACKAGES } from './host-commands.js';
 import { sudoFailure } from './sudo.js';
+import { parseSurvey } from './survey.js';
 import { parseAllowlist } from '../postfix/allowlist.js';
 import { ProbeScript } from './probe.js';
 import { reasonOf, runRemote, unreachable, type RemoteResult } from './run.js';
@@ -72,9 +73,9 @@ export function emptyResult(host: Host, state: DeployState, error: string | null
   };
 }
 
-/** The sudo password (with --ask-sudo-pass) as sudo -S reads it: one line on stdin; nothing otherwise. */
-function sudoInput(cmds: HostCommands, password: Buffer | undefined): Buffer | undefined {
-  return cmds.sudoStdin && password ? Buffer.concat([password, Buffer.from('\n')]) : undefined;
+/** The sudo password (with --ask-sudo-pass) as sudo -S reads it: one line on stdin per root command; nothing otherwise. */
+function sudoInput(cmds: HostCommands, password: Buffer | undefined, calls = 1): Buffer | undefined {
+  return cmds.sudoStdin && password ? Buffer.concat(Array.from({ length: calls }, () => Buffer.concat([password, Buffer.from('\n')]))) : undefined;
 }
 
 /** Deploys one host; throws RunError (with the host named) when a step fails. */
@@ -86,18 +87,33 @@ export async function deployHost(s: Settings, host: Host, cmds: HostCommands, on
   const failed = (what: string, r: RemoteResult) =>
     unreachable(host, r) ?? new RunError(sudoFailure(host, r.stderr, cmds.sudoers) ?? `${host.fqdn}: ${what} failed (exit ${r.exitCode}): ${reasonOf(r.stderr)}`, r.stderr);
 
-  onProgress(`+ ${cmds.prerequisites.display}`);
-  const pre = await runRemote(dir, `deploy-prerequisites:${host.fqdn}`, cmds.prerequisites);
-  if (pre.exitCode !== 0) throw failed('the prerequisite check', pre);
-  const missing = pre.stdoutText.split('\n').filter((l) => l.startsWith('missing ')).map((l) => l.slice(8).trim());
-  if (missing.length) {
-    const names = missing.map((p) => `${p} (Debian package ${HOST_PACKAGES[p] ?? p})`).join(', ');
-    throw new RunError(`${host.fqdn}: ${host.ssh.user}@${host.ssh.host} has no ${names}; install it there first (apt-get install ${[...new Set(missing.map((p) => HOST_PACKAGES[p] ?? p))].join(' ')}), nothing was sent`);
+  // One remote shell first: prerequisites, every file compared, and apply.sh when none differs.
+  onProgress(`+ ${cmds.survey.display}`);
+  const sv = await runRemote(dir, `deploy-survey:${host.fqdn}`, cmds.survey, sudoInput(cmds, sudoPassword, cmds.surveyRootCalls));
+  const down = unreachable(host, sv);
+  if (down) throw down;
+  const found = parseSurvey(sv.stdoutText);
+  if (found.missing.length) {
+    const names = found.missing.map((p) => `${p} (Debian package ${HOST_PACKAGES[p] ?? p})`).join(', ');
+    throw new RunError(`${host.fqdn}: ${host.ssh.user}@${host.ssh.host} has no ${names}; install it there first (apt-get install ${[...new Set(found.missing.map((p) => HOST_PACKAGES[p] ?? p))].join(' ')}), nothing was sent`);
   }
-  const refused = pre.stdoutText.split('\n').findIndex((l) => l === 'sudo-refused');
-  if (refused >= 0) {
-    const said = pre.stdoutText.split('\n')[refused + 1] ?? '';
-    throw new RunError(sudoFailure(host, said, cmds.sudoers) ?? `${host.fqdn}: sudo as ${host.ssh.user}@${host.ssh.host} does not allow what deploy runs (${said.trim() || 'sudo -l refused'}); add to /etc/sudoers.d/postfix-tls-relay there: ${cmds.sudoers.join(' ; ')}`);
+  if (found.sudoRefused !== null) {
+    const said = found.sudoRefused;
+    throw new RunError(sudoFailure(host, said, cmds.sudoers) ?? `${host.fqdn}: sudo as ${host.ssh.user}@${host.ssh.host} does not allow what deploy runs (${said || 'sudo -l refused'}); add to /etc/sudoers.d/postfix-tls-relay there: ${cmds.sudoers.join(' ; ')}`);
+  }
+  const applied = (ap: RemoteResult) => {
+    result.applyOutput = ap.stdoutText.split('\n').filter((l) => l.startsWith('apply: '));
+    if (ap.exitCode !== 0) throw failed('apply script', ap);
+    const changes = parseApplyResult(ap.stdoutText, host.fqdn);
+    if (changes === undefined) {
+      throw new RunError(`${host.fqdn}: the apply script printed no result line ("apply: ${host.fqdn}: …"); run ${cmds.apply.display} to see why`);
+    }
+    return (result.applyChanges = changes);
+  };
+  if (found.applied) {
+    // Every file is what rsync would install: nothing to send, nothing replaced, no reload of ours.
+    result.state = applied(sv) === 0 ? 'unchanged' : 'updated';
+    return result;
   }
 
   if (cmds.stage) {
@@ -111,14 +127,7 @@ export async function deployHost(s: Settings, host: Host, cmds: HostCommands, on
   result.files = parseItemized(rs.stdoutText);
 
   onProgress(`+ ${cmds.apply.display}`);
-  const ap = await runRemote(dir, `deploy-apply:${host.fqdn}`, cmds.apply, input);
-  result.applyOutput = ap.stdoutText.split('\n').filter((l) => l.startsWith('apply: '));
-  if (ap.exitCode !== 0) throw failed('apply script', ap);
-  const changes = parseApplyResult(ap.stdoutText, host.fqdn);
-  if (changes === undefined) {
-    throw new RunError(`${host.fqdn}: the apply script printed no result line ("apply: ${host.fqdn}: …"); run ${cmds.apply.display} to see why`);
-  }
-  result.applyChanges = changes;
+  const changes = applied(await runRemote(dir, `deploy-apply:${host.fqdn}`, cmds.apply, input));
 
   // Postfix reads certificates, keys and texthash tables when a process starts: after rsync replaced
   // one, running processes must be restarted even if apply.sh found every setting already right.

@@ -6,7 +6,9 @@ import { RunError } from '../errors.js';
 import { ALLOWLIST } from '../files/layout.js';
 import { deployHost, emptyResult, clientsMissingOn, type HostDeploy } from './deploy.js';
 import { hostCommands, type HostCommands } from './host-commands.js';
+import { releaseConnection } from './run.js';
 import type { SudoMode } from './sudo.js';
+import type { Digests } from './survey.js';
 import { mapConcurrent } from './pool.js';
 import { isRelay, type Host, type Server, type Settings } from '../settings/index.js';
 
@@ -27,6 +29,8 @@ export interface FleetOptions {
   sudoPassword?: Buffer;
   /** The allowlist as built (etc/postfix/relay_clientcerts): what a relay outside the run must list. */
   allowlist: string;
+  /** The bundle files' sha256 as the build recorded them (checked before shipping): what each host's files are compared with. */
+  digests?: Digests;
 }
 
 type Line = [keyof FleetOutput, string];
@@ -46,13 +50,15 @@ async function deployKept(o: FleetOptions, host: Host, cmds: HostCommands): Prom
     r = emptyResult(host, 'failed', err.message);
   }
   r.ms = Math.round(performance.now() - t0);
+  // A client is done for this run; a relay may be read or deployed again (a rotation that ends).
+  if (!isRelay(host)) releaseConnection(o.settings.projectDir, host.ssh);
   for (const [level, text] of lines) o.out[level](text);
   return r;
 }
 
 /** Deploys `hosts` of one phase, up to o.jobs at once; results in the hosts' order. */
 export function deployPhase(o: FleetOptions, hosts: readonly Host[]): Promise<HostDeploy[]> {
-  return mapConcurrent(hosts, o.jobs, (h) => deployKept(o, h, hostCommands(o.settings, h, o.sshOptions, o.sudoMode)));
+  return mapConcurrent(hosts, o.jobs, (h) => deployKept(o, h, hostCommands(o.settings, h, o.sshOptions, o.sudoMode, undefined, o.digests)));
 }
 
 /**

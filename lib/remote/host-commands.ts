@@ -9,9 +9,17 @@ import type { Host, Settings } from '../settings/index.js';
 import { shJoin } from '../programs/shell.js';
 import { bundleManifest, bundleTargets } from '../plan/bundle.js';
 import { checkRootJobs } from './compare.js';
+import { surveyCommand, type Digests } from './survey.js';
 import { asRoot, STAGE_DIR, sudoersLine, usesSudo, type SudoMode } from './sudo.js';
 
 export interface HostCommands {
+  /**
+   * What deploy runs first: the prerequisite check, each file compared with the bundle and, when none
+   * differs, apply.sh, in one remote shell (survey.ts). The commands below run only when a file differs.
+   */
+  survey: Command;
+  /** How many lines of sudo -S's password the survey reads (with --ask-sudo-pass). */
+  surveyRootCalls: number;
   /** Checks the host has rsync, postconf, postfix, sh (and sudo allows the commands) before anything is sent. */
   prerequisites: Command;
   /** Only for a non-root ssh user: the bundle's files into his stage directory. */
@@ -51,8 +59,12 @@ export function sudoersLines(s: Settings, host: Host): string[] {
   return [j.install!, j.apply, j.undeploy, j.status, j.reload, ...checkRootJobs(s, host, true)].map((a) => sudoersLine(host, a));
 }
 
-/** `bundleRoot`: where the bundle's root/ is, as the printed rsync names it (default: relative to the project directory, where deploy runs). */
-export function hostCommands(s: Settings, host: Host, sshOptions: readonly string[], mode: SudoMode = 'nopasswd', bundleRoot?: string): HostCommands {
+/**
+ * `bundleRoot`: where the bundle's root/ is, as the printed rsync names it (default: relative to the project
+ * directory, where deploy runs). `digests`: the bundle files' sha256 as the build recorded them, which the
+ * survey compares with the host's files (without them every file counts as different).
+ */
+export function hostCommands(s: Settings, host: Host, sshOptions: readonly string[], mode: SudoMode = 'nopasswd', bundleRoot?: string, digests?: Digests): HostCommands {
   const j = rootJobs(s, host);
   const root = (argv: string[]) => shJoin(asRoot(host, argv, mode));
   const m = bundleManifest(s, host);
@@ -60,9 +72,8 @@ export function hostCommands(s: Settings, host: Host, sshOptions: readonly strin
   const local = bundleRoot ?? m.root;
   const programs = ['rsync', 'postconf', 'postfix', 'sh', ...(usesSudo(host) ? ['sudo'] : [])];
   // `sudo -l CMD` says whether sudoers allows CMD, without running it (and with -n, without a password).
-  const allowed = usesSudo(host) && mode === 'nopasswd'
-    ? [j.install!, j.apply].map((a) => `sudo -n -l -- ${shJoin(a)} >/dev/null 2>&1 || { echo sudo-refused; sudo -n -l -- ${shJoin(a)} 2>&1 | head -n 1; }`)
-    : [];
+  const sudoChecks = usesSudo(host) && mode === 'nopasswd' ? [j.install!, j.apply] : [];
+  const allowed = sudoChecks.map((a) => `sudo -n -l -- ${shJoin(a)} >/dev/null 2>&1 || { echo sudo-refused; sudo -n -l -- ${shJoin(a)} 2>&1 | head -n 1; }`);
   const prerequisites = sshCmd.ssh(host.ssh, sshOptions, [
     REMOTE_PATH,
     `for p in ${programs.join(' ')}; do command -v "$p" >/dev/null 2>&1 || echo "missing $p"; done`,
@@ -70,7 +81,10 @@ export function hostCommands(s: Settings, host: Host, sshOptions: readonly strin
     'true',
   ].join('; '));
   const notRunning = shJoin([`Postfix (${host.postfixDir}) is not running; nothing to reload`]);
+  const survey = surveyCommand(s, host, sshOptions, mode, digests, { path: REMOTE_PATH, programs, sudoChecks, apply: j.apply });
   return {
+    survey: survey.cmd,
+    surveyRootCalls: survey.rootCalls,
     prerequisites,
     stage: usesSudo(host) ? sshCmd.rsyncStage({ root: local, files, target: host.ssh, options: sshOptions, stageDir: STAGE_DIR }) : null,
     rsync: usesSudo(host)

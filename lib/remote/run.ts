@@ -1,27 +1,47 @@
 // Runs the ssh and rsync commands of `deploy` and `check`: each one is audited, and a failure to
 // reach the host becomes one line naming the host, the settings to look at and ssh's own reason.
+// A command built by programs/ssh.ts rides the run's one connection to its host (connections.ts):
+// the audit line shows it as it ran, with the connection's options.
 import { appendAudit } from '../files/audit.js';
 import type { Command } from '../programs/command.js';
 import { RunError } from '../errors.js';
 import { run, type ExecResult } from '../programs/exec.js';
-import type { Host } from '../settings/index.js';
+import type { Host, SshTarget } from '../settings/index.js';
+import { connections } from './connections.js';
 
 export interface RemoteResult extends ExecResult {
   stdoutText: string;
 }
 
 /** Runs `cmd` in the project directory and records it in audit.log, whatever its outcome. */
-export async function runRemote(projectDir: string, step: string, cmd: Command, input?: Buffer): Promise<RemoteResult> {
+export async function runRemote(projectDir: string, step: string, command: Command, input?: Buffer): Promise<RemoteResult> {
+  const route = command.via ? await connections.route(projectDir, command.via) : { direct: true as const };
+  const cmd = 'first' in route ? command.via!.withOptions(route.first) : command;
   const start = new Date().toISOString();
   const t0 = performance.now();
   let exit = -1;
   try {
+    // The host's connection could not be made: this command would fail the same way.
+    if ('unreachable' in route) {
+      exit = route.unreachable.exitCode;
+      return { ...route.unreachable, stdoutText: '' };
+    }
     const r = await run(cmd.argv, { cwd: projectDir, input });
     exit = r.exitCode;
     return { ...r, stdoutText: r.stdout.toString('utf8') };
   } finally {
     appendAudit(projectDir, { start, step, command: cmd.display, durationMs: performance.now() - t0, exit });
   }
+}
+
+/** Ends the run's connections (`ssh -O exit` each) and removes their sockets' directory. */
+export function closeConnections(projectDir: string): Promise<void> {
+  return connections.close(projectDir);
+}
+
+/** Starts closing the run's connection to a host that is done (closeConnections waits for it). */
+export function releaseConnection(projectDir: string, target: SshTarget): void {
+  connections.release(projectDir, target);
 }
 
 /** The settings that say how `host` is reached, for error messages. */

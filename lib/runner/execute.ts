@@ -8,6 +8,7 @@ import { INTERRUPTED, RunError } from '../errors.js';
 import { run, type ExecResult } from '../programs/exec.js';
 import type { Passphrase } from '../secrets/passphrase.js';
 import { isCompletePem } from '../files/pem.js';
+import { ALLOWLIST } from '../files/layout.js';
 import { renderConf, renderEjs } from '../files/render.js';
 import type { DiskState } from '../state/disk.js';
 import type { ProjectState } from '../state/project.js';
@@ -141,6 +142,7 @@ async function executeKind(step: Step, state: DiskState, reason: string, opts: E
       } else {
         renameSync(tmp, out);
       }
+      if (step.id.startsWith('key:')) state.keyMade(step.output);
       return 'written';
     }
     case 'write': {
@@ -150,6 +152,8 @@ async function executeKind(step: Step, state: DiskState, reason: string, opts: E
         step.template.engine === 'conf'
           ? renderConf(step.template.name, context as Record<string, string>)
           : await renderEjs(step.template.name, context);
+      // Whatever made the context: the allowlist never lists a key twice or a revoked one.
+      if (step.output === ALLOWLIST) (state as ProjectState).checkAllowlist(text);
       const done = await putFile(state, step.output, Buffer.from(text), step.mode, step.createOnly, olderThanInputs(step, state), reason);
       state.records.setRecipe(step.output, recipe); // only once the file holds it: a failed write must be retried
       return done;

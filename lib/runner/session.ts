@@ -7,7 +7,8 @@ import { narrowKeyModes, octal } from '../files/key-modes.js';
 import { completeDatabaseRename, protectCaDatabase } from '../ca/database-guard.js';
 import { UsageError } from '../errors.js';
 import { requireProgram } from '../programs/exec.js';
-import { BOOKKEEPING_FILES } from '../files/layout.js';
+import { BOOKKEEPING_FILES, caFiles } from '../files/layout.js';
+import { refuseLinkedDirs } from '../files/ownership.js';
 import { acquireLock } from './lock.js';
 import { Passphrase } from '../secrets/passphrase.js';
 import { runPlan, skipAll, type RunEvent, type RunResult } from './runner.js';
@@ -82,6 +83,7 @@ export async function withSession<T>(ctx: SessionContext, fn: (session: Session)
   try {
     const release = await acquireLock(dir, { waitMs: opts.lockWaitMs, onWait: (pid) => ctx.report.info?.(`waiting for pid ${pid} to finish its work in this project …`) });
     try {
+      refuseLinkedDirs(dir, caFiles(ctx.settings).index); // never renamed through a link (the trees are scanned next)
       for (const f of completeDatabaseRename(ctx.settings, dir)) ctx.report.warn(`${f}: restored from ${f}.new (left by an interrupted openssl ca)`);
       // Read under the lock, after the database is whole: no other run changes it until we are done.
       const st = (state = readProjectState(ctx.settings));
@@ -130,6 +132,12 @@ export async function withSession<T>(ctx: SessionContext, fn: (session: Session)
  */
 async function preflight(ctx: SessionContext, state: ProjectState, steps: readonly Step[], passphrase: Passphrase): Promise<ReadonlySet<Step>> {
   checkTrustChain(ctx.settings, state, { adopting: state.isForeignTree() });
+  // One key, one host: a key that is another host's, changed outside the tool or revoked stops the run
+  // here, before anything is written. Keys this plan replaces (renew --rekey) are not asked.
+  // A plan that only changes the CA database (revoke, crl) is not held up: a revocation is the way out.
+  const rekeyed = steps.filter((x) => x.kind === 'exec' && x.id.startsWith('key:') && x.force !== undefined).map((x) => x.id.slice(4));
+  state.keyIdentities(); // a damaged keys.json stops every writing run (exit 2), this one too
+  const keys = steps.some((x) => x.kind === 'copy' || /^(key|csr|cert):|^allowlist$/.test(x.id)) ? state.bindKeys({ skip: new Set(rekeyed), settings: ctx.settings }) : undefined;
   const pending = stale(steps, state);
   const commands = pending.map((p) => commandOf(p.step)).filter((c) => c !== undefined);
   for (const program of new Set(commands.map((c) => c.argv[0]!))) requireProgram(program);
@@ -137,5 +145,6 @@ async function preflight(ctx: SessionContext, state: ProjectState, steps: readon
     requireProgram('gpg');
     await passphrase.get();
   }
+  keys?.record(); // every check passed: keys seen for the first time are recorded
   return new Set(pending.map((p) => p.step));
 }

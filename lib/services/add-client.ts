@@ -93,6 +93,7 @@ export async function addClient(ctx: Context, args: AddClientArgs): Promise<numb
     if (planned) {
       // Everything that can fail on this project fails before settings.mk changes.
       checkTrustChain(settings, session.state, { adopting: session.state.isForeignTree() });
+      session.state.bindKeys({ settings });
       await session.passphrase.get();
       const mode = statSync(file).mode & 0o777;
       const write = (text: string) => {

@@ -22,6 +22,8 @@ export async function buildInSession(ctx: Context, session: Session, req?: PlanR
   const s = ctx.settings;
   const state = session.state;
   if (state.isForeignTree()) {
+    // Two hosts of the tree sharing a key: refused before anything of the tree is adopted.
+    state.bindKeys({ settings: s });
     ctx.report.info(`adopting the existing tree in ${path.relative(process.cwd(), ctx.projectDir) || '.'}: the CA key and certificate and every key are kept; certificates are recorded in a new CA database and re-issued (v3) with the same keys`);
     for (const note of adoptionNotes(s, state)) ctx.report.warn(note);
     const mismatch = caSubjectMismatch(state);

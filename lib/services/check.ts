@@ -15,7 +15,8 @@ import { checkRootJobs } from '../remote/compare.js';
 import { readSecret } from '../cli/secret-prompt.js';
 import { usesSudo } from '../remote/sudo.js';
 import type { Probe, ProbeScript } from '../remote/probe.js';
-import { reasonOf, runRemote, unreachable } from '../remote/run.js';
+import { closeConnections, reasonOf, releaseConnection, runRemote, unreachable } from '../remote/run.js';
+import { describeSharing } from '../remote/connections.js';
 import type { Host, Server, Settings } from '../settings/index.js';
 import { sshOptionsFor } from '../remote/ssh-options.js';
 import { checkPlugin, deployedCertDays } from '../monitoring/check-plugin.js';
@@ -66,7 +67,7 @@ export async function check(ctx: Context, args: CheckArgs): Promise<number> {
   if (args.dryRun) {
     ctx.report.result(
       { dryRun: true, hosts: plans.map((p) => ({ fqdn: p.host.fqdn, role: p.host.role, command: p.cmd.display })) },
-      () => plans.map((p) => `${p.host.fqdn}: would run\n  ${p.cmd.display}`).join('\n'),
+      () => [...plans.map((p) => `${p.host.fqdn}: would run\n  ${p.cmd.display}`), ...(plans.length ? [describeSharing(plans[0]!.host, options)] : [])].join('\n'),
     );
     return 0;
   }
@@ -78,36 +79,47 @@ export async function check(ctx: Context, args: CheckArgs): Promise<number> {
     ctx.report.warn(`${err.message}; comparing with the bundles in out/ as they are`);
   });
 
+  // A key that is another host's, changed outside the tool or revoked fails its host's check (as in status --check).
+  const keyProblems = state.keyProblems();
+  const keyChecks = (fqdn: string): CheckResult[] => keyProblems.filter((k) => k.fqdn === fqdn)
+    .map((k) => ({ name: `key ${k.file} in this project`, ok: false, expected: 'the key recorded for this host, of no other host, not revoked', actual: k.line }));
+
   const password = args.askSudoPass && hosts.some(usesSudo) ? await readSecret('sudo password on the hosts: ') : undefined;
   const results: HostCheck[] = [];
   const deployedDays = new Map<string, number | null>();
   // Whether the relay has the current certificate file: tells a missing deploy from a missing reload.
   const relayCertFile = new Map<string, boolean | undefined>();
-  for (const { host, probe: script, cmd } of plans) {
-    // sudo -S reads one line per call: the password once for each root command of the probe.
-    const input = password && usesSudo(host) ? Buffer.concat(checkRootJobs(s, host, args.live).map(() => Buffer.concat([password, Buffer.from('\n')]))) : undefined;
-    const checks = await checkHost(ctx.projectDir, host, cmd, input, script, (l) => ctx.report.detail(l), (probe) => {
-      const found = evaluate(s, host, probe, (rel) => state.read(rel) ?? Buffer.alloc(0));
-      deployedDays.set(host.fqdn, deployedCertDays(s, host, probe));
-      if (args.live) found.push(port25Check(s, host, probe.get('port25')));
-      if (args.live && host.role === 'server') found.push(outboundTlsCheck(host, probe.get('smtp_tls')));
-      if (host.role !== 'client') return found;
-      // Every relay, in order: each must resolve as this client's Postfix looks it up and accept it.
-      s.servers.forEach((relay, i) => {
-        const { mode, ...resolveResult } = resolveCheck(relay, probe.get('lookup'), (m) => probe.get(`resolve.${i}.${m}`));
-        found.push(resolveResult);
-        if (args.live) {
-          if (mode) found.push(negotiatedCheck(s.relayTlsProfile, relay, probe.get(`live.${i}.${mode}`)));
-          if (mode) found.push(...liveCertChecks(s, relay, probe.get(`live.${i}.${mode}`), relayCertFile.get(relay.fqdn), options));
-          found.push(mode ? liveCheck(relay, probe.get(`live.${i}.${mode}`)) : { name: `live STARTTLS to [${relay.fqdn}]:${relay.port} with the client certificate`, ok: false, expected: 'Verified TLS connection, EHLO 250 inside TLS', actual: `not tried: ${relay.fqdn} does not resolve as the client's Postfix looks it up` });
-        }
+  try {
+    for (const { host, probe: script, cmd } of plans) {
+      // sudo -S reads one line per call: the password once for each root command of the probe.
+      const input = password && usesSudo(host) ? Buffer.concat(checkRootJobs(s, host, args.live).map(() => Buffer.concat([password, Buffer.from('\n')]))) : undefined;
+      const checks = await checkHost(ctx.projectDir, host, cmd, input, script, (l) => ctx.report.detail(l), (probe) => {
+        const found = evaluate(s, host, probe, (rel) => state.read(rel) ?? Buffer.alloc(0));
+        deployedDays.set(host.fqdn, deployedCertDays(s, host, probe));
+        if (args.live) found.push(port25Check(s, host, probe.get('port25')));
+        if (args.live && host.role === 'server') found.push(outboundTlsCheck(host, probe.get('smtp_tls')));
+        if (host.role !== 'client') return found;
+        // Every relay, in order: each must resolve as this client's Postfix looks it up and accept it.
+        s.servers.forEach((relay, i) => {
+          const { mode, ...resolveResult } = resolveCheck(relay, probe.get('lookup'), (m) => probe.get(`resolve.${i}.${m}`));
+          found.push(resolveResult);
+          if (args.live) {
+            if (mode) found.push(negotiatedCheck(s.relayTlsProfile, relay, probe.get(`live.${i}.${mode}`)));
+            if (mode) found.push(...liveCertChecks(s, relay, probe.get(`live.${i}.${mode}`), relayCertFile.get(relay.fqdn), options));
+            found.push(mode ? liveCheck(relay, probe.get(`live.${i}.${mode}`)) : { name: `live STARTTLS to [${relay.fqdn}]:${relay.port} with the client certificate`, ok: false, expected: 'Verified TLS connection, EHLO 250 inside TLS', actual: `not tried: ${relay.fqdn} does not resolve as the client's Postfix looks it up` });
+          }
+        });
+        // The client certificate the probes presented: the same file to every relay, checked once.
+        if (args.live) found.push(...[presentedCheck(s, host, probe)].filter((c): c is CheckResult => c !== undefined));
+        return found;
       });
-      // The client certificate the probes presented: the same file to every relay, checked once.
-      if (args.live) found.push(...[presentedCheck(s, host, probe)].filter((c): c is CheckResult => c !== undefined));
-      return found;
-    });
-    if (host.role === 'server') relayCertFile.set(host.fqdn, checks.find((c) => c.name === `file ${remoteFiles(s, host).cert}`)?.ok);
-    results.push({ fqdn: host.fqdn, role: host.role, target: `${host.ssh.user}@${host.ssh.host}:${host.ssh.port}`, ok: checks.every((c) => c.ok), checks });
+      if (host.role === 'server') relayCertFile.set(host.fqdn, checks.find((c) => c.name === `file ${remoteFiles(s, host).cert}`)?.ok);
+      checks.unshift(...keyChecks(host.fqdn));
+      results.push({ fqdn: host.fqdn, role: host.role, target: `${host.ssh.user}@${host.ssh.host}:${host.ssh.port}`, ok: checks.every((c) => c.ok), checks });
+      releaseConnection(ctx.projectDir, host.ssh);
+    }
+  } finally {
+    await closeConnections(ctx.projectDir);
   }
   password?.fill(0);
   await recordChecks(ctx, results);

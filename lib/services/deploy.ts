@@ -21,6 +21,8 @@ import { recordRelaysDeployed, relaysBehind } from '../state/relays-deployed.js'
 import { sshOptionsFor } from '../remote/ssh-options.js';
 import { recordDeployments } from '../remote/deployments.js';
 import { versionChoices } from '../postfix/version-choices.js';
+import { closeConnections } from '../remote/run.js';
+import { describeSharing } from '../remote/connections.js';
 
 export interface DeployArgs extends GlobalArgs {
   which: HostSelection;
@@ -62,7 +64,7 @@ export function prepareDeploy(ctx: Context, args: Pick<DeployArgs, 'which' | 'ho
   const hosts = selected.filter((h) => !revoked.has(h.fqdn));
   const skippedRevoked = selected.filter((h) => revoked.has(h.fqdn));
   const sudoMode = args.askSudoPass ? 'stdin' as const : 'nopasswd' as const;
-  const plans = hosts.map((h) => ({ host: h, cmds: hostCommands(s, h, options, sudoMode) }));
+  const plans = hosts.map((h) => ({ host: h, cmds: hostCommands(s, h, options, sudoMode, undefined, (local) => state.records.get(local)?.sha256) }));
   const relaysIncluded = hosts.filter(isRelay);
   // Relays not in this run are read first: they must already list the clients' entries.
   const guards = hosts.some((h) => !isRelay(h)) ? s.servers.filter((r) => !relaysIncluded.includes(r)).map((r) => ({ relay: r, cmd: relayAllowlistProbe(r, options).cmd })) : [];
@@ -84,7 +86,7 @@ function tlsChoiceLines(s: Settings, host: Host): string[] {
 
 export async function deploy(ctx: Context, args: DeployArgs): Promise<number> {
   const prepared = prepareDeploy(ctx, args);
-  const { s, state, jobs, hosts, skippedRevoked, plans, relaysIncluded, guards, rotating } = prepared;
+  const { s, state, jobs, hosts, skippedRevoked, plans, relaysIncluded, guards, rotating, options } = prepared;
   if (args.dryRun) {
     let stale: string | null = null;
     try {
@@ -104,15 +106,17 @@ export async function deploy(ctx: Context, args: DeployArgs): Promise<number> {
         jobs,
         relayAllowlistCheck: guards[0]?.cmd.display ?? null,
         relayAllowlistChecks: guards.map((g) => ({ fqdn: g.relay.fqdn, command: g.cmd.display })),
-        hosts: plans.map((p) => ({ fqdn: p.host.fqdn, role: p.host.role, tlsProtocols: protocolChoice(s, p.host), prerequisites: p.cmds.prerequisites.display, stage: p.cmds.stage?.display ?? null, rsync: p.cmds.rsync.display, apply: p.cmds.apply.display, reloadIfOnlyFilesChanged: p.cmds.reload.display, sudoers: p.cmds.sudoers, byPostfixVersion: versionChoices(s, p.host) })),
+        connection: plans.length ? describeSharing(plans[0]!.host, options) : null,
+        hosts: plans.map((p) => ({ fqdn: p.host.fqdn, role: p.host.role, tlsProtocols: protocolChoice(s, p.host), survey: p.cmds.survey.display, prerequisites: p.cmds.prerequisites.display, stage: p.cmds.stage?.display ?? null, rsync: p.cmds.rsync.display, apply: p.cmds.apply.display, reloadIfOnlyFilesChanged: p.cmds.reload.display, sudoers: p.cmds.sudoers, byPostfixVersion: versionChoices(s, p.host) })),
         skippedRevoked: skippedRevoked.map((h) => h.fqdn),
         rotationsToFinish: rotating,
       },
       () => [
         ...guards.map((g) => `${g.relay.fqdn} (a relay): would read its allowlist, to make sure it lists the clients\n  ${g.cmd.display}`),
         ...plans.map((p) => [
-          `${p.host.fqdn} (${isRelay(p.host) ? 'a relay' : 'smtp client'}): would run`,
-          `  ${p.cmds.prerequisites.display}`,
+          `${p.host.fqdn} (${isRelay(p.host) ? 'a relay' : 'smtp client'}): would run, over one ssh connection`,
+          `  ${p.cmds.survey.display}`,
+          `  and, if a file differs:`,
           ...(p.cmds.stage ? [`  ${p.cmds.stage.display}`] : []),
           `  ${p.cmds.rsync.display}`,
           `  ${p.cmds.apply.display}`,
@@ -122,6 +126,7 @@ export async function deploy(ctx: Context, args: DeployArgs): Promise<number> {
           `  apply.sh chooses by the host's Postfix (postconf -dh mail_version):`,
           ...versionChoices(prepared.s, p.host).map((l) => `    ${l}`),
         ].join('\n')),
+        ...(plans.length ? [describeSharing(plans[0]!.host, options)] : []),
         ...skippedRevoked.map((h) => `${h.fqdn}: skipped (revoked)`),
         `up to ${jobs} host(s) at once: the relays, then the clients`,
         ...(then ? [then] : []),
@@ -152,12 +157,21 @@ export interface DeployData {
  * first, clients only once every relay lists them; what each host ended with is recorded for monitoring.
  */
 export async function deployInSession(ctx: Context, session: Session, p: PreparedDeploy): Promise<{ failed: number; data: DeployData; text: string }> {
+  try {
+    return await deployHosts(ctx, session, p);
+  } finally {
+    // One connection per host for the whole run, relays again after a rotation included: closed here.
+    await closeConnections(p.s.projectDir);
+  }
+}
+
+async function deployHosts(ctx: Context, session: Session, p: PreparedDeploy): Promise<{ failed: number; data: DeployData; text: string }> {
   const { s, options, jobs, hosts, skippedRevoked, sudoMode, relaysIncluded, rotating } = p;
   const t0 = performance.now();
   await assertBundlesReady(session.state, hosts);
   const sudoPassword = p.askSudoPass && hosts.some(usesSudo) ? await readSecret('sudo password on the hosts: ') : undefined;
   for (const h of skippedRevoked) ctx.report.info(`${h.fqdn}: skipped: its certificate is revoked (postfix-tls-relay revoke); its bundle is not deployed`);
-  const fleet: FleetOptions = { settings: s, sshOptions: options, jobs, out: ctx.report, sudoMode, sudoPassword, allowlist: session.state.text(ALLOWLIST) ?? '' };
+  const fleet: FleetOptions = { settings: s, sshOptions: options, jobs, out: ctx.report, sudoMode, sudoPassword, allowlist: session.state.text(ALLOWLIST) ?? '', digests: (local) => session.state.records.get(local)?.sha256 };
   const { relays, clients } = await deployFleet(fleet, hosts);
   const results = [...relays, ...clients, ...skippedRevoked.map((h) => emptyResult(h, 'skipped', 'revoked'))];
   recordRelaysDeployed(session.state, relays.filter((r) => r.state !== 'failed').map((r) => r.fqdn));

@@ -9,6 +9,7 @@ import { domainSpf, type DomainReport } from '../dns/domain-spf.js';
 import type { DnsFinding } from '../dns/finding.js';
 import { UsageError } from '../errors.js';
 import { relayFacts } from '../remote/relay-facts.js';
+import { closeConnections } from '../remote/run.js';
 import type { RelayFactsIn } from '../dns/relay-dns.js';
 import { sshOptionsFor } from '../remote/ssh-options.js';
 import type { Settings } from '../settings/index.js';
@@ -41,8 +42,10 @@ export async function dnsReport(s: Settings, projectDir: string, o: DnsOptions, 
   checkDnsOptions(o);
   const dns = new Dns(o.resolver, o.timeoutMs ?? DNS_TIMEOUT_MS);
   const options = o.ssh === false ? [] : sshOptionsFor(o.sshOption, s, report);
+  // One read per relay: its connection is closed as soon as all are read.
   const facts = await Promise.all(s.servers.map((r): Promise<RelayFactsIn> =>
-    o.ssh === false ? Promise.resolve({ error: 'not asked (--no-ssh)', skipped: true }) : relayFacts(projectDir, r, options)));
+    o.ssh === false ? Promise.resolve({ error: 'not asked (--no-ssh)', skipped: true }) : relayFacts(projectDir, r, options)))
+    .finally(() => closeConnections(projectDir));
   const relays = await Promise.all(s.servers.map((r, i) => relayDns(dns, r.fqdn, facts[i]!)));
   const domains = await Promise.all(s.senderDomains.map((d) =>
     domainSpf(dns, d, relays.map((r) => ({ fqdn: r.fqdn, ips: r.addresses.map((a) => a.address), helo: r.helo })))));

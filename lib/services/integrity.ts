@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { checkTrustChain } from '../ca/trust.js';
 import { allHosts, caFiles, hostFiles } from '../files/layout.js';
-import { octal, wideKeys } from '../files/key-modes.js';
+import { octal, setIdEntries, wideKeys } from '../files/key-modes.js';
 import { buildPlan } from '../plan/plan.js';
 import { stale } from '../runner/staleness.js';
 import type { ProjectState } from '../state/project.js';
@@ -78,8 +78,14 @@ export function integrityProblems(s: Settings, state: ProjectState): string[] {
     out.push((err as Error).message);
   }
   out.push(...caDatabaseProblems(s));
-  // The trust chain check may have named a key already (it skips keys newer than their certificate).
-  out.push(...hostKeyProblems(s).filter((p) => !out.some((o) => o.includes(p.split(' ')[2]!))));
+  // The trust chain check or the key binding (status) may have named a key already.
+  const named = [...out, ...state.keyProblems().map((k) => k.line)];
+  out.push(...hostKeyProblems(s).filter((p) => !named.some((o) => o.includes(p.split(' ')[2]!))));
+  const listed = state.builtAllowlistProblem();
+  if (listed) out.push(listed);
+  for (const f of setIdEntries(state.tree)) {
+    out.push(`${f.file}: mode ${octal(f.mode)} has the ${f.mode & 0o4000 ? 'setuid' : 'setgid'} bit, which a host must never get with root's files (deploy strips it); chmod ug-s ${f.file}`);
+  }
   for (const k of wideKeys(state.tree)) out.push(`${k.file}: a private key with mode ${octal(k.mode)}; chmod 600 ${k.file} (build does it too)`);
   const bundles = new Map<string, string[]>();
   for (const o of stale(buildPlan(s, state), state)) {

@@ -113,6 +113,8 @@ export async function renew(ctx: Context, args: RenewArgs): Promise<number> {
   return withSession(ctx, async (session) => {
     const allowlistBefore = allowlistMark(session);
     const bundlesBefore = args.deploy ? bundleDigests(ctx) : undefined;
+    // Refused before the rotations are written: a key that is another host's, changed or revoked.
+    session.state.bindKeys({ skip: new Set(rekey.keys()) });
     session.state.setRotations(rotations);
     const result = await buildInSession(ctx, session, opts);
     const deployed = bundlesBefore ? await deployChanged(ctx, session, bundlesBefore, args.sshOption) : null;

@@ -7,6 +7,7 @@ import { crlSignature } from '../ca/crl-signature.js';
 import { buildPlan } from '../plan/plan.js';
 import { isGenerated } from '../runner/staleness.js';
 import type { ProjectState } from '../state/project.js';
+import type { KeyProblem } from '../state/key-binding.js';
 import { currentAllowlistSha, loadRelaysDeployed } from '../state/relays-deployed.js';
 import { withLock } from '../runner/lock.js';
 import { planKey } from '../plan/key.js';
@@ -58,7 +59,9 @@ export interface Status {
   /** Thresholds the problems were computed with. */
   warnDays: number;
   crlWarnDays: number;
-  /** What `status --check` fails on: expiring or missing certificates, revoked ones still listed, a stale CRL. */
+  /** Keys held by the wrong host, changed outside the tool, or revoked (each also one of `problems`). */
+  keyProblems: KeyProblem[];
+  /** What `status --check` fails on: expiring or missing certificates, revoked ones still listed, a stale CRL, the keys. */
   problems: string[];
 }
 
@@ -160,6 +163,7 @@ export function collectStatus(state: ProjectState, now = Date.now(), opts: { war
     const d = deployed[r.fqdn];
     return { fqdn: r.fqdn, nexthop: `[${r.fqdn}]:${r.port}`, allowlist: !d ? 'unknown' : d.allowlist === sha ? 'current' : 'behind', deployedAt: d?.at ?? null };
   });
+  const upToDate = state.upToDate(planKey(s));
   const st: Status = {
     ca: {
       cert: ca.cert,
@@ -176,9 +180,11 @@ export function collectStatus(state: ProjectState, now = Date.now(), opts: { war
     rotations: rotations.filter((r) => s.clients.some((c) => c.fqdn === r.fqdn)),
     warnDays,
     crlWarnDays,
+    // Nothing in the trees (keys, keys.json, the CA database) changed since a run that bound every key.
+    keyProblems: upToDate ? [] : state.keyProblems(),
     problems: [],
   };
-  st.problems = [...problemsOf(st, [...revoked]), ...changedFiles(state)];
+  st.problems = [...st.keyProblems.map((p) => p.line), ...problemsOf(st, [...revoked]), ...changedFiles(state, upToDate)];
   return st;
 }
 
@@ -193,9 +199,9 @@ export async function keepLearned(state: ProjectState): Promise<void> {
 }
 
 /** Generated files (allowlist, configs, bundles) that are no longer what the tool wrote. */
-export function changedFiles(state: ProjectState): string[] {
+export function changedFiles(state: ProjectState, upToDate = state.upToDate(planKey(state.settings))): string[] {
   // Nothing in the trees changed since a build found every file as it wrote it.
-  if (state.upToDate(planKey(state.settings))) return [];
+  if (upToDate) return [];
   return buildPlan(state.settings, state)
     .filter(isGenerated)
     .flatMap((step) => step.outputs)

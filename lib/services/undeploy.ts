@@ -10,6 +10,7 @@ import { loadDeployments, recordDeployments } from '../remote/deployments.js';
 import { hostCommands } from '../remote/host-commands.js';
 import { sshOptionsFor } from '../remote/ssh-options.js';
 import { usesSudo } from '../remote/sudo.js';
+import { closeConnections } from '../remote/run.js';
 import { undeployHost, undeployProbe, type HostUndeploy } from '../remote/undeploy.js';
 import { withLock } from '../runner/lock.js';
 import { readProjectState } from '../state/project.js';
@@ -53,17 +54,22 @@ export async function undeploy(ctx: Context, args: UndeployArgs): Promise<number
   }
   const password = args.askSudoPass && hosts.some(usesSudo) ? await readSecret('sudo password on the hosts: ') : undefined;
   const results: HostUndeploy[] = [];
-  for (const { host, cmds } of plans) {
-    const input = cmds.sudoStdin && password ? Buffer.concat([password, Buffer.from('\n')]) : undefined;
-    try {
-      const r = await undeployHost(s, host, cmds, options, known[host.fqdn]?.source === 'undeploy', (l) => ctx.report.detail(l), input);
-      for (const l of r.output) ctx.report.detail(l);
-      results.push(r);
-    } catch (err) {
-      if (!(err instanceof RunError)) throw err;
-      ctx.report.warn(err.message);
-      results.push({ fqdn: host.fqdn, role: host.role, state: 'failed', output: [], changes: 0, leftovers: [], error: err.message });
+  try {
+    for (const { host, cmds } of plans) {
+      const input = cmds.sudoStdin && password ? Buffer.concat([password, Buffer.from('\n')]) : undefined;
+      try {
+        const r = await undeployHost(s, host, cmds, options, known[host.fqdn]?.source === 'undeploy', (l) => ctx.report.detail(l), input);
+        for (const l of r.output) ctx.report.detail(l);
+        results.push(r);
+      } catch (err) {
+        if (!(err instanceof RunError)) throw err;
+        ctx.report.warn(err.message);
+        results.push({ fqdn: host.fqdn, role: host.role, state: 'failed', output: [], changes: 0, leftovers: [], error: err.message });
+      }
     }
+  } finally {
+    // One connection per host for the probe, the undo and the confirmation: closed here.
+    await closeConnections(s.projectDir);
   }
   password?.fill(0);
   const done = results.filter((r) => r.state === 'undeployed');

@@ -218,6 +218,9 @@ export class DiskState {
   /** Derived facts (parsed certificates, the CA database) that depend on a file. */
   protected forgetFacts(_rel: string): void {}
 
+  /** The runner made a new private key at `rel` (ProjectState records whose key it is). */
+  keyMade(_rel: string): void {}
+
   /** openssl ca rewrote the CA database in place. */
   databaseChanged(): void {}
 

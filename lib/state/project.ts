@@ -6,7 +6,8 @@ import { fingerprint } from '../ca/fingerprint.js';
 import { parseCert, signedBy, type CertFacts } from '../ca/cert.js';
 import { parseIndex, type IndexEntry } from '../ca/database.js';
 import { parseRotations, saveRotations, type Rotation } from '../ca/rotations.js';
-import { ALLOWLIST, allHosts, caFiles, hostFiles, ROTATIONS_FILE, type CaFiles } from '../files/layout.js';
+import { ALLOWLIST, allHosts, caFiles, hostFiles, KEYS_FILE, ROTATIONS_FILE, type CaFiles } from '../files/layout.js';
+import { RunError } from '../errors.js';
 import type { Settings } from '../settings/index.js';
 import { parseAllowlist, type AllowlistEntry } from '../postfix/allowlist.js';
 import { checkTreeOwnership } from '../files/ownership.js';
@@ -14,6 +15,9 @@ import { readStateFile, TRUST_RECORDS } from '../files/state-files.js';
 import { DiskState } from './disk.js';
 import { CertCache, type CertSummary } from './cert-facts.js';
 import type { Records } from './records.js';
+import { parseKeyIdentities, saveKeyIdentities, type KeyIdentities, type RevokedKey } from './key-identities.js';
+import { bindKeys, keyFingerprint, keyMade, revokedKeys, type KeyProblem } from './key-binding.js';
+import { allowlistProblem } from './allowlist-guard.js';
 
 export class ProjectState extends DiskState {
   readonly ca: CaFiles;
@@ -23,6 +27,8 @@ export class ProjectState extends DiskState {
   private indexCache: IndexEntry[] | undefined;
   private revokedCache: ReadonlySet<string> | undefined;
   private rotationsCache: Rotation[] | undefined;
+  private keyIds: KeyIdentities | undefined;
+  private keysDirty = false;
 
   constructor(readonly settings: Settings, records?: Records) {
     super(settings.projectDir, records);
@@ -102,12 +108,111 @@ export class ProjectState extends DiskState {
     this.rotationsCache = [...rotations].sort((a, b) => a.fqdn.localeCompare(b.fqdn));
   }
 
+  /** The names in a directory of the trees as scanned (the key binding looks for retired keys). */
+  names(dirRel: string): readonly string[] | undefined {
+    return this.tree.names(dirRel);
+  }
+
+  /** keys.json: each host's key identity and the revoked keys (a damaged record is an error, exit 2). */
+  keyIdentities(): KeyIdentities {
+    this.keyIds ??= parseKeyIdentities(this.text(KEYS_FILE));
+    return this.keyIds;
+  }
+
+  private setKeyIdentities(k: KeyIdentities): void {
+    saveKeyIdentities(this.dir, k);
+    this.invalidate(KEYS_FILE);
+    this.keyIds = k;
+    this.keysDirty = false;
+  }
+
+  /**
+   * Keys made during a run are recorded in memory and written once, when the run sums up what it wrote
+   * (changedSinceScan, save): a fleet's first build makes a thousand keys, and a killed run's keys are
+   * found unrecorded and recorded by the next one.
+   */
+  private flushKeys(): void {
+    if (this.keysDirty && this.keyIds) this.setKeyIdentities(this.keyIds);
+  }
+
+  override changedSinceScan(): Set<string> {
+    this.flushKeys();
+    return super.changedSinceScan();
+  }
+
+  /** Keys held by the wrong host, changed outside the tool or revoked (status --check lists them). */
+  keyProblems(): KeyProblem[] {
+    return bindKeys(this, this.keyIdentities()).problems;
+  }
+
+  /**
+   * Before anything is written or shipped: refuses (exit 1, the first problem's line) a key that is
+   * another host's, no longer the recorded one, or revoked. `record()` (holding the lock, once every other
+   * check passed): keys seen for the first time (adoption, an upgrade) and new revocations are written to
+   * keys.json. `skip`: hosts re-keyed now.
+   */
+  bindKeys(opts: { skip?: ReadonlySet<string>; settings?: Settings } = {}): { record(): void } {
+    const r = bindKeys(this, this.keyIdentities(), opts.skip, opts.settings);
+    if (r.problems.length) throw new RunError(r.problems[0]!.line);
+    return { record: () => r.changed && this.setKeyIdentities(r.next) };
+  }
+
+  /** The runner made a new key at `rel` (call holding the lock): it is the host's key from now on. */
+  override keyMade(rel: string): void {
+    const fqdn = /^certs\/(?:smtp-client|smtpd-server)\/([^/]+)\.key\.pem$/.exec(rel)?.[1];
+    const host = fqdn === undefined ? undefined : { fqdn };
+    if (!host) return;
+    this.invalidate(rel);
+    const pem = this.read(rel);
+    if (!pem) return;
+    const before = this.keyIdentities();
+    this.keyIds = keyMade(before, host.fqdn, rel, pem);
+    this.keysDirty = true;
+    // A host's new key replacing a recorded one (a key deleted with its certificate) is written now: the
+    // next run must not take it for a key changed outside the tool. A first key can wait for the flush.
+    if (before.hosts[host.fqdn]) this.flushKeys();
+  }
+
+  /** The revoked keys, the CA database's new revocations included (recorded when `write`). */
+  revokedKeys(write = false): readonly RevokedKey[] {
+    const ids = this.keyIdentities();
+    const r = revokedKeys(this, ids);
+    if (write && r.added) {
+      this.keyIds = { hosts: ids.hosts, revoked: r.list };
+      this.keysDirty = true;
+    }
+    return r.list;
+  }
+
+  /** Records the CA database's revocations in keys.json now (clean, before the database is archived). */
+  keepRevokedKeys(): void {
+    this.revokedKeys(true);
+    this.flushKeys();
+  }
+
+  /** What is wrong with the allowlist as built (a fingerprint twice, a revoked key), for status --check. */
+  builtAllowlistProblem(): string | undefined {
+    const text = this.text(ALLOWLIST);
+    return text === undefined ? undefined : allowlistProblem(text, this.settings, this.revokedKeys(), () => undefined, true);
+  }
+
+  /** Refuses (exit 1) an allowlist that lists a fingerprint twice or a revoked key: checked on the rendered text. */
+  checkAllowlist(text: string): void {
+    const certKey = (rel: string) => {
+      const c = this.cert(rel);
+      return c && keyFingerprint(c.x509.publicKey.export({ type: 'spki', format: 'der' }));
+    };
+    const p = allowlistProblem(text, this.settings, this.revokedKeys(true), certKey);
+    if (p) throw new RunError(p);
+  }
+
   /**
    * Every trust record read through its declared shape (files/state-files.ts): called before a command
    * writes or ships anything, so that one of the wrong shape stops it (exit 2) with nothing changed.
    */
   checkTrustRecords(): void {
     for (const decl of TRUST_RECORDS) readStateFile(decl, this.readChecked(decl.file));
+    this.keyIdentities(); // keys.json, checked by its own reader (state/key-identities.ts)
   }
 
   /** A CA certificate without a CA database: the tree came from elsewhere (the seed Makefile). */
@@ -153,9 +258,11 @@ export class ProjectState extends DiskState {
       this.revokedCache = undefined;
     }
     if (rel === ROTATIONS_FILE) this.rotationsCache = undefined;
+    if (rel === KEYS_FILE && !this.keysDirty) this.keyIds = undefined;
   }
 
   override save(): void {
+    this.flushKeys();
     super.save();
     this.facts?.save(this.dir);
   }

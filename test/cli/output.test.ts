@@ -17,8 +17,10 @@ describe('progress and output conventions (real build)', function () {
   };
 
   /** Garbage in a client key (newer than its request): the request step fails. */
+  /** A new client whose key file is no key: its request fails in openssl (a recorded key that is no key any more is refused before). */
   function breakClientKey(): void {
-    fs.writeFileSync(fx.p.file('certs/smtp-client/mailhost.example.test.key.pem'), 'not a key\n');
+    fs.appendFileSync(fx.p.file('settings.mk'), 'smtp_client_hostnames := broken\n');
+    fs.writeFileSync(fx.p.file('certs/smtp-client/broken.example.test.key.pem'), 'not a key\n', { mode: 0o600 });
   }
 
   it('on a pipe: each command, one plain line per step with state and time, a summary; no escape codes', function () {
@@ -60,9 +62,9 @@ describe('progress and output conventions (real build)', function () {
     breakClientKey();
     const r = fx.p.cli(['build']);
     expect(r.code).to.equal(1);
-    expect(r.stderr).to.match(/^failed {6}request certs\/smtp-client\/mailhost\.example\.test\.csr\.pem \(\d+\.\d\d s\)$/m);
+    expect(r.stderr).to.match(/^failed {6}request certs\/smtp-client\/broken\.example\.test\.csr\.pem \(\d+\.\d\d s\)$/m);
     expect(r.stderr).to.match(/^\d+ run, \d+ up to date, 1 failed \(1 command\(s\)\), \d+\.\d\d s$/m);
-    expect(r.stderr).to.match(/^postfix-tls-relay: request certs\/smtp-client\/mailhost\.example\.test\.csr\.pem failed \(exit \d+\): openssl req /m);
+    expect(r.stderr).to.match(/^postfix-tls-relay: request certs\/smtp-client\/broken\.example\.test\.csr\.pem failed \(exit \d+\): openssl req /m);
 
     const tty = runInTty(['build', '-C', fx.p.dir], { cwd: fx.p.dir, env: colourEnv() });
     expect(tty.code).to.equal(1);

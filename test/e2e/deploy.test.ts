@@ -76,7 +76,7 @@ describe('e2e: deploy and check over ssh', function () {
     expect(rsync[0]).to.include(`out/${RELAY}/root/.${allowlist}`); // the relay comes first
     expect(rsync[1]).to.include(`out/${CLIENT}/root/.`);
     for (const l of rsync) {
-      expect(l).to.match(/^\s*rsync --relative --no-implied-dirs --perms --owner --group --chown=root:root --checksum --itemize-changes -e 'ssh -p \d+ -o /);
+      expect(l).to.match(/^\s*rsync --relative --no-implied-dirs --perms --chmod=a-st,go-w --owner --group --chown=root:root --checksum --itemize-changes -e 'ssh -p \d+ -o /);
       expect(l).to.match(/ root@127\.0\.0\.1:\/$/);
     }
     expect(r.stdout).to.include(`root@127.0.0.1 'sh ${remoteDir}/apply-smtpd-server.sh'`);
@@ -206,9 +206,14 @@ describe('e2e: deploy and check over ssh', function () {
       }
     }
     const audit = fs.readFileSync(proj!.file('audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step: string; command: string; exit: number });
+    // As run: the same command riding the run's connection to the host (its socket, made per run, put first).
+    const shared = / -o ControlMaster=no -o ControlPath=\/\S+\/ssh-\d+-\w+\/\d+/;
     for (const h of dry.hosts) {
-      expect(audit.find((a) => a.step === `deploy-rsync:${h.fqdn}`)?.command).to.equal(h.rsync);
-      expect(audit.find((a) => a.step === `deploy-apply:${h.fqdn}`)?.command).to.equal(h.apply);
+      for (const [step, cmd] of [['rsync', h.rsync], ['apply', h.apply]] as const) {
+        const ran = audit.find((a) => a.step === `deploy-${step}:${h.fqdn}`)!.command;
+        expect(ran).to.match(shared);
+        expect(ran.replace(shared, '')).to.equal(cmd);
+      }
     }
     const checks = audit.filter((a) => a.step === `check:${CLIENT}`);
     expect(checks.length).to.be.at.least(1);

@@ -255,16 +255,19 @@ describe('build (real openssl and gpg)', function () {
   it('fails with exit 1, the command and openssl\'s own error, keeping earlier files', function () {
     const q = createProject({ gpg, settings: (pass) => settingsText(pass) });
     try {
-      // Damage the CSR step's input after a good build: the CA and keys must survive the failure.
+      // Damage the CSR step's input after a good build: the CA and keys must survive the failure. A new
+      // client's key (a recorded key that is no key any more is refused before openssl runs).
       expect(q.cli(['build', '-q']).code).to.equal(0);
       const caCert = fs.readFileSync(q.file('certs/ca/example.test-ca.crt.pem'));
-      fs.writeFileSync(q.file(`certs/smtp-client/${CLIENT}.key.pem`), 'not a key\n', { mode: 0o600 });
+      const broken = 'broken.example.test';
+      fs.appendFileSync(q.file('settings.mk'), 'smtp_client_hostnames := broken\n');
+      fs.writeFileSync(q.file(`certs/smtp-client/${broken}.key.pem`), 'not a key\n', { mode: 0o600 });
       const r = q.cli(['build']);
       expect(r.code).to.equal(1);
-      expect(r.stderr).to.include(`openssl req -new -config certs/smtp-client/${CLIENT}.cnf`);
+      expect(r.stderr).to.include(`openssl req -new -config certs/smtp-client/${broken}.cnf`);
       expect(r.stderr).to.match(/Could not (read|find) private key|unable to load|No supported data/i);
       expect(fs.readFileSync(q.file('certs/ca/example.test-ca.crt.pem')).equals(caCert)).to.equal(true);
-      expect(fs.existsSync(q.file(`certs/smtp-client/.${CLIENT}.csr.pem.tmp`))).to.equal(false);
+      expect(fs.existsSync(q.file(`certs/smtp-client/.${broken}.csr.pem.tmp`))).to.equal(false);
       const last = audit(q).pop()!;
       expect(last.exit).to.not.equal(0);
     } finally {

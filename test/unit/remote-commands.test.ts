@@ -36,7 +36,7 @@ describe('ssh and rsync commands', () => {
   it('rsync: only the listed files, relative to the bundle root, without implied directories, to user@host:/', () => {
     const c = rsyncFiles({ root: 'out/h.example.org/root/', files: ['/etc/postfix/relay_clientcerts', '/etc/ptr/ca/x.crt.pem'], target, options: OPTIONS });
     expect(c.argv).to.deep.equal([
-      'rsync', '--relative', '--no-implied-dirs', '--perms', '--owner', '--group', '--chown=root:root', '--checksum', '--itemize-changes',
+      'rsync', '--relative', '--no-implied-dirs', '--perms', '--chmod=a-st,go-w', '--owner', '--group', '--chown=root:root', '--checksum', '--itemize-changes',
       '-e', 'ssh -p 2222 -o IdentityFile=/tmp/key -o StrictHostKeyChecking=yes',
       'out/h.example.org/root/./etc/postfix/relay_clientcerts', 'out/h.example.org/root/./etc/ptr/ca/x.crt.pem',
       'root@relay.example.org:/',
