@@ -19,12 +19,13 @@ set -eu
 
 RUNTIME_PKGS="openssl gnupg rsync openssh-client ca-certificates"
 # postfix, swaks + its TLS modules, sshd: the end-to-end lab; make: the seed-format Makefile; strace:
-# the secrets tests; iproute2 dnsmasq nftables sudo sslscan: the multi-host lab (namespaces, DNS, the
-# ISP's port-25 block, sudo deploys, TLS scans); podman buildah runc debootstrap: the image test;
+# the secrets tests; iproute2 dnsmasq nftables sudo sslscan ssl-cert: the multi-host lab (namespaces, DNS, the
+# ISP's port-25 block, sudo deploys, TLS scans, the stock hosts' snakeoil certificate: a dependency of
+# postfix up to Debian 12, only recommended from Debian 13); podman buildah runc debootstrap: the image test;
 # ansible-core, prometheus (promtool), systemd (systemd-analyze): the ansible, metrics and examples tests;
 # testssl.sh: the relay's TLS audit (relay_tls_profile).
 TEST_PKGS="postfix swaks libnet-ssleay-perl libio-socket-ssl-perl openssh-server make strace
-iproute2 dnsmasq nftables sudo sslscan podman buildah runc debootstrap ansible-core prometheus systemd
+iproute2 dnsmasq nftables sudo sslscan ssl-cert podman buildah runc debootstrap ansible-core prometheus systemd
 testssl.sh postfix-policyd-spf-python"
 
 IF_NEEDED=

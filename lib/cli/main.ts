@@ -174,15 +174,17 @@ async function withYargs(argv: string[]): Promise<number> {
         .example('$0 undeploy oldhost', 'after revoke oldhost, or when oldhost is retired')
         .example('$0 undeploy relay2 -n', 'show the exact ssh commands, run nothing'),
     async (a) => set((await import('../commands/undeploy.js')).undeploy(a as unknown as import('../commands/undeploy.js').UndeployArgs)))
-    .command('check [which]', 'Compare each host\'s Postfix settings and deployed files with this project over ssh; OK/FAIL per item', (y) =>
-      sudoPass(sshOption(y.epilog(EPILOG).positional('which', { choices: ['client', 'server', 'all'] as const, default: 'all' as const, describe: 'Which hosts' }))
+    .command('check [which] [hosts..]', 'Compare each host\'s Postfix settings and deployed files with this project over ssh; OK/FAIL per item', (y) =>
+      sudoPass(sshOption(y.epilog(EPILOG).positional('which', { choices: ['client', 'server', 'all'] as const, default: 'all' as const, describe: 'Which hosts' })
+        .positional('hosts', { type: 'string', array: true, default: [], describe: 'Only these hosts of the selection (fqdn or host name), as deploy takes them' }))
         .option('live', { type: 'boolean', default: false, describe: 'Also probe the relay with STARTTLS from each client host, using its certificate, and compare the certificates on the wire; probe outbound port 25 (banner, EHLO, QUIT) from every host checked' })
         .option('nagios', { type: 'boolean', default: false, describe: 'Nagios/Icinga plugin: one status line with perfdata, exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN' })
         .option('warn-days', { type: 'string', default: '30', coerce: wholeNumber('warn-days', 'days'), describe: 'With --nagios: deployed certificates expiring within this many days are WARNING' })
         .option('crit-days', { type: 'string', default: '14', coerce: wholeNumber('crit-days', 'days'), describe: 'With --nagios: … within this many days are CRITICAL' })
         .example('$0 check --live --nagios', 'an Icinga/Nagios service check of the hosts'))
         .example('$0 check --live', 'every setting and file, and a live TLS handshake client → relay; exit 1 on any FAIL')
-        .example('$0 check server --json', 'the relay\'s checks as data'),
+        .example('$0 check server --json', 'the relay\'s checks as data')
+        .example('$0 check client mailhost --live', 'only mailhost, with its live probe of each relay'),
     async (a) => set((await import('../commands/check.js')).check(a as unknown as import('../commands/check.js').CheckArgs)))
     .command('dns', 'What receivers check of each relay (addresses, NAT, PTR resolving back, HELO) and the SPF record each sender domain must publish', (y) =>
       sshOption(y.epilog(EPILOG).option('check', { type: 'boolean', default: false, describe: 'Evaluate each as receivers do (SPF by RFC 7208); exit 1 with one line per problem' })

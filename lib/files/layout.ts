@@ -1,6 +1,7 @@
 // Where every file lives: in the project directory (relative paths, as the commands see them) and on the hosts.
 import path from 'node:path';
 import type { Host, Settings } from '../settings/index.js';
+import { UsageError } from '../errors.js';
 
 // Where files go on the hosts is derived from the settings alone: settings/remote-layout.ts owns it.
 export { ROLE_DIR, remoteFiles, type RemoteFiles } from '../settings/remote-layout.js';
@@ -114,4 +115,17 @@ export function selectHosts(s: Settings, which: HostSelection): Host[] {
   if (which === 'server') return [...s.servers];
   if (which === 'client') return [...s.clients];
   return allHosts(s);
+}
+
+/**
+ * `selection` narrowed to the hosts named (fqdn or host name, completed with the domain), in the order
+ * named; none named: all of it. A name not in it is a usage error (deploy and check take the same).
+ */
+export function namedHosts(command: string, selection: Host[], names: readonly string[] | undefined, domain: string): Host[] {
+  if (!names?.length) return selection;
+  return names.map((n) => {
+    const h = selection.find((x) => x.fqdn === n || x.fqdn === `${n}.${domain}`);
+    if (!h) throw new UsageError(`${command}: ${n} is not one of the selected hosts (${selection.map((x) => x.fqdn).join(', ')}); check smtpd_server_hostnames and smtp_client_hostnames in settings.mk`);
+    return h;
+  });
 }

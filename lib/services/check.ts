@@ -7,7 +7,7 @@ import type { Context, GlobalArgs } from '../cli/context.js';
 import { assertBundlesReady } from './bundles.js';
 import { readProjectState } from '../state/project.js';
 import { RunError, UsageError } from '../errors.js';
-import { DEPLOYMENTS_FILE, findHost, remoteFiles, selectHosts, type HostSelection } from '../files/layout.js';
+import { DEPLOYMENTS_FILE, findHost, namedHosts, remoteFiles, selectHosts, type HostSelection } from '../files/layout.js';
 import { liveCheck, resolveCheck } from '../remote/live.js';
 import { negotiatedCheck } from '../remote/negotiated.js';
 import { outboundTlsCheck, port25Check } from '../remote/port25.js';
@@ -29,6 +29,8 @@ import type { Section } from '../remote/probe.js';
 
 export interface CheckArgs extends GlobalArgs {
   which: HostSelection;
+  /** Only these hosts (fqdn or host name) of the selection, as deploy takes them. */
+  hosts?: string[];
   sshOption?: string[];
   live: boolean;
   askSudoPass?: boolean;
@@ -55,7 +57,7 @@ export async function check(ctx: Context, args: CheckArgs): Promise<number> {
   if (args.nagios && (args.json || args.dryRun)) throw new UsageError('check --nagios prints a plugin line; it cannot be combined with --json or --dry-run');
   const s = ctx.settings;
   const options = sshOptionsFor(args.sshOption, s, ctx.report);
-  const hosts = selectHosts(s, args.which);
+  const hosts = namedHosts('check', selectHosts(s, args.which), args.hosts, s.domain);
   if (args.live && !hosts.some((h) => h.role === 'client')) ctx.report.warn('--live probes the relays with STARTTLS from the client hosts (check client --live or check all --live); here it probes outbound port 25 only');
   const plans = hosts.map((host) => {
     const probe = probeScript(s, host, args.live, args.askSudoPass ? 'stdin' : 'nopasswd');

@@ -12,7 +12,7 @@ import { readSecret } from '../cli/secret-prompt.js';
 import { usesSudo } from '../remote/sudo.js';
 import { deployFleet, deployPhase, type FleetOptions } from '../remote/fleet.js';
 import { RunError, UsageError } from '../errors.js';
-import { ALLOWLIST, DEPLOYMENTS_FILE, findHost, selectHosts, type HostSelection } from '../files/layout.js';
+import { ALLOWLIST, DEPLOYMENTS_FILE, findHost, namedHosts, selectHosts, type HostSelection } from '../files/layout.js';
 import { buildPlan } from '../plan/plan.js';
 import { jobsOf, withSession, type Session } from '../runner/session.js';
 import { isRelay, type Host, type Settings } from '../settings/index.js';
@@ -20,6 +20,7 @@ import { protocolChoice } from '../postfix/config.js';
 import { recordRelaysDeployed, relaysBehind } from '../state/relays-deployed.js';
 import { sshOptionsFor } from '../remote/ssh-options.js';
 import { recordDeployments } from '../remote/deployments.js';
+import { versionChoices } from '../postfix/version-choices.js';
 import { closeConnections } from '../remote/run.js';
 import { describeSharing } from '../remote/connections.js';
 
@@ -29,16 +30,6 @@ export interface DeployArgs extends GlobalArgs {
   hosts?: string[];
   sshOption?: string[];
   askSudoPass?: boolean;
-}
-
-/** The selection narrowed to the named hosts; a name that is not in it is a usage error. */
-function namedHosts(all: Host[], names: readonly string[] | undefined, domain: string): Host[] {
-  if (!names?.length) return all;
-  return names.map((n) => {
-    const h = all.find((x) => x.fqdn === n || x.fqdn === `${n}.${domain}`);
-    if (!h) throw new UsageError(`deploy: ${n} is not one of the selected hosts (${all.map((x) => x.fqdn).join(', ')}); check smtp_client_hostnames in settings.mk`);
-    return h;
-  });
 }
 
 /** Hosts deployed at once when --jobs is not given: a few, so that a fleet goes faster without flooding. */
@@ -67,7 +58,7 @@ export function prepareDeploy(ctx: Context, args: Pick<DeployArgs, 'which' | 'ho
   state.checkTrustRecords(); // nothing ships while a record of what the hosts have or may present is wrong
   const options = sshOptionsFor(args.sshOption, s, ctx.report);
   const jobs = args.jobs === undefined ? DEPLOY_JOBS : jobsOf(args.jobs);
-  const selected = namedHosts(selectHosts(s, args.which), args.hosts, s.domain);
+  const selected = namedHosts('deploy', selectHosts(s, args.which), args.hosts, s.domain);
   // A revoked client's bundle never ships again; it is named and skipped.
   const revoked = revokedHosts(s, state);
   const hosts = selected.filter((h) => !revoked.has(h.fqdn));
@@ -116,7 +107,7 @@ export async function deploy(ctx: Context, args: DeployArgs): Promise<number> {
         relayAllowlistCheck: guards[0]?.cmd.display ?? null,
         relayAllowlistChecks: guards.map((g) => ({ fqdn: g.relay.fqdn, command: g.cmd.display })),
         connection: plans.length ? describeSharing(plans[0]!.host, options) : null,
-        hosts: plans.map((p) => ({ fqdn: p.host.fqdn, role: p.host.role, tlsProtocols: protocolChoice(s, p.host), survey: p.cmds.survey.display, prerequisites: p.cmds.prerequisites.display, stage: p.cmds.stage?.display ?? null, rsync: p.cmds.rsync.display, apply: p.cmds.apply.display, reloadIfOnlyFilesChanged: p.cmds.reload.display, sudoers: p.cmds.sudoers })),
+        hosts: plans.map((p) => ({ fqdn: p.host.fqdn, role: p.host.role, tlsProtocols: protocolChoice(s, p.host), survey: p.cmds.survey.display, prerequisites: p.cmds.prerequisites.display, stage: p.cmds.stage?.display ?? null, rsync: p.cmds.rsync.display, apply: p.cmds.apply.display, reloadIfOnlyFilesChanged: p.cmds.reload.display, sudoers: p.cmds.sudoers, byPostfixVersion: versionChoices(s, p.host) })),
         skippedRevoked: skippedRevoked.map((h) => h.fqdn),
         rotationsToFinish: rotating,
       },
@@ -132,6 +123,8 @@ export async function deploy(ctx: Context, args: DeployArgs): Promise<number> {
           ...tlsChoiceLines(s, p.host),
           `  and, if rsync replaced a file but apply.sh changed nothing:`,
           `  ${p.cmds.reload.display}`,
+          `  apply.sh chooses by the host's Postfix (postconf -dh mail_version):`,
+          ...versionChoices(prepared.s, p.host).map((l) => `    ${l}`),
         ].join('\n')),
         ...(plans.length ? [describeSharing(plans[0]!.host, options)] : []),
         ...skippedRevoked.map((h) => `${h.fqdn}: skipped (revoked)`),

@@ -32,7 +32,10 @@ describe('e2e hosts lab: stock Debian hosts, deployed as root', function () {
   it('init → build → deploy → check --live: every check OK', async () => {
     // The hosts as Debian's installer leaves them: snakeoil TLS on port 25, public CAs, chroot = y.
     for (const h of [relay, mailhost]) {
-      expect((await h.postfix!.postconf(['-h', 'smtpd_tls_cert_file', 'smtp_tls_CApath'])).trim().split('\n')).to.deep.equal(['/etc/ssl/certs/ssl-cert-snakeoil.pem', '/etc/ssl/certs']);
+      // The public CAs: smtp_tls_CApath up to Debian 12, smtp_tls_CAfile (the bundle) from Debian 13.
+      const stock = Object.fromEntries((await h.postfix!.postconf(['smtpd_tls_cert_file', 'smtp_tls_CApath', 'smtp_tls_CAfile'])).trim().split('\n').map((l) => l.split(/ = ?/) as [string, string]));
+      expect(stock.smtpd_tls_cert_file).to.equal('/etc/ssl/certs/ssl-cert-snakeoil.pem');
+      expect(`${stock.smtp_tls_CApath}|${stock.smtp_tls_CAfile}`, JSON.stringify(stock)).to.be.oneOf(['/etc/ssl/certs|', '|/etc/ssl/certs/ca-certificates.crt']);
       expect((await h.postfix!.postconf(['-Fh', 'smtp/unix/chroot', 'smtp/inet/chroot'])).trim().split('\n')).to.deep.equal(['y', 'y']);
     }
     await ok(lab!, ['build']);

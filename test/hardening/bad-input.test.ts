@@ -93,7 +93,8 @@ const CASES: Case[] = [
   {
     name: 'passphrase encrypted to a key we do not have', code: 1,
     prepare: (p, { otherGpg }) => otherGpg.encrypt('correct horse battery staple 4711\n', p.passphraseFile),
-    error: /^certs_passphrase_file: gpg cannot decrypt \/.*ca-passphrase\.gpg: gpg: decryption failed: No secret key; check that it is GnuPG data encrypted to a secret key you have/,
+    // GnuPG 2.4 (Debian 13) says first "public key decryption failed: No secret key", 2.2 only "decryption failed: …".
+    error: /^certs_passphrase_file: gpg cannot decrypt \/.*ca-passphrase\.gpg: gpg: (public key )?decryption failed: No secret key; check that it is GnuPG data encrypted to a secret key you have/,
   },
   {
     // As in a container without the host's agent socket: the key needs its passphrase, nothing can ask.

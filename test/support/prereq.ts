@@ -61,6 +61,8 @@ export const HOSTS_LAB_PROGRAMS: readonly (readonly [string, string])[] = [
   ['dnsmasq', 'dnsmasq'], ['nft', 'nftables'], ['swaks', 'swaks'], ['sslscan', 'sslscan'], ['postfix', 'postfix'],
   ['dpkg-reconfigure', 'debconf'], ['make-ssl-cert', 'ssl-cert'], ['sshd', 'openssh-server'], ['ssh', 'openssh-client'], ['sudo', 'sudo'], ['visudo', 'sudo'],
   ['rsync', 'rsync'], ['gpg', 'gnupg'], ['openssl', 'openssl'], ['mknod', 'coreutils'],
+  // Hosts of other Debian releases (release.ts): their roots bootstrapped, then entered by pivot_root.
+  ['debootstrap', 'debootstrap'], ['pivot_root', 'util-linux'],
 ];
 
 export function hostsLabPrerequisites(): Check {

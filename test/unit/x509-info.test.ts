@@ -21,6 +21,12 @@ describe('x509-info: CRL and CA extension facts read from DER', function () {
       '-addext', 'basicConstraints=critical,CA:TRUE,pathlen:0', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], dir);
     openssl(['req', '-new', ...ec, '-keyout', 'leaf.key', '-subj', '/CN=leaf', '-out', 'leaf.csr'], dir);
     openssl(['x509', '-req', '-in', 'leaf.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-days', '1', '-out', 'v1.pem', '-set_serial', '7'], dir);
+    // OpenSSL 3.2 and later (Debian 13) add key identifiers to what x509 -req makes, so it is v3; their
+    // req -x509v1 (an option older versions do not have) still makes a v1 certificate without a config's extensions.
+    if (!openssl(['x509', '-in', 'v1.pem', '-noout', '-text'], dir).includes('Version: 1 (0x0)')) {
+      writeFileSync(path.join(dir, 'bare.cnf'), '[ req ]\ndistinguished_name = dn\n[ dn ]\n');
+      openssl(['req', '-config', 'bare.cnf', '-x509', '-x509v1', '-key', 'leaf.key', '-subj', '/CN=leaf', '-days', '1', '-set_serial', '7', '-out', 'v1.pem'], dir);
+    }
     writeFileSync(path.join(dir, 'ca.cnf'), [
       '[ ca ]', 'default_ca = t', '[ t ]', 'database = index.txt', 'crlnumber = crlnumber', 'certificate = ca.pem',
       'private_key = ca.key', 'default_md = sha256', 'default_crl_days = 3', '',

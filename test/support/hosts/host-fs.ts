@@ -52,6 +52,13 @@ export async function setupHostFs(keeper: Keeper, dir: string, o: HostFsOptions)
   }
   fs.chmodSync(path.join(dir, 'root'), 0o700);
   fs.chmodSync(path.join(dir, 'tmp'), 0o1777);
+  // Owned as the package made them: Postfix 3.10 (Debian 13) refuses to start with a /var/lib/postfix
+  // that is not the postfix user's, where 3.7 only warned.
+  for (const [d, real] of [['spool-postfix', '/var/spool/postfix'], ['lib-postfix', '/var/lib/postfix']] as const) {
+    const st = fs.statSync(real);
+    fs.chownSync(path.join(dir, d), st.uid, st.gid);
+    fs.chmodSync(path.join(dir, d), st.mode & 0o7777);
+  }
   for (const b of ['postdrop', 'postqueue']) fs.copyFileSync(`/usr/sbin/${b}`, path.join(dir, 'bin', b));
 
   const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;

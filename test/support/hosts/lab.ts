@@ -11,16 +11,26 @@ import { setupHostFs } from './host-fs.js';
 import { startKeeper, type Keeper } from './keeper.js';
 import { createSwitch, LAB_NET } from './network.js';
 import { installStockPostfix, type StockPostfix } from './postfix-stock.js';
+import { enterReleaseRoot, inHostNet, type Release } from './release.js';
 import { enableSpfPolicy } from './spf-receiver.js';
 import { addAdminUser, setSudoers, startStockSshd } from './sshd.js';
 import { setupWorkstation, type Workstation } from './workstation.js';
 
 export type Role = 'nameserver' | 'workstation' | 'relay' | 'client' | 'destination' | 'lan' | 'other';
 
+/**
+ * A relay or client: its host name, or the name and the Debian release its root file system is made
+ * from (release.ts: a bootstrapped Debian 11 or 13 root). Without a release, the host runs this
+ * machine's Debian as before.
+ */
+export type HostEntry = string | { name: string; release?: Release };
+const entryName = (e: HostEntry) => (typeof e === 'string' ? e : e.name);
+const entryRelease = (e: HostEntry) => (typeof e === 'string' ? undefined : e.release);
+
 export interface HostsLabSpec {
   domain: string;
-  relays: string[];
-  clients: string[];
+  relays: HostEntry[];
+  clients: HostEntry[];
   /** The destination domain (MX → mx.<domain>) and the local user that receives mail there. */
   destination?: { domain: string; user: string };
   /**
@@ -49,6 +59,8 @@ export interface LabHost {
   dir: string;
   postfix?: StockPostfix;
   hostKey?: string;
+  /** The Debian release of its own root (HostEntry); undefined: this machine's. */
+  release?: Release;
 }
 
 export interface HostsLab {
@@ -86,11 +98,11 @@ export async function createHostsLab(spec: HostsLabSpec): Promise<HostsLab> {
   const keepers: Keeper[] = [];
   const destDomain = spec.destination?.domain ?? 'dest.test';
   const destUser = spec.destination?.user ?? 'alice';
-  const plan: { role: Role; fqdn: string }[] = [
+  const plan: { role: Role; fqdn: string; release?: Release }[] = [
     { role: 'nameserver', fqdn: `ns.${spec.domain}` },
     { role: 'workstation', fqdn: `admin.${spec.domain}` },
-    ...spec.relays.map((r) => ({ role: 'relay' as const, fqdn: `${r}.${spec.domain}` })),
-    ...spec.clients.map((c) => ({ role: 'client' as const, fqdn: `${c}.${spec.domain}` })),
+    ...spec.relays.map((r) => ({ role: 'relay' as const, fqdn: `${entryName(r)}.${spec.domain}`, release: entryRelease(r) })),
+    ...spec.clients.map((c) => ({ role: 'client' as const, fqdn: `${entryName(c)}.${spec.domain}`, release: entryRelease(c) })),
     { role: 'destination', fqdn: `mx.${destDomain}` },
     ...(spec.lan ? [{ role: 'lan' as const, fqdn: `lanhost.${spec.domain}` }] : []),
     ...(spec.others ?? []).map((o) => ({ role: 'other' as const, fqdn: o.fqdn })),
@@ -108,9 +120,10 @@ export async function createHostsLab(spec: HostsLabSpec): Promise<HostsLab> {
       const dir = path.join(root, p.fqdn);
       fs.mkdirSync(dir);
       const short = p.fqdn.split('.')[0]!;
-      await setupHostFs(keeper, dir, { fqdn: p.fqdn, nameserver: nsIp });
+      if (p.release) await enterReleaseRoot(keeper, dir, p.release, { fqdn: p.fqdn, nameserver: nsIp });
+      else await setupHostFs(keeper, dir, { fqdn: p.fqdn, nameserver: nsIp });
       const ip = await sw.plug(keeper, i + 2);
-      return { role: p.role, fqdn: p.fqdn, short, ip, keeper, dir };
+      return { role: p.role, fqdn: p.fqdn, short, ip, keeper, dir, ...(p.release ? { release: p.release } : {}) };
     }));
     const records = new Map(hosts.map((h) => [h.fqdn, h.ip]));
     const ns = hosts[0]!;
@@ -120,7 +133,8 @@ export async function createHostsLab(spec: HostsLabSpec): Promise<HostsLab> {
     const lanIp = hosts.find((h) => h.role === 'lan')?.ip;
     const withPostfix = new Set((spec.others ?? []).filter((o) => o.postfix).map((o) => o.fqdn));
     await Promise.all(hosts.filter((h) => h.role === 'relay' || h.role === 'client' || h.role === 'destination' || h.role === 'lan' || withPostfix.has(h.fqdn)).map(async (h) => {
-      if (h.role === 'client') await h.keeper.sh(ispBlock(lanIp));
+      // A release root has no nft: the rules go into its network namespace with this machine's.
+      if (h.role === 'client') await (h.release ? inHostNet(h.keeper, ['sh', '-c', ispBlock(lanIp)]) : h.keeper.sh(ispBlock(lanIp)));
       if (h.role === 'lan') {
         await h.keeper.run(['useradd', '--create-home', spec.lan!.user]);
         h.postfix = await installStockPostfix(h.keeper, h.dir, h.fqdn, { mydestination: `$myhostname, ${spec.lan!.domain}, localhost`, smtpd_tls_ask_ccert: 'yes', smtpd_tls_loglevel: '1' });
