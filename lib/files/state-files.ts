@@ -2,7 +2,7 @@
 // every read. Two kinds:
 // - a cache (state.json, tree.json, cert-facts.json, up-to-date.json, the lock) costs only time when
 //   lost: one of the wrong shape is dropped (a note at -v) and the run rebuilds it;
-// - a trust record (rotations.json, relays-deployed.json, deployments.json, the CA database index.txt)
+// - a trust record (rotations.json, relays-deployed.json, deployments.json, keys.json, the CA database index.txt)
 //   says which keys the relay must still accept, which hosts have what, what is revoked: one of the
 //   wrong shape stops the run (exit 2) with one line naming the file, what is wrong and what to do,
 //   before anything is written or shipped (state/trust-records.ts checks them all up front).
@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { arrayOf, bool, describeProblem, nullable, num, object, oneOf, recordOf, refine, str, tuple, type Of, type Shape } from './schema.js';
-import { CERT_FACTS_FILE, DEPLOYMENTS_FILE, LOCK_FILE, RELAYS_DEPLOYED_FILE, ROTATIONS_FILE, STATE_FILE, TREE_FILE, UP_TO_DATE_FILE } from './layout.js';
+import { CERT_FACTS_FILE, DEPLOYMENTS_FILE, KEYS_FILE, LOCK_FILE, RELAYS_DEPLOYED_FILE, ROTATIONS_FILE, STATE_FILE, TREE_FILE, UP_TO_DATE_FILE } from './layout.js';
 
 export interface StateFile<T> {
   readonly file: string;
@@ -62,6 +62,19 @@ export const DEPLOYMENTS = {
 } as const satisfies StateFile<unknown>;
 export type HostRecordShape = Of<typeof hostRecord>;
 
+const keyFp = refine(str, (fp) => /^[0-9A-F]{2}(:[0-9A-F]{2}){31}$/.test(fp), 'a sha256 fingerprint (upper-case colon hex)');
+/** keys.json (state/key-identities.ts): version 1 only, the one this tool writes. */
+export const KEY_IDENTITIES = {
+  file: KEYS_FILE,
+  kind: 'trust',
+  shape: object({
+    version: refine(num, (n) => n === 1, 'version 1'),
+    hosts: recordOf(object({ key: str, fp: keyFp, id: str })),
+    revoked: arrayOf(object({ fp: keyFp, spki: str, fqdn: str, serial: str, ca: str })),
+  }),
+  fix: 'which key belongs to which host (and which keys were revoked) is unknown, so nothing is built or shipped; restore it from your backup (or, having checked every key, move it away: the next build records the keys as they are)',
+} as const satisfies StateFile<unknown>;
+
 /** openssl ca's database: status, expiry, revocation, serial, file, subject, tab-separated, a line each. */
 const indexLines: Shape<string[][]> = (v) => {
   const lines = v as string[][];
@@ -81,7 +94,7 @@ export const CA_INDEX = {
   fix: 'restore the CA database from your backup (it lists every certificate issued and revoked)',
 } as const satisfies StateFile<unknown>;
 
-/** Every trust record (checked before a command writes or ships). */
+/** Every trust record (checked before a command writes or ships); keys.json is checked as its owner reads it (ProjectState.keyIdentities). */
 export const TRUST_RECORDS: readonly StateFile<unknown>[] = [ROTATIONS, RELAYS_DEPLOYED, DEPLOYMENTS, CA_INDEX];
 
 // ---- caches -------------------------------------------------------------------------------------

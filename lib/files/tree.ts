@@ -8,7 +8,7 @@
 // so an unchanged identity means the same names. Every entry is still lstat'ed (a chmod or chown changes
 // only the entry). A directory changed less than a second before it was read is not remembered (racy()).
 import { createHash } from 'node:crypto';
-import { constants, lstatSync, readdirSync, readFileSync, statSync, type Stats } from 'node:fs';
+import { constants, lstatSync, readdirSync, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { RunError } from '../errors.js';
 import { writeFileAtomic } from './atomic.js';

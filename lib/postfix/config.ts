@@ -151,10 +151,15 @@ export function protocolChoice(s: Settings, host: Host): { profile: TlsProfile; 
   return { profile: s.relayTlsProfile, ranged: show(x.ranged), excluded: show(x.excluded) };
 }
 
+/** Whether Postfix `mailVersion` (mail_version, "3.7.11") is `major`.`minor` or later. */
+export function postfixAtLeast(mailVersion: string, major: number, minor: number): boolean {
+  const [ma = 0, mi = 0] = mailVersion.trim().split('.').map((x) => Number.parseInt(x, 10));
+  return ma > major || (ma === major && mi >= minor);
+}
+
 /** Postfix 3.6 and later take a protocol range (">=TLSv1.3"); apply.sh chooses the same way. */
 export function takesProtocolRange(mailVersion: string): boolean {
-  const [major = 0, minor = 0] = mailVersion.trim().split('.').map((x) => Number.parseInt(x, 10));
-  return major > 3 || (major === 3 && minor >= 6);
+  return postfixAtLeast(mailVersion, 3, 6);
 }
 
 /** The relay-bound TLS policy that versions up to 0.1 set in main.cf (for every destination of the host). */
@@ -221,8 +226,7 @@ export function relayParams(relays: readonly Server[]): RelayParams {
 
 /** Postfix 3.5 and later take a list of destinations in relayhost (apply.sh chooses the same way). */
 export function takesRelayList(mailVersion: string): boolean {
-  const [major = 0, minor = 0] = mailVersion.trim().split('.').map((x) => Number.parseInt(x, 10));
-  return major > 3 || (major === 3 && minor >= 5);
+  return postfixAtLeast(mailVersion, 3, 5);
 }
 
 

@@ -105,3 +105,13 @@ export async function startBackground(argv: readonly string[], opts: { cwd?: str
     },
   };
 }
+
+/** Whether process `pid` exists (EPERM: it does, owned by another user). Signal 0 only asks. */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

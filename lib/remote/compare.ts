@@ -9,7 +9,7 @@ import { asRoot, type SudoMode } from './sudo.js';
 import { remoteFiles } from '../files/layout.js';
 import { bundleManifest, type BundleFileKind } from '../plan/bundle.js';
 import { allowlistDiff } from '../postfix/allowlist.js';
-import { clientConfig, relayConfig, takesProtocolRange, takesRelayList, type ClientConfig, type Param, type ProtocolParams } from '../postfix/config.js';
+import { clientConfig, postfixAtLeast, relayConfig, takesProtocolRange, takesRelayList, type ClientConfig, type Param, type ProtocolParams } from '../postfix/config.js';
 import { parsePostconf, parseSha256sum, parseStat, ProbeScript, STAT_FORMAT, type Probe } from './probe.js';
 import { isRelay, type Host, type Server, type Settings } from '../settings/index.js';
 
@@ -96,8 +96,7 @@ export function probeScript(s: Settings, host: Host, live = false, mode: SudoMod
 
 /** Postfix 3.4 and later take key and certificate in *_tls_chain_files (apply.sh chooses the same way). */
 export function usesChainFiles(mailVersion: string): boolean {
-  const [major = 0, minor = 0] = mailVersion.trim().split('.').map((x) => Number.parseInt(x, 10));
-  return major > 3 || (major === 3 && minor >= 4);
+  return postfixAtLeast(mailVersion, 3, 4);
 }
 
 const show = (v: string) => (v === '' ? '(empty)' : v);

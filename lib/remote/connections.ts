@@ -10,7 +10,7 @@ import path from 'node:path';
 import { appendAudit } from '../files/audit.js';
 import { INTERRUPTED, RunError } from '../errors.js';
 import type { RemoteVia } from '../programs/command.js';
-import { run, startBackground, type Background, type ExecResult } from '../programs/exec.js';
+import { processAlive, run, startBackground, type Background, type ExecResult } from '../programs/exec.js';
 import { controlExit, controlMaster, sharedOptions, sshDestination, userSharesConnections } from '../programs/ssh.js';
 import type { Host, SshTarget } from '../settings/index.js';
 
@@ -58,7 +58,7 @@ export function privateBase(env: NodeJS.ProcessEnv = process.env, home = os.home
 function removeLeftovers(base: string): void {
   for (const name of safeReaddir(base)) {
     const pid = Number(/^ssh-(\d+)-/.exec(name)?.[1]);
-    if (!pid || pid === process.pid || alive(pid)) continue;
+    if (!pid || pid === process.pid || processAlive(pid)) continue;
     fs.rmSync(path.join(base, name), { recursive: true, force: true });
   }
 }
@@ -68,15 +68,6 @@ function safeReaddir(dir: string): string[] {
     return fs.readdirSync(dir);
   } catch {
     return [];
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

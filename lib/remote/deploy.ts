@@ -3,7 +3,7 @@
 import * as sshCmd from '../programs/ssh.js';
 import type { Command } from '../programs/command.js';
 import { RunError } from '../errors.js';
-import { ALLOWLIST, remoteFiles } from '../files/layout.js';
+import { remoteFiles } from '../files/layout.js';
 import { type HostCommands, HOST_PACKAGES } from './host-commands.js';
 import { sudoFailure } from './sudo.js';
 import { parseSurvey } from './survey.js';

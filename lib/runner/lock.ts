@@ -6,16 +6,8 @@ import { closeSync, linkSync, mkdirSync, rmdirSync, openSync, readdirSync, readF
 import path from 'node:path';
 import { fsFailure, RunError } from '../errors.js';
 import { LOCK_FILE } from '../files/layout.js';
+import { processAlive } from '../programs/exec.js';
 import { LOCK, readStateFile } from '../files/state-files.js';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 function readPid(file: string): number | undefined {
   let text: string;
@@ -159,7 +151,7 @@ export async function acquireLock(projectDir: string, opts: LockOptions = {}): P
       };
     }
     const pid = readPid(file);
-    if (pid !== undefined && pid !== process.pid && alive(pid)) {
+    if (pid !== undefined && pid !== process.pid && processAlive(pid)) {
       if (Date.now() >= deadline) throw heldBy(file, pid);
       if (!told) opts.onWait?.(pid);
       told = true;

@@ -1,7 +1,6 @@
 // Executes a plan like make: a step runs when the staleness query says so (staleness.ts) and is
 // otherwise skipped. Independent steps may run in parallel up to `jobs`; steps sharing a `serial` lock
 // (the CA database) run one at a time in plan order. The project state is told of every write.
-import path from 'node:path';
 import { appendAuditText, auditLine as formatAudit } from '../files/audit.js';
 import { fsFailure, INTERRUPTED, RunError } from '../errors.js';
 import { AUDIT_LOG, STATE_FILE } from '../files/layout.js';

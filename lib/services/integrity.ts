@@ -70,7 +70,6 @@ function caDatabaseProblems(s: Settings): string[] {
 
 /** Problems of the project on disk, in the order a reader fixes them. */
 export function integrityProblems(s: Settings, state: ProjectState): string[] {
-  const dir = s.projectDir;
   const out: string[] = [...passphraseProblems(s)];
   try {
     checkTrustChain(s, state, { adopting: state.isForeignTree() });

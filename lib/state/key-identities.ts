@@ -1,12 +1,12 @@
 // .postfix-tls-relay/keys.json: which key (public-key fingerprint) belongs to which host, and the keys
 // whose certificate was revoked. The relay trusts keys, not host names: this record is what lets a build
 // tell a key copied from another host, or written over a host's key file, from the key the tool made.
-// It carries trust: a record of the wrong shape stops every command that writes or ships (exit 2), it is
-// never read as "no keys known". `clean` keeps it, so a revoked key stays revoked across a new CA.
+// It carries trust (its shape: files/state-files.ts): a record of the wrong shape stops every command
+// that writes or ships (exit 2), it is never read as "no keys known". `clean` keeps it, so a revoked key stays revoked across a new CA.
 import path from 'node:path';
 import { writeFileAtomic } from '../files/atomic.js';
 import { KEYS_FILE } from '../files/layout.js';
-import { UsageError } from '../errors.js';
+import { KEY_IDENTITIES, readStateFile } from '../files/state-files.js';
 
 /** A host's key as recorded when the tool made, adopted or re-keyed it. */
 export interface KeyRecord {
@@ -36,41 +36,10 @@ export interface KeyIdentities {
 
 export const NO_KEYS: KeyIdentities = { hosts: {}, revoked: [] };
 
-const FP = /^[0-9A-F]{2}(:[0-9A-F]{2}){31}$/;
-const str = (v: unknown): v is string => typeof v === 'string';
-
-/** What is wrong with the record's shape, or undefined when it is one this tool writes. */
-function shapeProblem(data: unknown): string | undefined {
-  if (typeof data !== 'object' || data === null || Array.isArray(data)) return 'not a JSON object';
-  const d = data as Record<string, unknown>;
-  if (d.version !== 1) return `version ${JSON.stringify(d.version)} is not 1`;
-  if (typeof d.hosts !== 'object' || d.hosts === null || Array.isArray(d.hosts)) return '"hosts" is not an object';
-  for (const [fqdn, r] of Object.entries(d.hosts as Record<string, unknown>)) {
-    const e = r as Record<string, unknown> | null;
-    if (typeof e !== 'object' || e === null || !str(e.key) || !str(e.fp) || !FP.test(e.fp) || !str(e.id)) return `"hosts"."${fqdn}" is not {key, fp, id}`;
-  }
-  if (!Array.isArray(d.revoked)) return '"revoked" is not a list';
-  for (const [i, r] of (d.revoked as unknown[]).entries()) {
-    const e = r as Record<string, unknown> | null;
-    if (typeof e !== 'object' || e === null || !str(e.fp) || !FP.test(e.fp) || !str(e.spki) || !str(e.fqdn) || !str(e.serial) || !str(e.ca)) return `"revoked"[${i}] is not {fp, spki, fqdn, serial, ca}`;
-  }
-  return undefined;
-}
-
 /** keys.json as data; a missing file is an empty record, a damaged one an error naming it (exit 2). */
 export function parseKeyIdentities(text: string | undefined): KeyIdentities {
-  if (text === undefined) return NO_KEYS;
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch {
-    data = undefined;
-  }
-  const wrong = data === undefined ? 'not JSON' : shapeProblem(data);
-  if (wrong) {
-    throw new UsageError(`${KEYS_FILE}: ${wrong}, so which key belongs to which host (and which keys were revoked) is unknown and nothing is built or shipped; restore it from your backup (or, having checked every key, move it away: the next build records the keys as they are)`);
-  }
-  const d = data as { hosts: Record<string, KeyRecord>; revoked: RevokedKey[] };
+  const d = readStateFile(KEY_IDENTITIES, text);
+  if (!d) return NO_KEYS;
   const hosts: Record<string, KeyRecord> = Object.create(null) as Record<string, KeyRecord>;
   for (const [fqdn, r] of Object.entries(d.hosts)) hosts[fqdn] = { key: r.key, fp: r.fp, id: r.id };
   return { hosts, revoked: d.revoked.map((r) => ({ fp: r.fp, spki: r.spki, fqdn: r.fqdn, serial: r.serial, ca: r.ca })) };

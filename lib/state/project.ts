@@ -212,7 +212,7 @@ export class ProjectState extends DiskState {
    */
   checkTrustRecords(): void {
     for (const decl of TRUST_RECORDS) readStateFile(decl, this.readChecked(decl.file));
-    this.keyIdentities(); // keys.json, checked by its own reader (state/key-identities.ts)
+    this.keyIdentities(); // keys.json: the same declared shape, read once and kept (state/key-identities.ts)
   }
 
   /** A CA certificate without a CA database: the tree came from elsewhere (the seed Makefile). */

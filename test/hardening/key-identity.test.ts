@@ -7,7 +7,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CLI, createProject, SEED_DIR, settingsText, type CliResult, type TestProject } from '../support/project.js';
+import { CLI, copyProject, createProject, SEED_DIR, settingsText, type ProjectCopy, type TestProject } from '../support/project.js';
 import { findCommand, requirePrerequisites } from '../support/lab.js';
 import { pubkeyFingerprint } from '../support/certs.js';
 import { snapshot } from '../support/tree.js';
@@ -41,18 +41,10 @@ describe('hardening: one key, one host', function () {
   });
 
   /** A copy of the built project (the passphrase file stays with the original). */
-  function fork(): { dir: string; f: (rel: string) => string; cli: (args: string[]) => CliResult } {
+  function fork(): ProjectCopy {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'ptr-keys-'));
     copies.push(dir);
-    execFileSync('cp', ['-a', `${base.dir}/.`, dir]);
-    return {
-      dir,
-      f: (rel) => path.join(dir, rel),
-      cli: (args) => {
-        const r = spawnSync(process.execPath, [CLI, ...args, '-C', dir], { env: base.env, cwd: dir, encoding: 'utf8' });
-        return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-      },
-    };
+    return copyProject(base, dir);
   }
 
   /** Every command that writes or ships refuses with `line` (exit 1, one line) and changes nothing. */

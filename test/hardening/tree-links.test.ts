@@ -3,11 +3,11 @@
 // lifecycle command and deploy, and reported by status --check; a special file is never read; a
 // setuid/setgid bit in a bundle is reported. Real openssl and gpg.
 import { expect } from 'chai';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CLI, createProject, settingsText, type CliResult, type TestProject } from '../support/project.js';
+import { copyProject, createProject, settingsText, type ProjectCopy, type TestProject } from '../support/project.js';
 import { snapshot } from '../support/tree.js';
 
 const H = 'mailhost.example.test';
@@ -38,18 +38,7 @@ describe('hardening: no symbolic link anywhere in the trees, modes fixed on the 
     return d;
   };
 
-  function fork(): { dir: string; f: (rel: string) => string; cli: (args: string[]) => CliResult } {
-    const dir = temp('ptr-links-');
-    execFileSync('cp', ['-a', `${base.dir}/.`, dir]);
-    return {
-      dir,
-      f: (rel) => path.join(dir, rel),
-      cli: (args) => {
-        const r = spawnSync(process.execPath, [CLI, ...args, '-C', dir], { env: base.env, cwd: dir, encoding: 'utf8' });
-        return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-      },
-    };
-  }
+  const fork = (): ProjectCopy => copyProject(base, temp('ptr-links-'));
 
   /** Every command that reads, writes, moves or ships refuses with `line` and changes nothing, here or where the link points. */
   function refused(p: ReturnType<typeof fork>, line: RegExp, outside: string): void {

@@ -1,5 +1,5 @@
 // A project directory with a settings.mk and an encrypted passphrase, and a way to run the real CLI in it.
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -29,6 +29,28 @@ export interface TestProject {
   dispose(): void;
 }
 
+/** Runs `postfix-tls-relay ARGS -C dir` synchronously. */
+function runCli(dir: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): CliResult {
+  const r = spawnSync(process.execPath, [CLI, ...args, '-C', dir], { env, cwd, encoding: 'utf8' });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A copy of a project in another directory, run with the original's environment. */
+export interface ProjectCopy {
+  dir: string;
+  f(rel: string): string;
+  cli(args: string[]): CliResult;
+}
+
+/**
+ * Copies `base`'s directory into `dir` (cp -a; the caller made `dir` and removes it). The passphrase file
+ * stays with the original: settings.mk names it by its absolute path.
+ */
+export function copyProject(base: TestProject, dir: string): ProjectCopy {
+  execFileSync('cp', ['-a', `${base.dir}/.`, dir]);
+  return { dir, f: (rel) => path.join(dir, rel), cli: (args) => runCli(dir, args, base.env, dir) };
+}
+
 /** Settings for a small EC project; `extra` lines are appended (make syntax). */
 export function settingsText(passphraseFile: string, extra = ''): string {
   return [
@@ -56,10 +78,7 @@ export function createProject(opts: { settings?: (passphraseFile: string) => str
     gpg,
     passphraseFile,
     env,
-    cli(args, o = {}) {
-      const r = spawnSync(process.execPath, [CLI, ...args, '-C', dir], { env: o.env ?? env, cwd: o.cwd ?? dir, encoding: 'utf8' });
-      return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-    },
+    cli: (args, o = {}) => runCli(dir, args, o.env ?? env, o.cwd ?? dir),
     file: (rel) => path.join(dir, rel),
     dispose() {
       if (!opts.gpg) gpg.dispose();
