@@ -3,8 +3,10 @@
 // second; clients c11 (Debian 11) and c13 (Debian 13). Each host runs its own bootstrapped root
 // (test/support/hosts/release.ts), Postfix configured by that release's dpkg-reconfigure. Deploy as root
 // and as a sudo user, check --live, mail with Verified/Trusted TLS, the refusals, revoke, failover, the
-// TLS floor seen from a peer that speaks TLS 1.0/1.1, renew --deploy of the Debian 13 relay. Asserted on
-// outcomes (mailboxes, reply codes, log lines, deploy states), not on the exact parameters deployed.
+// TLS floor seen from a peer that speaks TLS 1.0/1.1, relay_tls_profile = modern on both releases (TLS 1.3
+// only, in the protocol syntax each Postfix takes), renew --deploy of the Debian 13 relay. Asserted on
+// outcomes (mailboxes, reply codes, log lines, deploy states), not on the exact parameters deployed, but for
+// the profile's protocols.
 import { expect } from 'chai';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -67,6 +69,10 @@ describe('e2e hosts lab across releases: relays and clients on Debian 11 and 13'
     expect(inMailbox(lab!, subject)).to.equal(false);
     return reply![1]!;
   }
+  /** openssl s_client from the workstation with one protocol only (any cipher, security level 0). */
+  const sClient = (target: string, proto: string, starttls: boolean) => lab!.ws.keeper.run(['sh', '-c',
+    `echo QUIT | timeout 20 openssl s_client -connect ${target} ${starttls ? '-starttls smtp' : ''} -${proto} -cipher 'DEFAULT:@SECLEVEL=0' 2>&1`], { check: false });
+  const established = (out: string) => /^New, TLSv1(\.\d)?, Cipher is (?!\(NONE\))/m.test(out);
   /** With the Postfix of `relay` stopped: the client's mail goes through the other relay. */
   async function whileDown<T>(relay: LabHost, fn: () => Promise<T>): Promise<T> {
     await relay.keeper.run(['/etc/init.d/postfix', 'stop']);
@@ -163,6 +169,55 @@ describe('e2e hosts lab across releases: relays and clients on Debian 11 and 13'
     }
   });
 
+  // Before the revoke below: a Debian 11 client (OpenSSL 1.1.1) and a Debian 13 one both send.
+  it('relay_tls_profile = modern (--set on build and deploy): TLS 1.3 only on every release, mail from each client relayed by each relay over TLS 1.3, TLS 1.2 refused; back to intermediate', async () => {
+    const PROTOCOLS = ['smtpd_tls_mandatory_protocols', 'smtpd_tls_protocols'];
+    // Postfix 3.6 and later take the range; Debian 11's 3.5 the exclusion list.
+    const floor = (h: LabHost) => (h.release === 'trixie' ? '>=TLSv1.3' : '!SSLv2,!SSLv3,!TLSv1,!TLSv1.1,!TLSv1.2');
+    const deployed = (d: DeployJson) => d.hosts.filter((h) => h.state !== 'skipped').map((h) => [h.fqdn, h.state]);
+    const set = ['--set', 'relay_tls_profile=modern'];
+    await ok(lab!, ['build', '-q', ...set]);
+    expect(deployed(json<DeployJson>(await ok(lab!, ['deploy', '--json', ...set])))).to.deep.equal([relay13, relay11, c11, c13].map((h) => [h.fqdn, 'updated']));
+    try {
+      for (const relay of [relay13, relay11]) {
+        const got = (await relay.postfix!.postconf(['-P', ...PROTOCOLS.map((n) => `2500/inet/${n}`)])).trim().split('\n');
+        expect(got, relay.short).to.deep.equal(PROTOCOLS.map((n) => `2500/inet/${n} = ${floor(relay)}`));
+      }
+      for (const client of [c11, c13]) {
+        const got = (await client.postfix!.postconf(['-P', 'postfix-tls-relay/unix/smtp_tls_mandatory_protocols'])).trim();
+        expect(got, client.short).to.equal(`postfix-tls-relay/unix/smtp_tls_mandatory_protocols = ${floor(client)}`);
+      }
+      /** relayedBy, and both sides logged TLS 1.3 for that connection. */
+      const relayedOverTls13 = async (client: LabHost, relay: LabHost) => {
+        const since = { client: client.postfix!.mark(), relay: relay.postfix!.mark() };
+        await relayedBy(lab!, client, relay);
+        const cLog = client.postfix!.log().slice(since.client);
+        const rLog = relay.postfix!.log().slice(since.relay);
+        const msg = `${client.short} → ${relay.short}`;
+        expect(cLog, msg).to.match(new RegExp(`Verified TLS connection established to ${esc(relay.fqdn)}\\[${esc(relay.ip)}\\]:2500: TLSv1\\.3 with cipher `));
+        expect(rLog, msg).to.match(new RegExp(`Trusted TLS connection established from ${esc(client.fqdn)}\\[${esc(client.ip)}\\]: TLSv1\\.3 with cipher `));
+        expect(cLog + rLog, msg).to.not.match(/TLS connection established (to|from) .*: TLSv1\.[0-2] /);
+      };
+      for (const client of [c11, c13]) await relayedOverTls13(client, relay13);
+      await whileDown(relay13, async () => {
+        for (const client of [c11, c13]) await relayedOverTls13(client, relay11);
+      });
+      for (const relay of [relay13, relay11]) {
+        const tls12 = (await sClient(`${relay.fqdn}:2500`, 'tls1_2', true)).stdout;
+        expect(established(tls12), `${relay.short} tls1_2:\n${tls12}`).to.equal(false);
+        const tls13 = (await sClient(`${relay.fqdn}:2500`, 'tls1_3', true)).stdout;
+        expect(tls13, `${relay.short} tls1_3:\n${tls13}`).to.match(/^New, TLSv1\.3, Cipher is (?!\(NONE\))/m);
+      }
+    } finally {
+      // Back to the default (settings.mk has no relay_tls_profile): the tests below see intermediate.
+      await ok(lab!, ['build', '-q']);
+      expect(deployed(json<DeployJson>(await ok(lab!, ['deploy', '--json'])))).to.deep.equal([relay13, relay11, c11, c13].map((h) => [h.fqdn, 'updated']));
+    }
+    for (const relay of [relay13, relay11]) {
+      expect((await relay.postfix!.postconf(['-Ph', '2500/inet/smtpd_tls_mandatory_protocols'])).trim(), relay.short).to.equal(relay.release === 'trixie' ? '>=TLSv1.2' : '!SSLv2,!SSLv3,!TLSv1,!TLSv1.1');
+    }
+  });
+
   it('as a sudo user with the sudoers lines of `instructions`: revoke c11 + deploy → both relays refuse it, c13 still relayed by both', async () => {
     fs.appendFileSync(project('settings.mk'), 'smtp_client_ssh_user := deploy\nsmtpd_server_ssh_user := deploy\n');
     const inst = json<{ hosts: { fqdn: string; sudoers: string[] }[] }>(await ok(lab!, ['instructions', '--json']));
@@ -196,9 +251,6 @@ describe('e2e hosts lab across releases: relays and clients on Debian 11 and 13'
   });
 
   it('TLS 1.0 and 1.1 are refused by each relay, from a peer that speaks them (shown against its own server)', async () => {
-    const sClient = (target: string, proto: string, starttls: boolean) => lab!.ws.keeper.run(['sh', '-c',
-      `echo QUIT | timeout 20 openssl s_client -connect ${target} ${starttls ? '-starttls smtp' : ''} -${proto} -cipher 'DEFAULT:@SECLEVEL=0' 2>&1`], { check: false });
-    const established = (out: string) => /^New, TLSv1(\.\d)?, Cipher is (?!\(NONE\))/m.test(out);
     // The control: this machine's openssl speaks TLS 1.0 and 1.1 at security level 0 to its own server.
     await lab!.ws.keeper.run(['openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', '/root/old.key', '-out', '/root/old.crt', '-subj', '/CN=old', '-days', '1']);
     for (const [proto, port] of [['tls1', 47101], ['tls1_1', 47102]] as const) {
