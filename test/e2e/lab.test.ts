@@ -34,11 +34,12 @@ describe('e2e: Postfix test lab', function () {
     await lab?.cleanup();
   });
 
-  it('adds its host names to /etc/hosts and writes no TLS setting', async function () {
+  it('adds its host names to /etc/hosts and writes no TLS setting but the relay\'s outbound "may" (a stock Debian relay\'s)', async function () {
     const l = lab!;
     expect(fs.readFileSync('/etc/hosts', 'utf8').split('\n')).to.include(l.hostsLine);
+    expect(await l.postconf('relay', ['-h', 'smtp_tls_security_level'])).to.equal('may');
     for (const which of ['client', 'relay'] as const) {
-      const main = await l.postconf(which, ['-n']);
+      const main = (await l.postconf(which, ['-n'])).split('\n').filter((line) => !(which === 'relay' && line === 'smtp_tls_security_level = may')).join('\n');
       expect(main).to.not.match(/tls/i);
       expect(await l.postconf(which, ['-M'])).to.not.match(/\binet\b/); // no listener yet
     }
