@@ -26,11 +26,11 @@ export interface HostFsOptions {
   nameserver?: string;
 }
 
-/** Prepares `dir` (outside the host) and mounts it over the host's /etc, /var, /root, /home, /tmp, /run. */
-export async function setupHostFs(keeper: Keeper, dir: string, o: HostFsOptions): Promise<void> {
-  const etc = path.join(dir, 'etc');
-  execFileSync('cp', ['-a', '/etc', etc]);
-  const keep = postfixPackageFiles();
+/**
+ * A copy of /etc (this machine's or a release root's) reset to a fresh install: Postfix's own files only
+ * (`keep`: its package list), nothing debconf, ssh-keygen -A or make-ssl-cert write later, the host's names.
+ */
+export function resetEtc(etc: string, keep: ReadonlySet<string>, o: HostFsOptions): void {
   for (const f of fs.readdirSync(path.join(etc, 'postfix'))) if (!keep.has(f)) fs.rmSync(path.join(etc, 'postfix', f), { recursive: true, force: true });
   for (const f of NOT_YET) fs.rmSync(path.join(etc, f), { force: true });
   for (const f of fs.readdirSync(path.join(etc, 'ssh'))) if (f.startsWith('ssh_host_')) fs.rmSync(path.join(etc, 'ssh', f));
@@ -46,6 +46,14 @@ export async function setupHostFs(keeper: Keeper, dir: string, o: HostFsOptions)
   write('hostname', `${short}\n`);
   write('hosts', ['127.0.0.1\tlocalhost', `127.0.1.1\t${o.fqdn} ${short}`, '::1\tlocalhost ip6-localhost ip6-loopback', ...(o.hosts ?? []), ''].join('\n'));
   write('resolv.conf', o.nameserver ? `nameserver ${o.nameserver}\noptions timeout:2 attempts:2\n` : '');
+}
+
+/** Prepares `dir` (outside the host) and mounts it over the host's /etc, /var, /root, /home, /tmp, /run. */
+export async function setupHostFs(keeper: Keeper, dir: string, o: HostFsOptions): Promise<void> {
+  const etc = path.join(dir, 'etc');
+  execFileSync('cp', ['-a', '/etc', etc]);
+  resetEtc(etc, postfixPackageFiles(), o);
+  const short = o.fqdn.split('.')[0]!;
 
   for (const d of ['var.up', 'var.work', 'spool-postfix', 'lib-postfix', 'mail', 'log', 'root', 'home', 'tmp', 'bin', 'layers/up', 'layers/work']) {
     fs.mkdirSync(path.join(dir, d), { recursive: true });

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { REPO_ROOT } from '../project.js';
+import { resetEtc } from './host-fs.js';
 import type { Keeper } from './keeper.js';
 
 export type Release = 'bullseye' | 'trixie';
@@ -36,8 +37,6 @@ export function releaseRoot(release: Release): Promise<string> {
   return p;
 }
 
-const NOT_YET = ['aliases', 'aliases.db', 'mailname', 'ssl/certs/ssl-cert-snakeoil.pem', 'ssl/private/ssl-cert-snakeoil.key'];
-
 export interface ReleaseHostOptions {
   fqdn: string;
   nameserver?: string;
@@ -54,21 +53,8 @@ export async function enterReleaseRoot(keeper: Keeper, dir: string, release: Rel
   // As a fresh install: Postfix's own files only (its package list), no host keys, nothing debconf writes later.
   const listed = fs.readFileSync(path.join(root, 'var/lib/dpkg/info/postfix.list'), 'utf8').split('\n');
   const keep = new Set(listed.filter((l) => l.startsWith('/etc/postfix/')).map((l) => l.slice('/etc/postfix/'.length).split('/')[0]!));
-  for (const f of fs.readdirSync(path.join(etc, 'postfix'))) if (!keep.has(f)) fs.rmSync(path.join(etc, 'postfix', f), { recursive: true, force: true });
-  for (const f of NOT_YET) fs.rmSync(path.join(etc, f), { force: true });
-  for (const f of fs.readdirSync(path.join(etc, 'ssh'))) if (f.startsWith('ssh_host_')) fs.rmSync(path.join(etc, 'ssh', f));
-  for (const d of ['ssh/sshd_config.d', 'sudoers.d']) {
-    fs.rmSync(path.join(etc, d), { recursive: true, force: true });
-    fs.mkdirSync(path.join(etc, d), { mode: d === 'sudoers.d' ? 0o750 : 0o755 });
-  }
+  resetEtc(etc, keep, o);
   const short = o.fqdn.split('.')[0]!;
-  const write = (rel: string, text: string) => {
-    fs.rmSync(path.join(etc, rel), { force: true });
-    fs.writeFileSync(path.join(etc, rel), text);
-  };
-  write('hostname', `${short}\n`);
-  write('hosts', ['127.0.0.1\tlocalhost', `127.0.1.1\t${o.fqdn} ${short}`, '::1\tlocalhost ip6-localhost ip6-loopback', ''].join('\n'));
-  write('resolv.conf', o.nameserver ? `nameserver ${o.nameserver}\noptions timeout:2 attempts:2\n` : '');
   // The cached root's policy-rc.d denied every start while it was built; a host starts its daemons.
   for (const d of ['up', 'work', 'newroot', 'mail', 'log', 'root', 'home', 'tmp']) fs.mkdirSync(path.join(dir, d), { recursive: true });
   fs.chmodSync(path.join(dir, 'root'), 0o700);
