@@ -2,6 +2,7 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync, chmodSync } from 'node:fs';
 import { chmod, mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { fsFailure } from '../errors.js';
 
 export function tmpName(file: string): string {
   return path.join(path.dirname(file), `.${path.basename(file)}.tmp`);
@@ -13,12 +14,21 @@ export function tmpName(file: string): string {
  * costs more than what they save.
  */
 export function writeFileAtomic(file: string, data: string | Buffer, mode = 0o644, opts: { durable?: boolean } = {}): void {
-  mkdirSync(path.dirname(file), { recursive: true });
+  try {
+    mkdirSync(path.dirname(file), { recursive: true });
+  } catch (err) {
+    throw fsFailure(err, shown(file));
+  }
   const tmp = `${tmpName(file)}.${process.pid}`;
   const bytes = typeof data === 'string' ? Buffer.from(data) : data;
   // A fresh temp, never an existing file or a symlink planted at its (predictable) name.
-  rmSync(tmp, { force: true });
-  const fd = openSync(tmp, 'wx', mode);
+  let fd: number;
+  try {
+    rmSync(tmp, { force: true });
+    fd = openSync(tmp, 'wx', mode);
+  } catch (err) {
+    throw fsFailure(err, shown(file));
+  }
   try {
     // write(2) may write less than asked when the disk fills up; the next call then reports ENOSPC.
     for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off, bytes.length - off);
@@ -33,8 +43,14 @@ export function writeFileAtomic(file: string, data: string | Buffer, mode = 0o64
       /* already closed */
     }
     rmSync(tmp, { force: true });
-    throw err;
+    throw fsFailure(err, shown(file)); // a full disk names the file, wherever the write was (a cache, keys.json …)
   }
+}
+
+/** `file` as the user names it: relative to the working directory when inside it. */
+function shown(file: string): string {
+  const rel = path.relative(process.cwd(), file);
+  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file;
 }
 
 /** Flushes a file another program wrote, before we rename it into place. */

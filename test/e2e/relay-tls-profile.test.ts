@@ -40,7 +40,11 @@ function assertAudit(r: TestsslResult): void {
   expect(r.get('FS')?.finding ?? r.get('PFS')?.finding, r.text).to.match(/^offered/);
   // Every suite testssl.sh found offered (cipher_x…), in the server's order (cipherorder_…) or with forward
   // secrecy (PFS_ciphers, FS_ciphers in 3.2): TLS 1.3 suites or the relay's ECDHE AEAD ones, nothing else.
-  const offered = r.findings.filter((f) => /^cipher_x[0-9a-f]+$/.test(f.id)).map((f) => f.finding.split(/\s+/)[1]!);
+  // 3.0 names them cipher_xc02b ("xc02b ECDHE-…"), 3.2 cipher-tls1_2_xc02b ("TLSv1.2 xc02b ECDHE-…"): the name follows the code.
+  const offered = r.findings.filter((f) => /^cipher(-tls1_[0-3])?_x[0-9a-f]+$/.test(f.id)).map((f) => {
+    const words = f.finding.split(/\s+/);
+    return words[words.findIndex((w) => /^x[0-9a-f]+$/.test(w)) + 1] ?? f.finding;
+  });
   const listed = r.findings.filter((f) => /^(cipherorder_|P?FS_ciphers$)/.test(f.id)).flatMap((f) => f.finding.split(/\s+/));
   expect(offered.length, r.text).to.be.greaterThan(0);
   for (const suite of [...offered, ...listed]) expect(suite, r.text).to.match(AEAD_FS);
