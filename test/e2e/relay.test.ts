@@ -23,10 +23,11 @@ function apply(p: TestProject, fqdn: string): string {
   return execFileSync('sh', [p.file(`out/${fqdn}/apply.sh`)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-async function applyBoth(lab: Lab, p: TestProject): Promise<void> {
-  apply(p, RELAY);
-  apply(p, CLIENT);
+async function applyBoth(lab: Lab, p: TestProject): Promise<{ relay: string; client: string }> {
+  const relay = apply(p, RELAY);
+  const client = apply(p, CLIENT);
   await waitForPort(lab.relayPort);
+  return { relay, client };
 }
 
 /** swaks against the relay port, optionally with STARTTLS and a client certificate. */
@@ -51,6 +52,7 @@ describe('e2e: relaying through real Postfix with the generated configuration', 
   let gpg: TestGpg;
   let p: TestProject;
   let unlisted: { cert: string; key: string };
+  let firstApply: { relay: string; client: string };
 
   before(async function () {
     requirePrerequisites(this, labPrerequisites());
@@ -69,7 +71,7 @@ describe('e2e: relaying through real Postfix with the generated configuration', 
     fs.writeFileSync(p.file('settings.mk'), labSettings(lab, '')(p.passphraseFile));
     build(p);
     expect(fs.readFileSync(p.file('etc/postfix/relay_clientcerts'), 'utf8')).to.not.include(OTHER);
-    await applyBoth(lab, p);
+    firstApply = await applyBoth(lab, p);
   });
 
   after(async function () {
@@ -145,6 +147,34 @@ describe('e2e: relaying through real Postfix with the generated configuration', 
     expect(clientP).to.include(`postfix-tls-relay/unix/smtp_tls_chain_files = ${lab.root}/installed/smtp-client/${CLIENT}.key.pem,${lab.root}/installed/smtp-client/${CLIENT}.crt.pem`);
   });
 
+  it('7b. a first apply runs postfix check; a new -o value only reloads Postfix (no postfix check), and mail relays', async function () {
+    for (const out of [firstApply.relay, firstApply.client]) {
+      expect(out).to.include('apply: postfix check: no error');
+      expect(out).to.match(/apply: reloaded Postfix/);
+    }
+    const reloads = () => lab.maillog('client').match(/reload/g)?.length ?? 0;
+    const before = reloads();
+    try {
+      fs.writeFileSync(p.file('settings.mk'), labSettings(lab, 'smtp_client_tls_loglevel := 2')(p.passphraseFile));
+      build(p);
+      const out = apply(p, CLIENT);
+      expect(out).to.include('apply: master.cf: -o postfix-tls-relay/unix/smtp_tls_loglevel=2');
+      expect(out).to.include('apply: reloaded Postfix');
+      expect(out).to.not.include('postfix check');
+      expect(out, out).to.match(new RegExp(`apply: ${CLIENT}: 1 change\\(s\\) applied\\n$`)); // the -o value alone
+      const deadline = Date.now() + 10_000;
+      while (reloads() === before && Date.now() < deadline) await new Promise((res) => setTimeout(res, 100));
+      expect(reloads(), 'the client Postfix logged a reload').to.be.greaterThan(before);
+      const subject = `e2e loglevel ${Date.now()}`;
+      await lab.inject({ from: `root@${CLIENT}`, to: 'rcpt@example.org', subject });
+      await lab.waitForDelivery(subject, 30_000);
+    } finally {
+      fs.writeFileSync(p.file('settings.mk'), labSettings(lab, '')(p.passphraseFile));
+      build(p);
+      apply(p, CLIENT);
+    }
+  });
+
   it('6. the seed\'s signature_hash = md5 still relays on this Postfix, with hash and with texthash tables', async function () {
     for (const table of ['hash', 'texthash']) {
       build(p, ['--set', 'signature_hash=md5', '--set', `relay_clientcerts_table_type=${table}`]);
@@ -173,6 +203,9 @@ describe('e2e: relaying through real Postfix with the generated configuration', 
     try {
       build(rogue);
       apply(rogue, RELAY); // same names and paths, another CA's relay certificate and allowlist
+      // The lab's two instances share certs_remote_dir, so that also replaced the client's CA file: put ours
+      // back (and reload the client), as a client host of its own would have it.
+      apply(p, CLIENT);
       await waitForPort(lab.relayPort);
       const clientMark = lab.logMark('client');
       const subject = `e2e rogue ${Date.now()}`;
