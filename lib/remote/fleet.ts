@@ -6,7 +6,7 @@ import { RunError } from '../errors.js';
 import { ALLOWLIST } from '../files/layout.js';
 import { deployHost, emptyResult, clientsMissingOn, type HostDeploy } from './deploy.js';
 import { hostCommands, type HostCommands } from './host-commands.js';
-import { releaseConnection } from './run.js';
+import { connectAhead, releaseConnection } from './run.js';
 import type { SudoMode } from './sudo.js';
 import type { Digests } from './survey.js';
 import { mapConcurrent } from './pool.js';
@@ -92,8 +92,12 @@ export interface FleetResult {
 
 /** Relays, then the clients every relay lists. */
 export async function deployFleet(o: FleetOptions, hosts: readonly Host[]): Promise<FleetResult> {
-  const relays = await deployPhase(o, hosts.filter(isRelay));
   const clients = hosts.filter((h) => !isRelay(h));
+  // --jobs slots the relays leave free log in to the first clients meanwhile: only the ssh login, nothing
+  // runs on a client before every relay is done (a client kept back has seen a login, nothing else).
+  const free = Math.max(0, o.jobs - hosts.filter(isRelay).length);
+  for (const c of clients.slice(0, free)) connectAhead(o.settings.projectDir, hostCommands(o.settings, c, o.sshOptions, o.sudoMode, undefined, o.digests).survey);
+  const relays = await deployPhase(o, hosts.filter(isRelay));
   if (clients.length === 0) return { relays, clients: [] };
   const failed = relays.find((r) => r.state === 'failed');
   if (failed) {

@@ -34,6 +34,14 @@ export async function runRemote(projectDir: string, step: string, command: Comma
   }
 }
 
+/**
+ * Opens the connection `command` will ride, ahead of its first use: only the login happens on the host.
+ * A failure is kept for that first use, which reports it.
+ */
+export function connectAhead(projectDir: string, command: Command): void {
+  if (command.via) connections.route(projectDir, command.via).catch(() => undefined);
+}
+
 /** Ends the run's connections (`ssh -O exit` each) and removes their sockets' directory. */
 export function closeConnections(projectDir: string): Promise<void> {
   return connections.close(projectDir);

@@ -40,7 +40,7 @@ describe('e2e hosts lab: one ssh connection per host per run, nothing left behin
   const synsAll = () => Promise.all(hosts.map(syns));
   const wsProcesses = () => new Set(descendants(lab!.ws.keeper.pid));
   const leftDirs = () => (fs.existsSync(socketsBase) ? fs.readdirSync(socketsBase) : []);
-  const auditSince = (n: number) => fs.readFileSync(auditFile, 'utf8').split('\n').filter(Boolean).slice(n).map((l) => JSON.parse(l) as { step: string; command: string; exit: number });
+  const auditSince = (n: number) => fs.readFileSync(auditFile, 'utf8').split('\n').filter(Boolean).slice(n).map((l) => JSON.parse(l) as { start: string; durationMs: number; step: string; command: string; exit: number });
   const auditLength = () => (fs.existsSync(auditFile) ? fs.readFileSync(auditFile, 'utf8').split('\n').filter(Boolean).length : 0);
 
   /** Runs `fn` and asserts that no process it started in the workstation is left and no socket directory. */
@@ -102,6 +102,29 @@ describe('e2e hosts lab: one ssh connection per host per run, nothing left behin
     expect(d.hosts.map((h) => [h.state, h.files.length, h.reloaded])).to.deep.equal([['unchanged', 0, false], ['unchanged', 0, false], ['unchanged', 0, false]]);
     expect((await synsAll()).map((n, i) => n - before[i]!)).to.deep.equal([1, 1, 1]);
     expect(auditSince(from).filter((a) => a.step.startsWith('deploy-')).map((a) => a.step)).to.deep.equal(hosts.map((h) => `deploy-survey:${h.fqdn}`));
+    expect(leftDirs()).to.deep.equal([]);
+  });
+
+  it('deploy --jobs 3: the slots the relay leaves free log in to the clients meanwhile; nothing runs on a client before the relay is done', async () => {
+    const before = await synsAll();
+    const from = auditLength();
+    await ok(lab!, ['build', '-q', '--set', 'smtp_client_tls_loglevel=2']); // a change on every client
+    const d = await leavesNothing(async () => json<DeployJson>(await ok(lab!, ['deploy', '--json', '--jobs', '3', '--set', 'smtp_client_tls_loglevel=2'])));
+    expect(d.hosts.map((h) => h.state)).to.deep.equal(['unchanged', 'updated', 'updated']);
+    expect((await synsAll()).map((n, i) => n - before[i]!)).to.deep.equal([1, 1, 1]);
+    const audit = auditSince(from);
+    const at = (a: { start: string }) => Date.parse(a.start);
+    const relayDone = Math.max(...audit.filter((a) => a.step.startsWith('deploy-') && a.step.endsWith(`:${relay.fqdn}`)).map((a) => at(a) + a.durationMs));
+    const relaySurvey = audit.find((a) => a.step === `deploy-survey:${relay.fqdn}`)!;
+    for (const c of hosts.slice(1)) {
+      const login = audit.find((a) => a.step === `ssh-connection:root@${c.fqdn}:22`)!;
+      expect(at(login), `${c.fqdn}: its login started with the relay's survey`).to.be.at.most(at(relaySurvey));
+      const first = audit.find((a) => a.step.startsWith('deploy-') && a.step.endsWith(`:${c.fqdn}`))!;
+      expect(first.step).to.equal(`deploy-survey:${c.fqdn}`);
+      expect(at(first), `${c.fqdn}: its first command after the relay's last`).to.be.at.least(relayDone - 1); // ISO times: whole ms
+    }
+    await ok(lab!, ['build', '-q']);
+    await ok(lab!, ['deploy', '-q']);
     expect(leftDirs()).to.deep.equal([]);
   });
 
