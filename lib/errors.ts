@@ -34,10 +34,25 @@ const FS_HINTS: Record<string, string> = {
   ELOOP: 'a symbolic link is in the way, and postfix-tls-relay never writes through one; remove the link',
 };
 
+/** A failed fs call already named by the module that made it (files/atomic.ts); a caller that knows the file by a better name renames it. */
+export class FileFailure extends RunError {
+  constructor(message: string, readonly errno: unknown) {
+    super(message);
+    this.name = 'RunError';
+  }
+}
+
 /** A failed fs call on `file` as a one-line RunError naming the file and the fix. */
 export function fsFailure(err: unknown, file: string, action = 'cannot write'): RunError {
+  if (err instanceof FileFailure) err = err.errno;
   if (err instanceof RunError || err instanceof UsageError) return err as RunError;
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   const hint = (code && FS_HINTS[code]) ?? (err instanceof Error ? err.message.split('\n')[0] : String(err));
   return new RunError(`${file}: ${action}${code ? ` (${code})` : ''}: ${hint}`);
+}
+
+/** fsFailure, for a caller that may be asked again with a better name for the file (see FileFailure). */
+export function fileFailure(err: unknown, file: string): RunError {
+  const named = fsFailure(err, file);
+  return err instanceof RunError || err instanceof UsageError ? named : new FileFailure(named.message, err);
 }

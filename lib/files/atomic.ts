@@ -2,7 +2,7 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync, chmodSync } from 'node:fs';
 import { chmod, mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { fsFailure } from '../errors.js';
+import { fileFailure } from '../errors.js';
 
 export function tmpName(file: string): string {
   return path.join(path.dirname(file), `.${path.basename(file)}.tmp`);
@@ -17,7 +17,7 @@ export function writeFileAtomic(file: string, data: string | Buffer, mode = 0o64
   try {
     mkdirSync(path.dirname(file), { recursive: true });
   } catch (err) {
-    throw fsFailure(err, shown(file));
+    throw fileFailure(err, shown(file));
   }
   const tmp = `${tmpName(file)}.${process.pid}`;
   const bytes = typeof data === 'string' ? Buffer.from(data) : data;
@@ -27,7 +27,7 @@ export function writeFileAtomic(file: string, data: string | Buffer, mode = 0o64
     rmSync(tmp, { force: true });
     fd = openSync(tmp, 'wx', mode);
   } catch (err) {
-    throw fsFailure(err, shown(file));
+    throw fileFailure(err, shown(file));
   }
   try {
     // write(2) may write less than asked when the disk fills up; the next call then reports ENOSPC.
@@ -43,7 +43,7 @@ export function writeFileAtomic(file: string, data: string | Buffer, mode = 0o64
       /* already closed */
     }
     rmSync(tmp, { force: true });
-    throw fsFailure(err, shown(file)); // a full disk names the file, wherever the write was (a cache, keys.json …)
+    throw fileFailure(err, shown(file)); // a full disk names the file, wherever the write was (a cache, keys.json …)
   }
 }
 
