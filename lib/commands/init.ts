@@ -7,6 +7,7 @@ import { gpgListKeys } from '../programs/gpg.js';
 import { makeReporter, type GlobalArgs } from '../cli/context.js';
 import { fsFailure, UsageError } from '../errors.js';
 import { checkProjectOwnership } from '../files/ownership.js';
+import { shownPath as shown } from '../files/layout.js';
 import { withLock } from '../runner/lock.js';
 import { caKeysIn, keyOpenedBy } from '../secrets/passphrase-guard.js';
 import { run } from '../programs/exec.js';
@@ -32,7 +33,6 @@ export interface InitArgs extends GlobalArgs {
   keepPassphrase: boolean;
 }
 
-const shown = (file: string) => path.relative(process.cwd(), file) || file;
 const words = (list: readonly string[]) => list.flatMap((c) => c.split(/[\s,]+/)).filter(Boolean);
 
 function checkClients(list: readonly string[], domain: string, relay: string): string | undefined {

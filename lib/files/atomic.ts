@@ -3,6 +3,7 @@ import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmS
 import { chmod, mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileFailure } from '../errors.js';
+import { shownPath } from './layout.js';
 
 export function tmpName(file: string): string {
   return path.join(path.dirname(file), `.${path.basename(file)}.tmp`);
@@ -15,24 +16,23 @@ export function tmpName(file: string): string {
  */
 export function writeFileAtomic(file: string, data: string | Buffer, mode = 0o644, opts: { durable?: boolean } = {}): void {
   try {
-    mkdirSync(path.dirname(file), { recursive: true });
+    writeWhole(file, data, mode, opts.durable !== false);
   } catch (err) {
-    throw fileFailure(err, shown(file));
+    throw fileFailure(err, shownPath(file)); // a full disk names the file, wherever the write was (a cache, keys.json …)
   }
+}
+
+function writeWhole(file: string, data: string | Buffer, mode: number, durable: boolean): void {
+  mkdirSync(path.dirname(file), { recursive: true });
   const tmp = `${tmpName(file)}.${process.pid}`;
   const bytes = typeof data === 'string' ? Buffer.from(data) : data;
   // A fresh temp, never an existing file or a symlink planted at its (predictable) name.
-  let fd: number;
-  try {
-    rmSync(tmp, { force: true });
-    fd = openSync(tmp, 'wx', mode);
-  } catch (err) {
-    throw fileFailure(err, shown(file));
-  }
+  rmSync(tmp, { force: true });
+  const fd = openSync(tmp, 'wx', mode);
   try {
     // write(2) may write less than asked when the disk fills up; the next call then reports ENOSPC.
     for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off, bytes.length - off);
-    if (opts.durable !== false) fsyncSync(fd);
+    if (durable) fsyncSync(fd);
     closeSync(fd);
     chmodSync(tmp, mode); // whatever the umask
     renameSync(tmp, file);
@@ -43,14 +43,8 @@ export function writeFileAtomic(file: string, data: string | Buffer, mode = 0o64
       /* already closed */
     }
     rmSync(tmp, { force: true });
-    throw fileFailure(err, shown(file)); // a full disk names the file, wherever the write was (a cache, keys.json …)
+    throw err;
   }
-}
-
-/** `file` as the user names it: relative to the working directory when inside it. */
-function shown(file: string): string {
-  const rel = path.relative(process.cwd(), file);
-  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file;
 }
 
 /** Flushes a file another program wrote, before we rename it into place. */

@@ -7,6 +7,9 @@ import { UsageError } from '../errors.js';
 export { ROLE_DIR, remoteFiles, type RemoteFiles } from '../settings/remote-layout.js';
 import { ROLE_DIR } from '../settings/remote-layout.js';
 
+/** A path as the user names it in messages: relative to the working directory (or the path itself when that is it). */
+export const shownPath = (file: string): string => path.relative(process.cwd(), file) || file;
+
 export interface CaFiles {
   readonly dir: string;
   readonly key: string;

@@ -4,13 +4,12 @@
 import { constants, lstatSync, readlinkSync, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { RunError } from '../errors.js';
-import { AUDIT_LOG } from './layout.js';
+import { AUDIT_LOG, shownPath as shown } from './layout.js';
 import { PROJECT_TREES, ProjectTree, type FileStats } from './tree.js';
 
 /** Files the tool writes or reads at the top of the project. */
 const PROJECT_FILES = ['settings.mk', AUDIT_LOG];
 
-const shown = (file: string) => path.relative(process.cwd(), file) || file;
 
 /** Owned by `uid` or root, and writable by nobody else. */
 const safe = (owner: number, mode: number, uid: number) => (owner === uid || owner === 0) && !(mode & 0o022);

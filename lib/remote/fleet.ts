@@ -92,12 +92,13 @@ export interface FleetResult {
 
 /** Relays, then the clients every relay lists. */
 export async function deployFleet(o: FleetOptions, hosts: readonly Host[]): Promise<FleetResult> {
+  const relayHosts = hosts.filter(isRelay);
   const clients = hosts.filter((h) => !isRelay(h));
   // --jobs slots the relays leave free log in to the first clients meanwhile: only the ssh login, nothing
   // runs on a client before every relay is done (a client kept back has seen a login, nothing else).
-  const free = Math.max(0, o.jobs - hosts.filter(isRelay).length);
+  const free = Math.max(0, o.jobs - relayHosts.length);
   for (const c of clients.slice(0, free)) connectAhead(o.settings.projectDir, hostCommands(o.settings, c, o.sshOptions, o.sudoMode, undefined, o.digests).survey);
-  const relays = await deployPhase(o, hosts.filter(isRelay));
+  const relays = await deployPhase(o, relayHosts);
   if (clients.length === 0) return { relays, clients: [] };
   const failed = relays.find((r) => r.state === 'failed');
   if (failed) {

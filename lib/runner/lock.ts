@@ -5,7 +5,7 @@
 import { closeSync, linkSync, mkdirSync, rmdirSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { fsFailure, RunError } from '../errors.js';
-import { LOCK_FILE } from '../files/layout.js';
+import { LOCK_FILE, shownPath as shown } from '../files/layout.js';
 import { processAlive } from '../programs/exec.js';
 import { LOCK, readStateFile } from '../files/state-files.js';
 
@@ -40,7 +40,6 @@ function create(file: string): boolean {
   }
 }
 
-const shown = (file: string) => path.relative(process.cwd(), file) || file;
 
 /** Removes the lock at `file` if its owner is dead, re-checked under the breaker file. */
 function breakStale(file: string, stalePid: number | undefined): void {
